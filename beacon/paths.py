@@ -1,0 +1,72 @@
+"""Where beacon's artifacts live: ``$RUNNER_TEMP/beacon``, else ``<system temp>/beacon``."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from beacon.errors import StartupError
+
+DIR_MODE = 0o700
+FILE_MODE = 0o600
+
+
+def default_base_dir(environ: Mapping[str, str]) -> Path:
+    runner_temp = environ.get("RUNNER_TEMP")
+    root = Path(runner_temp) if runner_temp else Path(tempfile.gettempdir())
+    return root / "beacon"
+
+
+@dataclass(frozen=True)
+class ArtifactPaths:
+    """Every file beacon writes in one base dir."""
+
+    base_dir: Path
+    log_path: Path
+
+    @classmethod
+    def create(cls, base_dir: Path, log_path: Path | None = None) -> ArtifactPaths:
+        return cls(base_dir=base_dir, log_path=log_path or base_dir / "runtime.jsonl")
+
+    @property
+    def spool_dir(self) -> Path:
+        return self.base_dir / "spool"
+
+    @property
+    def spool_path(self) -> Path:
+        return self.spool_dir / "otlp.jsonl"
+
+    @property
+    def otelcol_path(self) -> Path:
+        return self.base_dir / "otelcol.yaml"
+
+    @property
+    def state_path(self) -> Path:
+        return self.base_dir / "session.json"
+
+    @property
+    def env_path(self) -> Path:
+        return self.base_dir / "session.env"
+
+    @property
+    def result_path(self) -> Path:
+        return self.base_dir / "result.json"
+
+    @property
+    def daemon_log_path(self) -> Path:
+        return self.base_dir / "daemon.log"
+
+    def ensure_dirs(self) -> None:
+        """Create the base and spool dirs with mode 0700 (tightening existing ones)."""
+        for directory in (self.base_dir, self.spool_dir):
+            try:
+                directory.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+                os.chmod(directory, DIR_MODE)
+            except OSError as exc:
+                raise StartupError(
+                    f"cannot use base dir {directory}: {exc.strerror}",
+                    hint="pass --base-dir with a writable directory",
+                ) from exc
