@@ -1,0 +1,60 @@
+"""Developer and CI sessions. Every session runs on the interpreter that runs nox.
+
+    nox                 lint, typecheck, tests (what CI runs)
+    nox -s stress       the real-Claude loss loop, many runs per protocol
+    nox -s bench        the performance benchmarks (prints a table)
+"""
+
+from __future__ import annotations
+
+import os
+
+import nox
+
+nox.options.sessions = ["lint", "typecheck", "tests"]
+nox.options.reuse_existing_virtualenvs = True
+nox.options.error_on_missing_interpreters = True
+
+LINT_TOOLS = ["ruff>=0.6"]
+TYPE_TOOLS = ["mypy>=1.11", "types-protobuf", "grpc-stubs"]
+
+
+def install_project(session: nox.Session, *extras: str) -> None:
+    target = f".[{','.join(extras)}]" if extras else "."
+    session.install("--upgrade", "pip")
+    session.install("-e", target)
+
+
+def install_test_clients(session: nox.Session) -> None:
+    """The real clients the end-to-end tests drive: Claude Code and the Node OTel SDK (npm)."""
+    session.run("python", "tests/e2e/claude_install.py")
+    session.run("python", "tests/e2e/node_install.py")
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    session.install(*LINT_TOOLS)
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    install_project(session)
+    session.install(*TYPE_TOOLS)
+    session.run("mypy", "--strict", "beacon")
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    install_project(session, "test")
+    install_test_clients(session)
+    session.run("pytest", "-m", "not stress", *session.posargs)
+
+
+@nox.session
+def stress(session: nox.Session) -> None:
+    install_project(session, "test")
+    install_test_clients(session)
+    env = {"BEACON_STRESS_RUNS": os.environ.get("BEACON_STRESS_RUNS", "25")}
+    session.run("pytest", "-m", "stress", *session.posargs, env=env)
