@@ -1,0 +1,1 @@
+"""Per-harness knowledge: which environment points an agent at beacon."""

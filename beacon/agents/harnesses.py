@@ -1,0 +1,225 @@
+"""The telemetry environment that points an agent at beacon, as data.
+
+One table row per harness; :func:`telemetry_environment` merges the rows a run
+asked for with the variables every OTLP exporter understands. Nothing here
+touches the process environment: callers pass the job's environment in and get
+the variables to set back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import Enum
+from urllib.parse import quote
+
+from beacon.errors import UsageError
+
+PROTOCOLS = ("http/protobuf", "http/json", "grpc")
+SIGNALS = ("LOGS", "METRICS", "TRACES")
+PER_SIGNAL_KINDS = ("ENDPOINT", "PROTOCOL", "HEADERS")
+SESSION_ATTRIBUTE = "beacon.session.id"
+ORIGIN_ATTRIBUTE = "beacon.origin"
+
+
+class When(Enum):
+    """Which switch a variable depends on (``--no-traces`` etc. turn groups off)."""
+
+    ALWAYS = "always"
+    TRACES = "traces"
+    PROMPTS = "prompts"
+    TOOL_DETAILS = "tool_details"
+
+
+@dataclass(frozen=True)
+class EnvRule:
+    name: str
+    value: str
+    when: When = When.ALWAYS
+
+
+@dataclass(frozen=True)
+class Harness:
+    name: str
+    """The name the pipeline knows the harness by (``harness.name`` in runtime.jsonl)."""
+    aliases: tuple[str, ...]
+    rules: tuple[EnvRule, ...]
+
+
+# Intervals are short so a run that is killed loses at most ~1 s of batched
+# records; Claude Code's defaults (5 s logs, 60 s metrics) would lose far more.
+EXPORT_INTERVAL_MS = "1000"
+METRIC_INTERVAL_MS = "2000"
+
+CLAUDE_CODE = Harness(
+    name="claude_code",
+    aliases=("claude", "claude_code", "claude-code"),
+    rules=(
+        EnvRule("CLAUDE_CODE_ENABLE_TELEMETRY", "1"),
+        EnvRule("OTEL_LOGS_EXPORTER", "otlp"),
+        EnvRule("OTEL_METRICS_EXPORTER", "otlp"),
+        EnvRule("OTEL_TRACES_EXPORTER", "otlp", When.TRACES),
+        EnvRule("CLAUDE_CODE_ENHANCED_TELEMETRY_BETA", "1", When.TRACES),
+        # Delta sums make each point a count of what happened since the last one.
+        EnvRule("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", "delta"),
+        EnvRule("OTEL_LOGS_EXPORT_INTERVAL", EXPORT_INTERVAL_MS),
+        EnvRule("OTEL_TRACES_EXPORT_INTERVAL", EXPORT_INTERVAL_MS, When.TRACES),
+        EnvRule("OTEL_METRIC_EXPORT_INTERVAL", METRIC_INTERVAL_MS),
+        # The default 2 s is too short for the exit flush on a loaded runner.
+        EnvRule("CLAUDE_CODE_OTEL_SHUTDOWN_TIMEOUT_MS", "10000"),
+        EnvRule("OTEL_LOG_USER_PROMPTS", "1", When.PROMPTS),
+        EnvRule("OTEL_LOG_TOOL_DETAILS", "1", When.TOOL_DETAILS),
+    ),
+)
+
+GENERIC_OTEL = Harness(
+    name="otel",
+    aliases=("otel", "otlp"),
+    rules=(
+        EnvRule("OTEL_LOGS_EXPORTER", "otlp"),
+        EnvRule("OTEL_METRICS_EXPORTER", "otlp"),
+        EnvRule("OTEL_TRACES_EXPORTER", "otlp", When.TRACES),
+        EnvRule("OTEL_BLRP_SCHEDULE_DELAY", EXPORT_INTERVAL_MS),
+        EnvRule("OTEL_BSP_SCHEDULE_DELAY", EXPORT_INTERVAL_MS, When.TRACES),
+        EnvRule("OTEL_METRIC_EXPORT_INTERVAL", METRIC_INTERVAL_MS),
+    ),
+)
+
+HARNESSES: tuple[Harness, ...] = (CLAUDE_CODE, GENERIC_OTEL)
+
+
+def resolve_harnesses(spec: str | Iterable[str]) -> tuple[Harness, ...]:
+    """``"claude,otel"`` (or a list of such strings) → harnesses, in order, without repeats."""
+    parts = [spec] if isinstance(spec, str) else list(spec)
+    names = [name.strip().lower() for part in parts for name in part.split(",") if name.strip()]
+    if not names:
+        names = ["claude"]
+    chosen: list[Harness] = []
+    for name in names:
+        harness = next((h for h in HARNESSES if name in h.aliases), None)
+        if harness is None:
+            known = ", ".join(h.aliases[0] for h in HARNESSES)
+            raise UsageError(f"unknown harness {name!r}", hint=f"use one of: {known}")
+        if harness not in chosen:
+            chosen.append(harness)
+    return tuple(chosen)
+
+
+@dataclass(frozen=True)
+class Switches:
+    traces: bool = True
+    prompts: bool = True
+    tool_details: bool = True
+
+    def allows(self, when: When) -> bool:
+        return {
+            When.ALWAYS: True,
+            When.TRACES: self.traces,
+            When.PROMPTS: self.prompts,
+            When.TOOL_DETAILS: self.tool_details,
+        }[when]
+
+
+def check_protocol(protocol: str) -> str:
+    if protocol not in PROTOCOLS:
+        raise UsageError(
+            f"unknown protocol {protocol!r}", hint=f"use one of: {', '.join(PROTOCOLS)}"
+        )
+    return protocol
+
+
+def endpoint_for(protocol: str, endpoints: Mapping[str, str]) -> str:
+    """The base endpoint a client of ``protocol`` must use (always with a scheme)."""
+    key = "grpc" if protocol == "grpc" else "http"
+    try:
+        return endpoints[key]
+    except KeyError:
+        raise UsageError(
+            f"the collector runs no {key} receiver for protocol {protocol}",
+            hint="start it with --receivers all or the matching --protocol",
+        ) from None
+
+
+def auth_header(token: str) -> str:
+    # Lower-case key, percent-encoded space: the form OTEL_EXPORTER_OTLP_HEADERS
+    # specifies. Claude Code sends it verbatim, the SDKs decode it; the collector
+    # accepts both.
+    return f"authorization=Bearer%20{token}"
+
+
+def merge_resource_attributes(existing: str | None, session_id: str) -> str:
+    """The job's own ``k=v`` pairs (kept as written) plus beacon's, beacon's winning."""
+    ours = {SESSION_ATTRIBUTE: session_id, ORIGIN_ATTRIBUTE: "ci"}
+    kept = []
+    for pair in (existing or "").split(","):
+        key = pair.split("=", 1)[0].strip()
+        if pair.strip() and key not in ours:
+            kept.append(pair.strip())
+    kept.extend(f"{key}={quote(value, safe='')}" for key, value in ours.items())
+    return ",".join(kept)
+
+
+def per_signal_overrides(
+    job_environ: Mapping[str, str], protocol: str, endpoint: str, headers: str
+) -> dict[str, str]:
+    """Beacon's values for every per-signal variable the job set.
+
+    Per-signal variables win over the generic ones in every SDK, so one left in
+    place would divert that signal away from beacon.
+    """
+    overrides: dict[str, str] = {}
+    for signal in SIGNALS:
+        values = {
+            "ENDPOINT": signal_endpoint(protocol, endpoint, signal),
+            "PROTOCOL": protocol,
+            "HEADERS": headers,
+        }
+        for kind in PER_SIGNAL_KINDS:
+            name = f"OTEL_EXPORTER_OTLP_{signal}_{kind}"
+            if name in job_environ:
+                overrides[name] = values[kind]
+    return overrides
+
+
+def signal_endpoint(protocol: str, endpoint: str, signal: str) -> str:
+    # A per-signal HTTP endpoint is used as-is (no /v1/<signal> appended); gRPC
+    # has one endpoint for every service.
+    if protocol == "grpc":
+        return endpoint
+    return f"{endpoint.rstrip('/')}/v1/{signal.lower()}"
+
+
+def telemetry_environment(
+    *,
+    harnesses: Iterable[Harness],
+    protocol: str,
+    endpoint: str,
+    token: str,
+    session_id: str,
+    job_environ: Mapping[str, str],
+    switches: Switches = Switches(),
+) -> dict[str, str]:
+    """Every variable beacon sets for the agent, in a stable order."""
+    headers = auth_header(token)
+    env: dict[str, str] = {}
+    for harness in harnesses:
+        for rule in harness.rules:
+            if switches.allows(rule.when):
+                env[rule.name] = rule.value
+    env["OTEL_EXPORTER_OTLP_PROTOCOL"] = protocol
+    env["OTEL_EXPORTER_OTLP_ENDPOINT"] = endpoint
+    env["OTEL_EXPORTER_OTLP_HEADERS"] = headers
+    env["OTEL_RESOURCE_ATTRIBUTES"] = merge_resource_attributes(
+        job_environ.get("OTEL_RESOURCE_ATTRIBUTES"), session_id
+    )
+    env.update(per_signal_overrides(job_environ, protocol, endpoint, headers))
+    return env
+
+
+def original_destination(job_environ: Mapping[str, str]) -> dict[str, str]:
+    """The job's own OTLP exporter settings, remembered for later forwarding."""
+    return {
+        name: value
+        for name, value in job_environ.items()
+        if name.startswith("OTEL_EXPORTER_OTLP_") or name == "OTEL_RESOURCE_ATTRIBUTES"
+    }
