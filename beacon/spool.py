@@ -1,0 +1,233 @@
+"""The spool: the file that joins the collector and the pipeline.
+
+One line per accepted export request, OTLP/JSON as the OpenTelemetry
+Collector's file exporter writes it (see ``beacon.otlp.codec``). The top-level
+key of a line names its signal.
+
+``SpoolWriter`` is the only writer. Its file I/O runs on one dedicated thread,
+which both keeps the event loop free and serializes the appends, so lines
+never interleave. ``append`` returns only once the line has reached the OS
+(``os.write`` on an unbuffered descriptor), which is what lets the collector
+acknowledge an export only after it is stored. A failed write is rolled back
+(the file is truncated to the last whole line), so a reader never sees half a
+record from a failure the writer survived.
+
+``read_spool`` is the tolerant reader: it streams, counts lines it cannot
+use, and reports a truncated last line (a writer killed mid-write) instead
+of failing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import errno
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, Final
+
+import orjson
+
+from beacon.errors import SpoolError
+
+#: Spool line top-level key -> signal.
+SIGNAL_OF_KEY: Final[dict[str, str]] = {
+    "resourceLogs": "logs",
+    "resourceMetrics": "metrics",
+    "resourceSpans": "traces",
+}
+
+_FILE_MODE: Final = 0o600
+
+
+def _aside_name(path: Path) -> Path:
+    """A free name for a leftover spool: ``<name>.<UTC timestamp>[.<n>]``."""
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    candidate = path.with_name(f"{path.name}.{stamp}")
+    n = 1
+    while candidate.exists():
+        candidate = path.with_name(f"{path.name}.{stamp}.{n}")
+        n += 1
+    return candidate
+
+
+class SpoolWriter:
+    """Single writer of a spool file.
+
+    Lifecycle: ``await open()`` once (creates the file fresh, mode 0600; a
+    leftover file from an earlier run is renamed aside, never appended to),
+    then any number of concurrent ``await append(line)``, then ``await
+    close()`` (idempotent, safe before ``open``). Errors surface as
+    ``SpoolError``.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.moved_aside: Path | None = None
+        self._fd: int | None = None
+        self._offset = 0
+        self._closed = False
+        self._executor: concurrent.futures.ThreadPoolExecutor | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self._fd is not None
+
+    async def open(self) -> None:
+        if self._fd is not None:
+            raise SpoolError(f"spool {self.path} is already open")
+        if self._closed:
+            raise SpoolError(f"spool {self.path} was closed; create a new SpoolWriter")
+        self._executor = concurrent.futures.ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="beacon-spool"
+        )
+        try:
+            await self._run(self._open_sync)
+        except BaseException:
+            self._executor.shutdown(wait=False)
+            self._executor = None
+            raise
+
+    def _open_sync(self) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if self.path.exists() or self.path.is_symlink():
+                self.moved_aside = _aside_name(self.path)
+                self.path.rename(self.moved_aside)
+            # O_EXCL: if something recreated the file meanwhile, fail rather than share it.
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
+            self._fd = os.open(self.path, flags, _FILE_MODE)
+        except OSError as exc:
+            raise SpoolError(f"cannot create spool {self.path}: {exc.strerror or exc}") from exc
+        self._offset = 0
+
+    async def _run(self, fn: Any, *args: Any) -> Any:
+        assert self._executor is not None
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    async def append(self, line: bytes) -> None:
+        """Write ``line`` + newline and hand it to the OS before returning."""
+        if self._fd is None or self._executor is None:
+            raise SpoolError(f"spool {self.path} is not open")
+        if b"\n" in line:
+            # A newline inside would split one record into two broken lines.
+            raise ValueError("a spool line must not contain a newline")
+        await self._run(self._append_sync, line + b"\n")
+
+    def _append_sync(self, data: bytes) -> None:
+        fd = self._fd
+        if fd is None:
+            raise SpoolError(f"spool {self.path} is closed")
+        view = memoryview(data)
+        written = 0
+        try:
+            while written < len(data):
+                written += os.write(fd, view[written:])
+        except OSError as exc:
+            self._roll_back(fd)
+            raise SpoolError(
+                f"cannot write spool {self.path}: {exc.strerror or exc}",
+                hint="disk full?" if exc.errno == errno.ENOSPC else None,
+            ) from exc
+        self._offset += written
+
+    def _roll_back(self, fd: int) -> None:
+        """Drop a partly written line so the file ends on a whole line again."""
+        # Best effort: if this fails too, the reader reports a truncated tail.
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, self._offset)
+
+    async def close(self) -> None:
+        """Flush and close; idempotent and safe before ``open``."""
+        self._closed = True
+        executor, self._executor = self._executor, None
+        if executor is None:
+            return
+        try:
+            await asyncio.get_running_loop().run_in_executor(executor, self._close_sync)
+        finally:
+            executor.shutdown(wait=False)
+
+    def _close_sync(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is None:
+            return
+        try:
+            os.fsync(fd)
+        except OSError:
+            pass  # fsync is a bonus; the data already reached the OS at append time.
+        finally:
+            os.close(fd)
+
+
+@dataclass(frozen=True, slots=True)
+class SpoolRecord:
+    """One spool line: its signal and the OTLP/JSON export request."""
+
+    signal: str
+    payload: dict[str, Any]
+
+
+class SpoolReader:
+    """Iterate a spool's records once, streaming; then read ``truncated_tail`` and ``bad_lines``.
+
+    ``truncated_tail``: the last line lacked its newline or did not parse (a
+    writer stopped mid-line); that line is skipped, not counted as bad.
+    ``bad_lines``: other lines that are not an OTLP/JSON export request.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.truncated_tail = False
+        self.bad_lines = 0
+        self.lines = 0
+        try:
+            self._file: IO[bytes] | None = self.path.open("rb")
+        except FileNotFoundError:
+            raise SpoolError(f"spool {self.path} does not exist") from None
+        except OSError as exc:
+            raise SpoolError(f"cannot read spool {self.path}: {exc.strerror or exc}") from exc
+
+    def __iter__(self) -> Iterator[SpoolRecord]:
+        file, self._file = self._file, None
+        if file is None:
+            raise SpoolError("a SpoolReader can be iterated only once")
+        with file:
+            pending: bytes | None = None
+            for line in file:
+                if pending is not None:
+                    record = self._parse(pending)
+                    if record is None:
+                        self.bad_lines += 1
+                    else:
+                        yield record
+                pending = line
+            if pending is None:
+                return
+            record = self._parse(pending) if pending.endswith(b"\n") else None
+            if record is None:
+                self.truncated_tail = True
+            else:
+                yield record
+
+    def _parse(self, line: bytes) -> SpoolRecord | None:
+        self.lines += 1
+        try:
+            payload = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            return None
+        if not isinstance(payload, dict):
+            return None
+        for key, signal in SIGNAL_OF_KEY.items():
+            if key in payload:
+                return SpoolRecord(signal, payload)
+        return None
+
+
+def read_spool(path: Path) -> SpoolReader:
+    """Open a spool for reading; raises ``SpoolError`` when it is missing or unreadable."""
+    return SpoolReader(path)
