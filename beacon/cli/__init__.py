@@ -22,8 +22,10 @@ def _register_commands() -> None:
 
 def main() -> None:
     _register_commands()
+    from beacon.cli.options import normalize_argv
+
     try:
-        app()
+        app(args=normalize_argv(sys.argv[1:]))
     except BeaconError as exc:
         print(f"beacon: error: {exc}", file=sys.stderr)
         sys.exit(int(exc.exit_code))

@@ -1,0 +1,61 @@
+"""Glue shared by the ci exec / ci session commands: settings from flags, finishing."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from beacon.cli.render import Reporter, describe_validation
+from beacon.config import FinishSettings
+from beacon.errors import UsageError
+from beacon.run import RunResult
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
+_UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+
+
+def parse_duration(value: str, *, option: str) -> float:
+    """``90``, ``90s``, ``1.5m``, ``6h``, ``200ms`` → seconds."""
+    match = _DURATION.match(value)
+    if not match:
+        raise UsageError(f"invalid duration {value!r} for {option}", hint="e.g. 30, 30s, 5m, 6h")
+    return float(match.group(1)) * _UNIT_S[match.group(2)]
+
+
+def finish_settings(
+    *,
+    require_telemetry: bool,
+    keep_spool: bool,
+    min_events: int,
+    require_action: list[str] | None,
+    redact_env: list[str] | None,
+    redact_pattern: list[str] | None,
+) -> FinishSettings:
+    return FinishSettings(
+        require_telemetry=require_telemetry,
+        keep_spool=keep_spool,
+        min_events=min_events,
+        require_actions=tuple(require_action or ()),
+        redact_env=tuple(redact_env or ()),
+        redact_patterns=tuple(redact_pattern or ()),
+    )
+
+
+def report_finish(
+    reporter: Reporter, run: RunResult, *, log_path: Path, require_telemetry: bool
+) -> None:
+    validation = run.result.get("validation") or {}
+    status = validation.get("status", "unknown")
+    reporter.status(f"wrote {run.events_written} events to {log_path}")
+    details = describe_validation(validation)
+    if status == "fail":
+        message = "telemetry validation failed" + (f": {'; '.join(details)}" if details else "")
+        if require_telemetry:
+            reporter.error(message)
+        else:
+            reporter.warning(message + " (--require-telemetry=false: not failing the step)")
+    elif status == "warn":
+        reporter.warning("telemetry validation: " + ("; ".join(details) or "warnings"))
+    else:
+        reporter.status(f"validation {status}")
+    reporter.result(run.result)

@@ -1,0 +1,391 @@
+"""Session mode: start the detached daemon, print its environment, report, stop.
+
+``start_session`` spawns ``python -m beacon.session_daemon`` in its own
+session, waits (bounded) for its readiness line, then writes ``session.json``
+and ``session.env``. ``stop_session`` asks the daemon to drain and exit, or
+notices it is already gone, then runs the same finish as ``ci exec``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from beacon.agents.harnesses import (
+    endpoint_for,
+    original_destination,
+    resolve_harnesses,
+    telemetry_environment,
+)
+from beacon.ci import github
+from beacon.config import (
+    BASE_DIR_ENV,
+    LOG_PATH_ENV,
+    STATE_PATH_ENV,
+    CaptureSettings,
+    FinishSettings,
+)
+from beacon.errors import NoSessionError, StartupError, UsageError
+from beacon.exec_run import new_session_id, new_token
+from beacon.paths import FILE_MODE, ArtifactPaths
+from beacon.run import RunOutcome, RunResult, finish_run, utc_now, write_private
+from beacon.session_daemon import TOKEN_ENV
+from beacon.session_state import (
+    SessionState,
+    fetch_status,
+    load_state,
+    process_alive,
+    remove_state,
+    request,
+    session_alive,
+    wait_for_exit,
+)
+
+Say = Callable[[str], None]
+EXPORT_FORMATS = ("sh", "fish", "dotenv", "json", "github")
+READY_TIMEOUT_S = 30.0
+SESSION_ID_ENV = "BEACON_CI_SESSION_ID"
+
+
+@dataclass(frozen=True)
+class Started:
+    state: SessionState
+    reused: bool
+
+
+def start_session(
+    settings: CaptureSettings,
+    environ: Mapping[str, str],
+    *,
+    max_duration_s: float,
+    reuse: bool,
+    say: Say,
+    ready_timeout_s: float = READY_TIMEOUT_S,
+) -> Started:
+    paths = settings.paths
+    paths.ensure_dirs()
+    existing = load_state(paths)
+    if existing is not None:
+        if session_alive(existing):
+            if reuse:
+                say(f"reusing session {existing.session_id} (pid {existing.pid})")
+                return Started(existing, reused=True)
+            raise StartupError(
+                f"a session is already running in {paths.base_dir} (pid {existing.pid})",
+                hint="stop it with `beacon ci session stop`, pass --reuse, or use another "
+                "--base-dir",
+            )
+        say(f"replacing stale session state: daemon pid {existing.pid} is gone")
+        remove_state(paths)
+
+    session_id = new_session_id()
+    token = new_token()
+    ready = spawn_daemon(
+        settings,
+        environ,
+        session_id=session_id,
+        token=token,
+        max_duration_s=max_duration_s,
+        ready_timeout_s=ready_timeout_s,
+    )
+    endpoints = {str(k): str(v) for k, v in ready["endpoints"].items()}
+    exports = telemetry_environment(
+        harnesses=settings.harnesses,
+        protocol=settings.protocol,
+        endpoint=endpoint_for(settings.protocol, endpoints),
+        token=token,
+        session_id=session_id,
+        job_environ=environ,
+        switches=settings.switches,
+    )
+    exports.update(
+        {
+            BASE_DIR_ENV: str(paths.base_dir),
+            STATE_PATH_ENV: str(paths.state_path),
+            LOG_PATH_ENV: str(paths.log_path),
+            SESSION_ID_ENV: session_id,
+        }
+    )
+    state = SessionState(
+        session_id=session_id,
+        pid=int(ready["pid"]),
+        token=token,
+        protocol=settings.protocol,
+        receivers=sorted(settings.receivers),
+        harnesses=[h.name for h in settings.harnesses],
+        endpoints=endpoints,
+        status_url=str(ready["status_url"]),
+        started_at=utc_now(),
+        started_monotonic_wall=time.time(),
+        base_dir=str(paths.base_dir),
+        log_path=str(paths.log_path),
+        spool_path=str(paths.spool_path),
+        exports=exports,
+        previous={name: environ.get(name, "") for name in exports},
+        original_destination=original_destination(environ),
+        max_duration_s=max_duration_s,
+    )
+    write_private(paths.state_path, state.to_json())
+    write_private(paths.env_path, format_exports(exports, "sh"))
+    return Started(state, reused=False)
+
+
+def spawn_daemon(
+    settings: CaptureSettings,
+    environ: Mapping[str, str],
+    *,
+    session_id: str,
+    token: str,
+    max_duration_s: float,
+    ready_timeout_s: float,
+) -> dict[str, Any]:
+    paths = settings.paths
+    read_fd, write_fd = os.pipe()
+    argv = [
+        sys.executable,
+        "-m",
+        "beacon.session_daemon",
+        "--spool-path",
+        str(paths.spool_path),
+        "--otelcol-path",
+        str(paths.otelcol_path),
+        "--receivers",
+        ",".join(sorted(settings.receivers)),
+        "--session-id",
+        session_id,
+        "--max-duration",
+        repr(max_duration_s),
+        "--drain-quiet",
+        repr(settings.drain_quiet_s),
+        "--drain-max",
+        repr(settings.drain_max_s),
+        "--ready-fd",
+        str(write_fd),
+    ]
+    # The job's environment is kept whole: RUNNER_TRACKING_ID in it is how the
+    # Actions runner finds and reaps the daemon when the job ends.
+    env = dict(environ)
+    env[TOKEN_ENV] = token
+    log_fd = os.open(paths.daemon_log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, FILE_MODE)
+    try:
+        process = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=log_fd,
+            stderr=log_fd,
+            close_fds=True,
+            pass_fds=(write_fd,),
+            start_new_session=True,
+            env=env,
+        )
+    except OSError as exc:
+        os.close(read_fd)
+        raise StartupError(f"cannot start the session daemon: {exc.strerror}") from exc
+    finally:
+        os.close(write_fd)
+        os.close(log_fd)
+    try:
+        line = read_line(read_fd, ready_timeout_s)
+    finally:
+        os.close(read_fd)
+    try:
+        ready = json.loads(line) if line else None
+    except ValueError:
+        ready = None
+    if not isinstance(ready, dict) or "endpoints" not in ready:
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=5)
+        why = "did not report ready in time" if line is None else "exited before it was ready"
+        raise StartupError(
+            f"the session daemon {why}; last lines of {paths.daemon_log_path}:\n"
+            + log_tail(paths.daemon_log_path),
+            hint="fix the cause above (a taken port, an unusable base dir) and start again",
+        )
+    # Not waited for: the daemon outlives this process by design.
+    process.returncode = 0
+    return ready
+
+
+def read_line(fd: int, timeout_s: float) -> str | None:
+    """One line from ``fd``; "" on EOF without one, None on timeout."""
+    deadline = time.monotonic() + timeout_s
+    data = b""
+    while b"\n" not in data:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return None
+        readable, _, _ = select.select([fd], [], [], remaining)
+        if not readable:
+            return None
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            break
+        data += chunk
+    return data.decode("utf-8", "replace").split("\n", 1)[0]
+
+
+def log_tail(path: Path, lines: int = 15) -> str:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return "  (no log)"
+    return "\n".join("  " + line for line in text.splitlines()[-lines:]) or "  (empty log)"
+
+
+# --- env -------------------------------------------------------------------
+
+
+def sh_quote(value: str) -> str:
+    return "'" + value.replace("'", "'\\''") + "'"
+
+
+def fish_quote(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def dotenv_quote(value: str) -> str:
+    escaped = (
+        value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("$", "\\$")
+    )
+    return f'"{escaped}"'
+
+
+def format_exports(exports: Mapping[str, str], fmt: str) -> str:
+    if fmt == "sh":
+        return "".join(f"export {name}={sh_quote(value)}\n" for name, value in exports.items())
+    if fmt == "fish":
+        return "".join(f"set -gx {name} {fish_quote(value)}\n" for name, value in exports.items())
+    if fmt == "dotenv":
+        return "".join(f"{name}={dotenv_quote(value)}\n" for name, value in exports.items())
+    if fmt == "json":
+        return json.dumps(dict(exports)) + "\n"
+    if fmt == "github":
+        return "".join(github.env_file_block(name, value) for name, value in exports.items())
+    raise UsageError(f"unknown format {fmt!r}", hint=f"use one of: {', '.join(EXPORT_FORMATS)}")
+
+
+def require_state(paths: ArtifactPaths) -> SessionState:
+    state = load_state(paths)
+    if state is None:
+        raise NoSessionError(
+            f"no session in {paths.base_dir}",
+            hint="start one with `beacon ci session start` (or pass the same --base-dir)",
+        )
+    return state
+
+
+def live_state(paths: ArtifactPaths) -> SessionState:
+    state = require_state(paths)
+    if not process_alive(state.pid):
+        raise NoSessionError(
+            f"the session daemon (pid {state.pid}) in {paths.base_dir} is not running",
+            hint="run `beacon ci session stop` to process what it captured, then start again",
+        )
+    return state
+
+
+# --- status ----------------------------------------------------------------
+
+
+def session_status(paths: ArtifactPaths) -> dict[str, Any]:
+    state = require_state(paths)
+    alive = process_alive(state.pid)
+    live = fetch_status(state) if alive else None
+    status: dict[str, Any] = {
+        "alive": bool(alive and live is not None),
+        "pid": state.pid,
+        "session_id": state.session_id,
+        "uptime_s": round(time.time() - state.started_monotonic_wall, 3),
+        "endpoints": state.endpoints,
+        "protocol": state.protocol,
+        "records": {"logs": 0, "metrics": 0, "traces": 0},
+        "rejected": {"logs": 0, "metrics": 0, "traces": 0},
+        "last_receive_at": None,
+        "in_flight": 0,
+    }
+    if live is not None:
+        for key in ("records", "rejected", "last_receive_at", "in_flight"):
+            if key in live:
+                status[key] = live[key]
+        if "uptime_s" in live:
+            status["uptime_s"] = live["uptime_s"]
+    return status
+
+
+# --- stop ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Stopped:
+    state: SessionState
+    result: RunResult
+    daemon_was_alive: bool
+
+
+STOP_GRACE_S = 10.0
+
+
+def stop_session(
+    paths: ArtifactPaths,
+    environ: Mapping[str, str],
+    settings: FinishSettings,
+    *,
+    say: Say,
+    log_path: Path | None = None,
+) -> Stopped | None:
+    """None when there is nothing to stop."""
+    state = load_state(paths)
+    if state is None:
+        return None
+    alive = process_alive(state.pid)
+    if alive:
+        stop_daemon(state, say=say)
+    else:
+        say(f"session daemon (pid {state.pid}) is gone; processing what its spool holds")
+    finish_paths = ArtifactPaths.create(paths.base_dir, log_path or Path(state.log_path))
+    result = finish_run(
+        paths=finish_paths,
+        outcome=RunOutcome(session_id=state.session_id),
+        harnesses=resolve_harnesses(state.harnesses),
+        settings=settings,
+        environ=environ,
+    )
+    remove_state(paths)
+    return Stopped(state=state, result=result, daemon_was_alive=alive)
+
+
+def stop_daemon(state: SessionState, *, say: Say) -> None:
+    """Ask the daemon to drain and exit; escalate to signals when it does not."""
+    try:
+        request(state, "/beacon/shutdown", method="POST", body=b"", timeout_s=2.0)
+        asked = True
+    except (OSError, urllib.error.URLError):
+        asked = False
+    if not asked:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(state.pid, signal.SIGTERM)
+    if wait_for_exit(state.pid, STOP_GRACE_S):
+        say(f"session daemon (pid {state.pid}) stopped")
+        return
+    say(f"session daemon (pid {state.pid}) did not stop in {STOP_GRACE_S:g}s; killing it")
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(state.pid, signal.SIGKILL)
+    wait_for_exit(state.pid, 5.0)
+
+
+def restore_values(state: SessionState) -> dict[str, str]:
+    """What ``$GITHUB_ENV`` gets at stop: the job's values before start."""
+    return {name: state.previous.get(name, "") for name in state.exports}

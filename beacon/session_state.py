@@ -1,0 +1,169 @@
+"""``session.json``: what a running session daemon left for later steps.
+
+Pure data plus liveness checks; no sockets beyond the small, bounded HTTP
+requests to the daemon's own status endpoint.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from beacon.errors import BeaconError
+from beacon.paths import ArtifactPaths
+
+STATE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class SessionState:
+    session_id: str
+    pid: int
+    token: str
+    protocol: str
+    receivers: list[str]
+    harnesses: list[str]
+    endpoints: dict[str, str]
+    status_url: str
+    started_at: str
+    started_monotonic_wall: float
+    """time.time() at start, for uptime."""
+    base_dir: str
+    log_path: str
+    spool_path: str
+    exports: dict[str, str]
+    """Every variable the session exports to later steps."""
+    previous: dict[str, str] = field(default_factory=dict)
+    """The job's values of those variables before start ("" where unset): restored by stop."""
+    original_destination: dict[str, str] = field(default_factory=dict)
+    """The job's own OTLP exporter settings, for later forwarding."""
+    max_duration_s: float = 0.0
+    version: int = STATE_VERSION
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2) + "\n"
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> SessionState:
+        known = {name for name in cls.__dataclass_fields__}
+        return cls(**{key: value for key, value in data.items() if key in known})
+
+    @property
+    def http_base(self) -> str:
+        return self.status_url.split("/beacon/", 1)[0]
+
+
+def load_state(paths: ArtifactPaths) -> SessionState | None:
+    """The state file, or None when there is none; a corrupt one is an error."""
+    try:
+        text = paths.state_path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise BeaconError(f"cannot read {paths.state_path}: {exc.strerror}") from exc
+    try:
+        return SessionState.from_mapping(json.loads(text))
+    except (ValueError, TypeError) as exc:
+        raise BeaconError(
+            f"session state {paths.state_path} is unreadable ({exc})",
+            hint="remove it, or run `beacon ci session stop` to clean up",
+        ) from exc
+
+
+def process_alive(pid: int) -> bool:
+    """True when ``pid`` runs and is not a zombie.
+
+    Where PID 1 does not reap orphans a killed daemon lingers as a zombie, so
+    ``kill(pid, 0)`` alone is no proof of life.
+    """
+    if pid <= 0:
+        return False
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    except OSError:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+    # The state follows the parenthesised command name, which may itself hold ")".
+    state = stat.rsplit(")", 1)[-1].split()[0]
+    return state not in ("Z", "X", "x")
+
+
+def request(
+    state: SessionState,
+    path: str,
+    *,
+    method: str = "GET",
+    body: bytes | None = None,
+    content_type: str | None = None,
+    timeout_s: float = 2.0,
+) -> bytes:
+    """A bounded request to the daemon's HTTP app, with the session token."""
+    headers = {"authorization": f"Bearer {state.token}"}
+    if content_type:
+        headers["content-type"] = content_type
+    req = urllib.request.Request(  # noqa: S310 - URL is our own loopback endpoint
+        state.http_base + path, data=body, method=method, headers=headers
+    )
+    with urllib.request.urlopen(req, timeout=timeout_s) as response:  # noqa: S310
+        payload: bytes = response.read()
+        return payload
+
+
+def fetch_status(state: SessionState, timeout_s: float = 2.0) -> dict[str, Any] | None:
+    """The daemon's status document, or None when it does not answer."""
+    try:
+        data = json.loads(request(state, "/beacon/status", timeout_s=timeout_s))
+    except (OSError, urllib.error.URLError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def session_alive(state: SessionState) -> bool:
+    return process_alive(state.pid) and fetch_status(state) is not None
+
+
+def wait_for_exit(pid: int, timeout_s: float) -> bool:
+    """Wait until ``pid`` (not our child) has exited; True when it did in time."""
+    deadline = time.monotonic() + timeout_s
+    pidfd: int | None = None
+    with contextlib.suppress(OSError, AttributeError):
+        pidfd = os.pidfd_open(pid)
+    if pidfd is not None:
+        import select
+
+        try:
+            poller = select.poll()
+            poller.register(pidfd, select.POLLIN)
+            # Readable once the process has terminated (zombie or reaped).
+            while time.monotonic() < deadline:
+                if poller.poll(max(0.0, deadline - time.monotonic()) * 1000):
+                    return True
+            return not process_alive(pid)
+        finally:
+            os.close(pidfd)
+    while time.monotonic() < deadline:
+        if not process_alive(pid):
+            return True
+        time.sleep(0.02)  # only without pidfd (pre-5.3 kernels)
+    return not process_alive(pid)
+
+
+def remove_state(paths: ArtifactPaths) -> None:
+    for path in (paths.state_path, paths.env_path):
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
