@@ -1,0 +1,304 @@
+"""Which runtime action a source record becomes, and the fields it fills (pure).
+
+The mapping is the contract's table (docs/runtime-schema.md). Functions take
+decoded attributes (plain dicts) and return ``(action, fields)`` where
+``fields`` is a nested dict of 1.0 fields; nothing here raises on odd input.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from beacon.pipeline.decode import as_bool, as_float, as_int
+
+Fields = dict[str, Any]
+
+FILE_WRITE_TOOLS = {"Edit": "edit", "Write": "write", "MultiEdit": "edit", "NotebookEdit": "edit"}
+FILE_READ_TOOLS = frozenset({"Read"})
+SHELL_TOOLS = frozenset({"Bash"})
+ALLOW_DECISIONS = frozenset({"accept", "allow", "allowed", "approved", "approve", "yes"})
+ERROR_EVENTS = frozenset({"api_error", "api_retries_exhausted", "internal_error"})
+STATUS_EVENTS = frozenset({"api_refusal", "permission_mode_changed"})
+
+# Severity per action (docs/runtime-schema.md#severity). Lines that carried a secret are
+# raised to at least "high" by the pipeline; a child exiting non-zero is "medium".
+SEVERITY: Mapping[str, str] = {
+    "command.executed": "low",
+    "file.modified": "low",
+    "mcp.tool_invoked": "low",
+    "approval.denied": "medium",
+    "tool.failed": "medium",
+    "session.error": "medium",
+}
+SEVERITY_ORDER = ("info", "low", "medium", "high", "critical")
+
+_LANGUAGES = {
+    "py": "python",
+    "js": "javascript",
+    "mjs": "javascript",
+    "cjs": "javascript",
+    "ts": "typescript",
+    "tsx": "typescript",
+    "jsx": "javascript",
+    "go": "go",
+    "rs": "rust",
+    "java": "java",
+    "kt": "kotlin",
+    "rb": "ruby",
+    "php": "php",
+    "c": "c",
+    "h": "c",
+    "cc": "cpp",
+    "cpp": "cpp",
+    "hpp": "cpp",
+    "cs": "csharp",
+    "swift": "swift",
+    "sh": "shell",
+    "bash": "shell",
+    "md": "markdown",
+    "json": "json",
+    "yaml": "yaml",
+    "yml": "yaml",
+    "toml": "toml",
+    "html": "html",
+    "css": "css",
+    "sql": "sql",
+    "txt": "text",
+    "ipynb": "jupyter",
+}
+
+
+def severity_for(action: str) -> str:
+    return SEVERITY.get(action, "info")
+
+
+def raise_severity(current: str, at_least: str) -> str:
+    rank = SEVERITY_ORDER.index
+    return at_least if rank(at_least) > rank(current) else current
+
+
+def put(fields: Fields, dotted: str, value: Any) -> None:
+    """Set a nested field; absent values (None, "") are never written."""
+    if value is None or value == "":
+        return
+    parts = dotted.split(".")
+    node = fields
+    for part in parts[:-1]:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = {}
+            node[part] = child
+        node = child
+    node[parts[-1]] = value
+
+
+def _str(value: Any) -> str | None:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return None
+
+
+def parse_json_object(value: Any) -> dict[str, Any]:
+    """A JSON-encoded attribute (``tool_parameters``, ``tool_input``) as a dict, or {}."""
+    if isinstance(value, dict):
+        return value
+    if not isinstance(value, str) or not value.lstrip().startswith("{"):
+        return {}
+    try:
+        parsed = orjson.loads(value)
+    except orjson.JSONDecodeError:
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
+
+
+def file_language(path: str) -> str | None:
+    name = path.rsplit("/", 1)[-1]
+    if "." not in name:
+        return None
+    return _LANGUAGES.get(name.rsplit(".", 1)[-1].lower())
+
+
+def tool_fields(
+    tool_name: str | None, details: Mapping[str, Any], success: bool | None
+) -> tuple[str, Fields]:
+    """Action and fields of one tool use. ``details``: tool parameters and input merged."""
+    fields: Fields = {}
+    name = tool_name or "unknown"
+    put(fields, "tool.name", name)
+    put(fields, "gen_ai.tool.name", name)
+    if name in SHELL_TOOLS:
+        command = _str(details.get("full_command")) or _str(details.get("command"))
+        command = command or _str(details.get("bash_command"))
+        put(fields, "command.command", command)
+        put(fields, "tool.command", command)
+        action = "command.executed"
+    elif name in FILE_WRITE_TOOLS or name in FILE_READ_TOOLS:
+        path = _str(details.get("file_path")) or _str(details.get("notebook_path"))
+        path = path or _str(details.get("path"))
+        put(fields, "file.path", path)
+        put(fields, "tool.path", path)
+        if path:
+            put(fields, "file.language", file_language(path))
+        if name in FILE_WRITE_TOOLS:
+            put(fields, "file.operation", FILE_WRITE_TOOLS[name])
+            action = "file.modified"
+        else:
+            put(fields, "file.operation", "read")
+            action = "file.read"
+    elif name.startswith("mcp__"):
+        _, _, rest = name.partition("mcp__")
+        server, _, tool = rest.partition("__")
+        put(fields, "mcp.server", server)
+        put(fields, "mcp.tool", tool)
+        action = "mcp.tool_invoked"
+    else:
+        action = "tool.invoked"
+    if success is False:
+        action = "tool.failed"
+    return action, fields
+
+
+def _tool_details(attrs: Mapping[str, Any]) -> dict[str, Any]:
+    details: dict[str, Any] = {}
+    details.update(parse_json_object(attrs.get("tool_input")))
+    details.update(parse_json_object(attrs.get("tool_parameters")))
+    for key in ("full_command", "file_path", "command"):
+        if key in attrs and key not in details:
+            details[key] = attrs[key]
+    return details
+
+
+def _usage_fields(attrs: Mapping[str, Any]) -> Fields:
+    fields: Fields = {}
+    put(fields, "gen_ai.usage.input_tokens", as_int(attrs.get("input_tokens")))
+    put(fields, "gen_ai.usage.output_tokens", as_int(attrs.get("output_tokens")))
+    put(fields, "gen_ai.usage.cache_read.input_tokens", as_int(attrs.get("cache_read_tokens")))
+    put(
+        fields,
+        "gen_ai.usage.cache_creation.input_tokens",
+        as_int(attrs.get("cache_creation_tokens")),
+    )
+    put(fields, "gen_ai.usage.cost_usd", as_float(attrs.get("cost_usd")))
+    return fields
+
+
+def _merge(into: Fields, other: Fields) -> Fields:
+    for key, value in other.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            _merge(into[key], value)
+        else:
+            into[key] = value
+    return into
+
+
+def claude_event(event_name: str, attrs: Mapping[str, Any]) -> tuple[str, Fields]:
+    """A ``claude_code.<event_name>`` log record."""
+    fields: Fields = {}
+    if event_name == "user_prompt":
+        prompt = attrs.get("prompt")
+        if isinstance(prompt, str) and prompt != "<REDACTED>":
+            put(fields, "prompt.text", prompt)
+        return "prompt.submitted", fields
+    if event_name == "tool_result":
+        action, fields = tool_fields(
+            _str(attrs.get("tool_name")), _tool_details(attrs), as_bool(attrs.get("success"))
+        )
+        duration = as_int(attrs.get("duration_ms"))
+        if action == "command.executed" or "command" in fields:
+            put(fields, "command.duration_ms", duration)
+        put(fields, "gen_ai.tool.call.id", _str(attrs.get("tool_use_id")))
+        put(fields, "error.type", _str(attrs.get("error")))
+        return action, fields
+    if event_name == "tool_decision":
+        decision = _str(attrs.get("decision"))
+        allowed = decision is not None and decision.lower() in ALLOW_DECISIONS
+        put(fields, "approval.decision", decision)
+        put(fields, "approval.reason", _str(attrs.get("source")))
+        tool_name = _str(attrs.get("tool_name"))
+        put(fields, "tool.name", tool_name)
+        put(fields, "gen_ai.tool.name", tool_name)
+        put(fields, "gen_ai.tool.call.id", _str(attrs.get("tool_use_id")))
+        return ("approval.allowed" if allowed else "approval.denied"), fields
+    if event_name == "api_request":
+        model = _str(attrs.get("model"))
+        put(fields, "model", model)
+        put(fields, "gen_ai.request.model", model)
+        put(fields, "gen_ai.provider.name", "anthropic")
+        put(fields, "gen_ai.response.id", _str(attrs.get("request_id")))
+        return "session.activity", _merge(fields, _usage_fields(attrs))
+    if event_name in ERROR_EVENTS:
+        put(fields, "model", _str(attrs.get("model")))
+        put(fields, "error.type", _str(attrs.get("error")) or event_name)
+        put(fields, "rpc.response.status_code", _str(attrs.get("status_code")))
+        return "session.error", fields
+    if event_name in STATUS_EVENTS:
+        return "session.status", fields
+    if event_name == "mcp_server_connection":
+        server = attrs.get("server_name") or attrs.get("mcp_server_name") or attrs.get("server")
+        put(fields, "mcp.server", _str(server))
+        return "mcp.connection", fields
+    put(fields, "model", _str(attrs.get("model")))
+    return "session.activity", fields
+
+
+def claude_span(span_type: str, attrs: Mapping[str, Any]) -> tuple[str, Fields]:
+    """A Claude Code span, by its ``span.type`` (``tool``, ``llm_request``, ...)."""
+    fields: Fields = {}
+    if span_type == "tool":
+        action, fields = tool_fields(
+            _str(attrs.get("tool_name")), _tool_details(attrs), as_bool(attrs.get("success"))
+        )
+        if action == "command.executed":
+            put(fields, "command.duration_ms", as_int(attrs.get("duration_ms")))
+        put(fields, "gen_ai.tool.call.id", _str(attrs.get("gen_ai.tool.call.id")))
+        return action, fields
+    if span_type == "llm_request":
+        model = _str(attrs.get("model")) or _str(attrs.get("gen_ai.request.model"))
+        put(fields, "model", model)
+        put(fields, "gen_ai.request.model", _str(attrs.get("gen_ai.request.model")) or model)
+        put(fields, "gen_ai.provider.name", _str(attrs.get("gen_ai.system")))
+        put(fields, "gen_ai.response.id", _str(attrs.get("gen_ai.response.id")))
+        return "session.activity", fields
+    if span_type in ("tool.execution", "tool.blocked_on_user"):
+        put(fields, "gen_ai.tool.call.id", _str(attrs.get("gen_ai.tool.call.id")))
+    return "session.activity", fields
+
+
+LIFECYCLE_ACTIONS: Mapping[str, str] = {
+    "collector.started": "session.started",
+    "collector.stopped": "session.ended",
+}
+
+
+def lifecycle_event(event_name: str, attrs: Mapping[str, Any]) -> tuple[str, Fields]:
+    """One of beacon's own records (scope ``beacon``)."""
+    fields: Fields = {}
+    if event_name == "child.started":
+        command = attrs.get("command")
+        argv = command if isinstance(command, list) else _json_list(command)
+        if argv:
+            put(fields, "command.command", shlex.join(str(part) for part in argv))
+        elif isinstance(command, str):
+            put(fields, "command.command", command)
+    elif event_name == "child.exited":
+        put(fields, "command.exit_code", as_int(attrs.get("exit_code")))
+        put(fields, "command.duration_ms", as_int(attrs.get("duration_ms")))
+    return LIFECYCLE_ACTIONS.get(event_name, "session.activity"), fields
+
+
+def _json_list(value: Any) -> list[Any]:
+    if not isinstance(value, str) or not value.lstrip().startswith("["):
+        return []
+    try:
+        parsed = orjson.loads(value)
+    except orjson.JSONDecodeError:
+        return []
+    return parsed if isinstance(parsed, list) else []

@@ -1,0 +1,100 @@
+"""Redact, sanitize, truncate and cap one runtime line, in that order (pure).
+
+One walk over the line handles each string: redact it; if it holds control
+characters or ANSI escapes, sanitize it and redact again (removing a control
+character can join the two halves of a secret); then truncate it to the field
+limit. The serialized line is finally capped (``truncate.cap_line``).
+
+Fields beacon itself sets from trusted values (``event``, ``endpoint``,
+``beacon``...) are not scanned; ``run`` is redacted once per pipeline run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from beacon.pipeline.actions import raise_severity
+from beacon.pipeline.redact import Counts, Redactor, merge_counts
+from beacon.pipeline.sanitize import needs_sanitizing, sanitize_text
+from beacon.pipeline.truncate import cap_line, mark_truncated, truncate_text, utf8_len
+
+# Top-level keys whose values beacon sets itself (constants, ids, counts).
+TRUSTED_KEYS = frozenset(
+    {
+        "timestamp",
+        "vendor",
+        "product",
+        "schema_version",
+        "origin",
+        "event",
+        "severity",
+        "endpoint",
+        "run",
+        "repository",
+        "branch",
+        "content",
+        "field_truncated",
+        "beacon",
+        "trace",
+    }
+)
+_PLACEHOLDER_PREFIX = "[REDACTED:"
+
+
+@dataclass
+class LineProtector:
+    redactor: Redactor
+    max_field_bytes: int = 8192
+    max_line_bytes: int = 65536
+    totals: Counts = field(default_factory=dict)
+
+    def clean_text(self, text: str, counts: Counts) -> str:
+        """Redact, then sanitize (and redact what sanitizing revealed)."""
+        result = self.redactor.redact_text(text, counts)
+        if needs_sanitizing(result):
+            result = self.redactor.redact_text(sanitize_text(result), counts)
+        return result
+
+    def _walk(self, node: Any, path: str, line: dict[str, Any], counts: Counts) -> Any:
+        if isinstance(node, str):
+            text = self.clean_text(node, counts)
+            if len(text) * 4 > self.max_field_bytes and utf8_len(text) > self.max_field_bytes:
+                text = truncate_text(text, self.max_field_bytes)
+                mark_truncated(line, path)
+            return text
+        if isinstance(node, dict):
+            out: dict[str, Any] = {}
+            for key, value in node.items():
+                clean_key = self.clean_text(key, counts) if isinstance(key, str) else str(key)
+                child = f"{path}.{clean_key}" if path else clean_key
+                out[clean_key] = self._walk(value, child, line, counts)
+            return out
+        if isinstance(node, list):
+            return [
+                self._walk(value, f"{path}[{index}]", line, counts)
+                for index, value in enumerate(node)
+            ]
+        return node
+
+    def protect(self, line: dict[str, Any]) -> bytes:
+        """The line as one JSON document (no newline), safe to write."""
+        counts: Counts = {}
+        for key in list(line):
+            if key in TRUSTED_KEYS:
+                continue
+            line[key] = self._walk(line[key], key, line, counts)
+        if counts:
+            line["content"]["redacted"] = True
+            line["beacon"]["redactions"] = counts
+            line["severity"] = raise_severity(line["severity"], "high")
+            merge_counts(self.totals, counts)
+        return cap_line(line, self.max_line_bytes)
+
+    def protect_trusted_value(self, value: Any) -> Any:
+        """Redact/sanitize/truncate a value once (the run context) and count it in totals."""
+        counts: Counts = {}
+        scratch: dict[str, Any] = {"beacon": {}, "content": {}}
+        cleaned = self._walk(value, "run", scratch, counts)
+        merge_counts(self.totals, counts)
+        return cleaned

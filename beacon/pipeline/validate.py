@@ -1,0 +1,380 @@
+"""Validation of runtime.jsonl for one beacon run (shared by exec, session stop, ci validate).
+
+Stages, each ``ok`` / ``warn`` / ``fail`` with a message (docs/validation.md):
+
+1. ``log_exists``      the file exists and is readable
+2. ``lines_parse``     every line is a JSON object
+3. ``schema``          every line matches the shipped JSON Schema
+4. ``session``         the run's lines are present (``beacon.session_id``)
+5. ``harness_events``  at least ``min_events`` lines of the wanted harnesses in this run
+                       (beacon's own lifecycle lines and the summary never count)
+6. ``require_actions`` each required action occurs in this run
+7. ``spool_health``    truncated spool tail, unreadable spool lines, exports the
+                       collector rejected, gaps in Claude's ``event.sequence`` -> warnings
+
+The whole file is checked for stages 2-3 (lines of other runs share the file
+and must stay valid); stages 4-7 only look at this run's lines.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import fastjsonschema
+import orjson
+
+from beacon.pipeline.jsonl import iter_lines
+
+Status = Literal["ok", "warn", "fail"]
+_RANK: dict[str, int] = {"ok": 0, "warn": 1, "fail": 2}
+SCHEMA_RESOURCE = "runtime-1.0.schema.json"
+LIFECYCLE_HARNESS = "beacon"
+SUMMARY_ACTION = "session.summary"
+LIFECYCLE_STOPPED = "beacon.collector.stopped"
+_MAX_GAP_DETAILS = 3
+
+
+@dataclass(frozen=True)
+class SpoolHealth:
+    """What reading the spool found (from ``SpoolReader`` after iteration)."""
+
+    truncated_tail: bool = False
+    bad_lines: int = 0
+    missing: bool = False
+
+
+@dataclass(frozen=True)
+class ValidationStage:
+    name: str
+    status: Status
+    message: str
+
+
+@dataclass(frozen=True)
+class ValidationResult:
+    status: Status
+    log_path: str
+    event_count: int
+    stages: tuple[ValidationStage, ...]
+    generated_at: str
+    actions: dict[str, int] = field(default_factory=dict)
+    session_id: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "log_path": self.log_path,
+            "event_count": self.event_count,
+            "stages": [
+                {"name": s.name, "status": s.status, "message": s.message} for s in self.stages
+            ],
+            "generated_at": self.generated_at,
+            "actions": dict(self.actions),
+            "session_id": self.session_id,
+        }
+
+    @property
+    def ok(self) -> bool:
+        return self.status != "fail"
+
+
+@cache
+def load_schema() -> dict[str, Any]:
+    text = resources.files("beacon").joinpath("schema", SCHEMA_RESOURCE).read_text("utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+@cache
+def schema_validator() -> Any:
+    """The compiled validator (compiled once per process)."""
+    return fastjsonschema.compile(load_schema())
+
+
+def validate_line(line: Any) -> str | None:
+    """None if ``line`` matches the schema, else the first error message."""
+    try:
+        schema_validator()(line)
+    except fastjsonschema.JsonSchemaException as exc:
+        return str(exc)
+    return None
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _get(line: Mapping[str, Any], *path: str) -> Any:
+    node: Any = line
+    for key in path:
+        if not isinstance(node, dict):
+            return None
+        node = node.get(key)
+    return node
+
+
+@dataclass
+class _RunCounts:
+    """What validation needs from the lines of one run (small, whatever the run size)."""
+
+    run_lines: int = 0
+    matching: int = 0
+    actions: dict[str, int] = field(default_factory=dict)
+    rejected: dict[str, int] = field(default_factory=dict)
+    sequences: dict[str, set[int]] = field(default_factory=dict)
+    spool: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class _Scan:
+    """Everything one pass over the file collects."""
+
+    lines: int = 0
+    bad_json: list[int] = field(default_factory=list)
+    bad_json_count: int = 0
+    schema_errors: list[tuple[int, str]] = field(default_factory=list)
+    schema_error_count: int = 0
+    last_session: str | None = None
+    run: _RunCounts = field(default_factory=_RunCounts)
+
+
+def _scan(
+    log_path: Path, session_id: str | None, harnesses: tuple[str, ...]
+) -> tuple[_Scan, str | None]:
+    scan = _Scan()
+    for number, raw_line in iter_lines(log_path):
+        scan.lines += 1
+        try:
+            line = orjson.loads(raw_line)
+        except orjson.JSONDecodeError:
+            line = None
+        if not isinstance(line, dict):
+            scan.bad_json_count += 1
+            if len(scan.bad_json) < 5:
+                scan.bad_json.append(number)
+            continue
+        error = validate_line(line)
+        if error is not None:
+            scan.schema_error_count += 1
+            if not scan.schema_errors:
+                scan.schema_errors.append((number, error))
+        line_session = _get(line, "beacon", "session_id")
+        if not isinstance(line_session, str):
+            continue
+        if session_id is None:
+            # The most recent run is the last line's: restart counting when the run changes.
+            if line_session != scan.last_session:
+                scan.last_session = line_session
+                scan.run = _RunCounts()
+            _count(scan.run, _digest(line), harnesses)
+        elif line_session == session_id:
+            _count(scan.run, _digest(line), harnesses)
+    chosen = session_id if session_id is not None else scan.last_session
+    return scan, chosen
+
+
+def _digest(line: Mapping[str, Any]) -> dict[str, Any]:
+    """The few fields of a line validation needs (keeps memory small for big runs)."""
+    digest: dict[str, Any] = {
+        "action": _get(line, "event", "action"),
+        "harness": _get(line, "harness", "name"),
+        "event_name": _get(line, "beacon", "source", "event_name"),
+        "sequence": _get(line, "beacon", "source", "sequence"),
+        "claude_session": _get(line, "session", "id"),
+    }
+    if digest["event_name"] == LIFECYCLE_STOPPED:
+        raw = line.get("raw")
+        if isinstance(raw, dict):
+            digest["rejected"] = {
+                k: v for k, v in raw.items() if k.startswith("rejected.") and isinstance(v, int)
+            }
+    summary = _get(line, "beacon", "summary", "spool")
+    if isinstance(summary, dict):
+        digest["spool"] = summary
+    return digest
+
+
+def _count(scan: _RunCounts, digest: Mapping[str, Any], harnesses: tuple[str, ...]) -> None:
+    scan.run_lines += 1
+    action = digest.get("action")
+    if isinstance(action, str):
+        scan.actions[action] = scan.actions.get(action, 0) + 1
+    harness = digest.get("harness")
+    if harness in harnesses and harness != LIFECYCLE_HARNESS and action != SUMMARY_ACTION:
+        scan.matching += 1
+    for key, value in digest.get("rejected", {}).items():
+        scan.rejected[key] = scan.rejected.get(key, 0) + value
+    if "spool" in digest:
+        scan.spool = dict(digest["spool"])
+    sequence = digest.get("sequence")
+    claude_session = digest.get("claude_session")
+    if isinstance(sequence, int) and harness == "claude_code":
+        key = claude_session if isinstance(claude_session, str) else "?"
+        scan.sequences.setdefault(key, set()).add(sequence)
+
+
+def _sequence_gaps(sequences: Mapping[str, set[int]]) -> list[str]:
+    problems: list[str] = []
+    for claude_session, seen in sequences.items():
+        if not seen:
+            continue
+        expected = max(seen) + 1  # Claude numbers events from 0 in each process
+        missing = expected - len(seen)
+        if missing > 0:
+            problems.append(
+                f"Claude session {claude_session}: {missing} of {expected} events missing "
+                "(event.sequence gaps)"
+            )
+    return problems
+
+
+def _worst(stages: list[ValidationStage]) -> Status:
+    worst: Status = "ok"
+    for stage in stages:
+        if _RANK[stage.status] > _RANK[worst]:
+            worst = stage.status
+    return worst
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def validate_log(
+    log_path: Path,
+    *,
+    session_id: str | None,
+    harnesses: tuple[str, ...] = ("claude_code",),
+    min_events: int = 1,
+    require_actions: tuple[str, ...] = (),
+    spool_health: SpoolHealth | None = None,
+) -> ValidationResult:
+    """Check ``log_path`` for the run ``session_id`` (None: the most recent run in the file)."""
+    log_path = Path(log_path)
+    stages: list[ValidationStage] = []
+
+    def finish(event_count: int, actions: dict[str, int], chosen: str | None) -> ValidationResult:
+        return ValidationResult(
+            status=_worst(stages),
+            log_path=str(log_path),
+            event_count=event_count,
+            stages=tuple(stages),
+            generated_at=_now(),
+            actions=actions,
+            session_id=chosen,
+        )
+
+    if not log_path.is_file():
+        stages.append(ValidationStage("log_exists", "fail", f"{log_path} does not exist"))
+        return finish(0, {}, session_id)
+    try:
+        scan, chosen = _scan(log_path, session_id, harnesses)
+    except OSError as exc:
+        stages.append(
+            ValidationStage("log_exists", "fail", f"cannot read {log_path}: {exc.strerror or exc}")
+        )
+        return finish(0, {}, session_id)
+    stages.append(
+        ValidationStage("log_exists", "ok", f"{log_path} ({_plural(scan.lines, 'line')})")
+    )
+
+    if scan.bad_json:
+        first = ", ".join(str(n) for n in scan.bad_json[:5])
+        stages.append(
+            ValidationStage(
+                "lines_parse",
+                "fail",
+                f"{_plural(scan.bad_json_count, 'line')} not a JSON object (line {first})",
+            )
+        )
+    else:
+        stages.append(ValidationStage("lines_parse", "ok", "every line is a JSON object"))
+
+    if scan.schema_errors:
+        number, error = scan.schema_errors[0]
+        stages.append(
+            ValidationStage(
+                "schema",
+                "fail",
+                f"{_plural(scan.schema_error_count, 'line')} do not match the runtime schema "
+                f"1.0 (line {number}: {error})",
+            )
+        )
+    else:
+        stages.append(ValidationStage("schema", "ok", "every line matches the runtime schema 1.0"))
+
+    if chosen is None:
+        stages.append(ValidationStage("session", "fail", "no beacon run found in the log"))
+    elif scan.run.run_lines == 0:
+        stages.append(
+            ValidationStage("session", "fail", f"no lines of beacon run {chosen} in the log")
+        )
+    else:
+        stages.append(
+            ValidationStage(
+                "session", "ok", f"beacon run {chosen}: {_plural(scan.run.run_lines, 'line')}"
+            )
+        )
+
+    wanted = ", ".join(harnesses) or "none"
+    events_message = (
+        f"{_plural(scan.run.matching, 'event')} from {wanted} in this run (minimum {min_events})"
+    )
+    stages.append(
+        ValidationStage(
+            "harness_events", "ok" if scan.run.matching >= min_events else "fail", events_message
+        )
+    )
+
+    if require_actions:
+        missing = [a for a in require_actions if scan.run.actions.get(a, 0) == 0]
+        if missing:
+            stages.append(
+                ValidationStage(
+                    "require_actions", "fail", f"missing required actions: {', '.join(missing)}"
+                )
+            )
+        else:
+            stages.append(
+                ValidationStage(
+                    "require_actions",
+                    "ok",
+                    f"all required actions present: {', '.join(require_actions)}",
+                )
+            )
+
+    health = spool_health or SpoolHealth(
+        truncated_tail=bool(scan.run.spool.get("truncated_tail", False)),
+        bad_lines=int(scan.run.spool.get("bad_lines", 0) or 0),
+        missing=bool(scan.run.spool.get("missing", False)),
+    )
+    problems: list[str] = []
+    if health.missing:
+        problems.append("the spool was missing (nothing was captured)")
+    if health.truncated_tail:
+        problems.append("the spool ended with a partial line (a writer was interrupted)")
+    if health.bad_lines:
+        problems.append(f"{_plural(health.bad_lines, 'spool line')} could not be read")
+    rejected = {k: v for k, v in scan.run.rejected.items() if v}
+    if rejected:
+        detail = ", ".join(
+            f"{k.removeprefix('rejected.')}={v}" for k, v in sorted(rejected.items())
+        )
+        problems.append(f"the collector rejected exports ({detail})")
+    gaps = _sequence_gaps(scan.run.sequences)
+    problems.extend(gaps[:_MAX_GAP_DETAILS])
+    if len(gaps) > _MAX_GAP_DETAILS:
+        problems.append(f"and {len(gaps) - _MAX_GAP_DETAILS} more sessions with gaps")
+    if problems:
+        stages.append(ValidationStage("spool_health", "warn", "; ".join(problems)))
+    else:
+        stages.append(ValidationStage("spool_health", "ok", "no loss detected"))
+
+    return finish(scan.run.matching, dict(sorted(scan.run.actions.items())), chosen)
