@@ -1,0 +1,165 @@
+"""The real Claude Code, driven by the Messages stub, exporting to an in-process Collector.
+
+Proves the harness itself (install, stub, hermetic env) and pins what the client exports
+for each script -- the expectations come from the script (``scenarios.expect``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from e2e.claude_checks import check_run, claude_events, metric_total
+from e2e.claude_runner import (
+    PROTOCOLS,
+    hermetic_env,
+    run_process,
+    telemetry_env,
+)
+from e2e.interim_sink import Collector
+from e2e.messages_stub import MessagesStub
+from e2e.otlp_view import capture_spool
+from e2e.scenarios import COMPLETE, build, expect
+
+QUIET_S = 0.3
+DRAIN_MAX_S = 5.0
+
+
+def claude_environment(
+    home: Path, stub: MessagesStub, collector: Collector, protocol: str, token: str
+) -> dict[str, str]:
+    receiver = "grpc" if protocol == "grpc" else "http"
+    return {
+        **hermetic_env(home, stub.base_url),
+        **telemetry_env(protocol, collector.endpoints[receiver], token),
+    }
+
+
+# Each scenario runs once; the protocol rotates so every protocol sees every kind of record.
+@pytest.mark.parametrize(
+    ("name", "protocol"),
+    [(name, PROTOCOLS[index % len(PROTOCOLS)]) for index, name in enumerate(COMPLETE)],
+)
+async def test_scripted_run_exports_what_the_script_implies(
+    name: str,
+    protocol: str,
+    claude_bin: Path,
+    stub: MessagesStub,
+    collector: Collector,
+    collector_token: str,
+    claude_home: Path,
+    workdir: Path,
+) -> None:
+    scenario = build(name, workdir)
+    expected = expect(scenario)
+    stub.use(scenario.script)
+    env = claude_environment(claude_home, stub, collector, protocol, collector_token)
+
+    result = await run_process([str(claude_bin), *scenario.claude_args()], env, workdir)
+    await collector.wait_quiet(QUIET_S, DRAIN_MAX_S)
+    await collector.stop()
+
+    assert result.returncode == expected.exit_code, result.describe()
+    check_run(capture_spool(collector.config.spool_path), scenario, expected)
+
+
+async def test_tool_results_reach_the_model(
+    claude_bin: Path,
+    stub: MessagesStub,
+    collector: Collector,
+    collector_token: str,
+    claude_home: Path,
+    workdir: Path,
+) -> None:
+    """The stub's view of the same run: Claude really ran the tools it reported."""
+    scenario = build("files", workdir)
+    stub.use(scenario.script)
+    env = claude_environment(claude_home, stub, collector, "http/protobuf", collector_token)
+
+    result = await run_process([str(claude_bin), *scenario.claude_args()], env, workdir)
+
+    assert result.returncode == 0, result.describe()
+    assert (workdir / "notes.txt").read_text() == "alpha\ngamma\ndelta\n"
+    assert (workdir / "hello.py").read_text() == "print('hi')\n"
+    conversation = stub.by_kind("conversation")
+    assert len(conversation) == len(scenario.script.turns)
+    answered = [request.tool_results() for request in conversation[1:]]
+    assert all(len(results) == 1 for results in answered)
+    assert not any(results[0].get("is_error") for results in answered)
+    assert stub.by_kind("unknown") == []
+    assert all(
+        request.headers.get("x-api-key", "").startswith("sk-ant-") for request in conversation
+    )
+
+
+async def test_sigterm_mid_task_flushes_what_happened_so_far(
+    claude_bin: Path,
+    stub: MessagesStub,
+    collector: Collector,
+    collector_token: str,
+    claude_home: Path,
+    workdir: Path,
+) -> None:
+    scenario = build("parked", workdir)
+    stub.use(scenario.script)
+    env = claude_environment(claude_home, stub, collector, "grpc", collector_token)
+    process = await asyncio.create_subprocess_exec(
+        str(claude_bin),
+        *scenario.claude_args(),
+        cwd=workdir,
+        env=env,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        await asyncio.wait_for(stub.parked.wait(), 30)
+        process.send_signal(signal.SIGTERM)
+        returncode = await asyncio.wait_for(process.wait(), 30)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    await collector.wait_quiet(QUIET_S, DRAIN_MAX_S)
+    await collector.stop()
+
+    assert returncode == 128 + signal.SIGTERM
+    capture = capture_spool(collector.config.spool_path)
+    events = claude_events(capture)
+    assert [row.event_name for row in events] == ["user_prompt"]
+    assert events[0].attributes["prompt"] == scenario.script.prompt
+    assert metric_total(capture, "session.count") == 1
+    assert [span.name for span in capture.spans] == ["claude_code.interaction"]
+
+
+async def test_exports_have_landed_when_the_process_exits(
+    claude_bin: Path,
+    stub: MessagesStub,
+    collector: Collector,
+    collector_token: str,
+    claude_home: Path,
+    workdir: Path,
+) -> None:
+    """Claude flushes before exiting: nothing arrives after its exit is observed.
+
+    Measured with the spool size, not a sleep: the drain below waits for quiet and the
+    spool must not grow during it.
+    """
+    scenario = build("bash", workdir)
+    stub.use(scenario.script)
+    env = claude_environment(claude_home, stub, collector, "http/json", collector_token)
+
+    result = await run_process([str(claude_bin), *scenario.claude_args()], env, workdir)
+    size_at_exit = collector.config.spool_path.stat().st_size
+    started = time.monotonic()
+    await collector.wait_quiet(QUIET_S, DRAIN_MAX_S)
+    await collector.stop()
+
+    assert result.returncode == 0, result.describe()
+    assert time.monotonic() - started < DRAIN_MAX_S
+    assert collector.config.spool_path.stat().st_size == size_at_exit
+    check_run(capture_spool(collector.config.spool_path), scenario, expect(scenario))
