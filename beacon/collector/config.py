@@ -1,0 +1,61 @@
+"""The collector's settings: one frozen value, validated before anything listens."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from beacon.errors import UsageError
+
+RECEIVERS: Final = frozenset({"http", "grpc"})
+DEFAULT_MAX_BYTES: Final = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class CollectorConfig:
+    """``receivers`` is a subset of {"http", "grpc"}; the HTTP app (status and
+    control) always runs on ``http_port``. Ports 0 mean "pick a free one".
+    ``token`` None disables auth (tests only)."""
+
+    spool_path: Path
+    receivers: frozenset[str] = frozenset({"http"})
+    host: str = "127.0.0.1"
+    listen_ipv6: bool = False
+    http_port: int = 0
+    grpc_port: int = 0
+    token: str | None = None
+    max_body_bytes: int = DEFAULT_MAX_BYTES
+    grpc_max_receive_bytes: int = DEFAULT_MAX_BYTES
+    otelcol_path: Path | None = None
+    session_id: str | None = None
+
+    def validate(self) -> None:
+        """Raise ``UsageError`` on settings that cannot work (before binding anything)."""
+        unknown = set(self.receivers) - RECEIVERS
+        if unknown:
+            raise UsageError(
+                f"unknown receivers {sorted(unknown)}; choose from {sorted(RECEIVERS)}"
+            )
+        try:
+            ipaddress.ip_address(self.host)
+        except ValueError:
+            raise UsageError(
+                f"collector host must be an IP literal such as 127.0.0.1, got {self.host!r}"
+            ) from None
+        for name in ("http_port", "grpc_port"):
+            port = getattr(self, name)
+            if not 0 <= port <= 65535:
+                raise UsageError(f"{name} must be within 0..65535, got {port}")
+        if self.max_body_bytes <= 0 or self.grpc_max_receive_bytes <= 0:
+            raise UsageError("body size limits must be positive")
+        if self.token is not None and not self.token:
+            raise UsageError("the bearer token must not be empty")
+
+    @property
+    def hosts(self) -> list[str]:
+        """Every address to listen on: ``host``, then ``::1`` when IPv6 is asked for."""
+        if self.listen_ipv6 and self.host != "::1":
+            return [self.host, "::1"]
+        return [self.host]

@@ -1,0 +1,321 @@
+"""The Collector: one spool writer, the receivers in front of it, status and drain.
+
+Lifecycle (the OpenTelemetry Collector's component contract):
+
+- ``start()``: open the spool first, then the HTTP app (status/control, plus
+  OTLP/HTTP when enabled), then OTLP/gRPC when enabled; write otelcol.yaml;
+  record ``collector.started``. Anything that fails is undone and raised as
+  ``StartupError`` (or ``UsageError`` for bad settings, ``SpoolError`` for the
+  spool).
+- ``stop()``: receivers stop accepting, in-flight exports finish (bounded by
+  ``timeout``), ``collector.stopped`` is recorded, the spool is flushed and
+  closed. Idempotent, safe before ``start()``, safe to call concurrently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import socket
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+
+import orjson
+from aiohttp import web
+
+from beacon.collector.config import CollectorConfig
+from beacon.collector.export import ExportHandler
+from beacon.collector.otelcol import otelcol_config, write_otelcol_yaml
+from beacon.collector.otlp_http import STATUS_PATH, build_app
+from beacon.collector.stats import Stats, rfc3339
+from beacon.errors import StartupError
+from beacon.lifecycle import AttributeValue, lifecycle_request
+from beacon.spool import SpoolWriter
+
+if TYPE_CHECKING:
+    import grpc.aio
+
+#: With IPv6 on an ephemeral port, ::1 must get the port 127.0.0.1 got; if it is
+#: taken there, pick another port this many times before giving up.
+_EPHEMERAL_ATTEMPTS: Final = 5
+_LISTEN_BACKLOG: Final = 128
+
+
+@dataclass(frozen=True, slots=True)
+class DrainResult:
+    """``records``: records accepted while waiting; ``timed_out``: exports kept coming."""
+
+    waited_s: float
+    records: int
+    timed_out: bool
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        # SO_REUSEADDR only skips TIME_WAIT; unlike SO_REUSEPORT it never lets
+        # two listeners share the port on Linux.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.bind((host, port))
+        sock.listen(_LISTEN_BACKLOG)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def _bind_all(hosts: list[str], port: int) -> list[socket.socket]:
+    """Listening sockets on every host at one port; ``port`` 0 picks a free one."""
+    attempts = _EPHEMERAL_ATTEMPTS if port == 0 and len(hosts) > 1 else 1
+    for attempt in range(attempts):
+        socks: list[socket.socket] = []
+        try:
+            bound = port
+            for host in hosts:
+                socks.append(_bind(host, bound))
+                bound = socks[-1].getsockname()[1]
+            return socks
+        except OSError as exc:
+            for s in socks:
+                s.close()
+            retry = exc.errno == errno.EADDRINUSE and attempt + 1 < attempts
+            if not retry:
+                where = ", ".join(f"{_url_host(h)}:{port}" for h in hosts)
+                raise StartupError(
+                    f"cannot listen for HTTP on {where}: {exc.strerror or exc}",
+                    hint="is the port already in use? pick another or use 0",
+                ) from None
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+class Collector:
+    """Receives OTLP over HTTP and/or gRPC and appends every export to one spool."""
+
+    def __init__(self, config: CollectorConfig) -> None:
+        self.config = config
+        self.session_id = config.session_id or uuid.uuid4().hex
+        self.shutdown_requested = asyncio.Event()
+        self._stats = Stats()
+        self._spool = SpoolWriter(config.spool_path)
+        self._handler = ExportHandler(self._spool, self._stats, config.token)
+        self._runner: web.AppRunner | None = None
+        self._grpc_server: grpc.aio.Server | None = None
+        self._http_port: int | None = None
+        self._grpc_port: int | None = None
+        self._started_wall: float | None = None
+        self._started_mono: float | None = None
+        self._ready = False
+        self._stop_task: asyncio.Task[None] | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        if self._started_wall is not None or self._stop_task is not None:
+            raise StartupError("this Collector was already started; create a new one")
+        self.config.validate()
+        self._started_wall = time.time()
+        self._started_mono = time.monotonic()
+        await self._spool.open()
+        try:
+            await self._start_http()
+            if "grpc" in self.config.receivers:
+                await self._start_grpc()
+            if self.config.otelcol_path is not None:
+                await asyncio.to_thread(self._write_otelcol)
+            await self._record_started()
+        except BaseException:
+            await self._shutdown_receivers(grace=1.0)
+            await self._spool.close()
+            raise
+        self._ready = True
+
+    async def _start_http(self) -> None:
+        app = build_app(
+            handler=self._handler,
+            max_body_bytes=self.config.max_body_bytes,
+            otlp="http" in self.config.receivers,
+            token=self.config.token,
+            status=self.status,
+            shutdown=self.shutdown_requested,
+        )
+        # auto_decompress=False: otlp_http decompresses with a size bound itself.
+        runner = web.AppRunner(app, access_log=None, auto_decompress=False)
+        await runner.setup()
+        self._runner = runner
+        socks = _bind_all(self.config.hosts, self.config.http_port)
+        try:
+            for sock in socks:
+                await web.SockSite(runner, sock).start()
+        except BaseException:
+            for sock in socks:
+                sock.close()
+            raise
+        self._http_port = socks[0].getsockname()[1]
+
+    async def _start_grpc(self) -> None:
+        # Imported here so that grpc is loaded only when the gRPC receiver runs.
+        from beacon.collector.otlp_grpc import start_grpc_server
+
+        hosts = self.config.hosts
+        attempts = _EPHEMERAL_ATTEMPTS if self.config.grpc_port == 0 and len(hosts) > 1 else 1
+        for attempt in range(attempts):
+            try:
+                self._grpc_server, self._grpc_port = await start_grpc_server(
+                    self._handler, hosts, self.config.grpc_port, self.config.grpc_max_receive_bytes
+                )
+                return
+            except StartupError:
+                if attempt + 1 == attempts:
+                    raise
+
+    def _write_otelcol(self) -> None:
+        assert self.config.otelcol_path is not None
+        host = _url_host(self.config.host)
+        http = "http" in self.config.receivers
+        config = otelcol_config(
+            spool_path=self.config.spool_path,
+            http_endpoint=f"{host}:{self._http_port}" if http else None,
+            grpc_endpoint=f"{host}:{self._grpc_port}" if self._grpc_port else None,
+            with_auth=self.config.token is not None,
+            max_body_bytes=self.config.max_body_bytes,
+            grpc_max_receive_bytes=self.config.grpc_max_receive_bytes,
+        )
+        write_otelcol_yaml(self.config.otelcol_path, config)
+
+    async def _record_started(self) -> None:
+        receivers = sorted(self.config.receivers)
+        protocols = []
+        if "http" in receivers:
+            protocols += ["http/protobuf", "http/json"]
+        if "grpc" in receivers:
+            protocols.append("grpc")
+        await self.record_lifecycle(
+            "collector.started",
+            {
+                "endpoints": orjson.dumps(self.endpoints).decode(),
+                "protocol": ",".join(protocols),
+                "receivers": ",".join(receivers),
+                "status_url": self.status_url,
+            },
+        )
+
+    async def stop(self, timeout: float = 5.0) -> None:  # noqa: ASYNC109 - the grace period
+        """Stop receivers, let in-flight exports finish (bounded), close the spool."""
+        if self._stop_task is None:
+            self._stop_task = asyncio.ensure_future(self._stop(timeout))
+        # shield: a caller cancelled mid-stop must not leave the spool half closed.
+        await asyncio.shield(self._stop_task)
+
+    async def _stop(self, grace: float) -> None:
+        self._ready = False
+        await self._shutdown_receivers(grace)
+        if self._spool.is_open:
+            with contextlib.suppress(Exception):
+                # Best effort: a full disk must not keep the spool from closing.
+                await self.record_lifecycle("collector.stopped", self._stopped_attributes())
+        await self._spool.close()
+
+    def _stopped_attributes(self) -> dict[str, AttributeValue]:
+        attrs: dict[str, AttributeValue] = {}
+        for signal, n in self._stats.records.items():
+            attrs[f"records.{signal}"] = n
+        for signal, n in self._stats.rejected.items():
+            attrs[f"rejected.{signal}"] = n
+        return attrs
+
+    async def _shutdown_receivers(self, grace: float) -> None:
+        """Both receivers stop accepting at once, then drain in-flight calls within ``grace``."""
+        jobs = []
+        server, self._grpc_server = self._grpc_server, None
+        if server is not None:
+            jobs.append(server.stop(grace=grace))
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            runner._shutdown_timeout = grace  # the public knob exists only at construction
+            jobs.append(runner.cleanup())
+        if jobs:
+            await asyncio.gather(*jobs, return_exceptions=True)
+
+    # ------------------------------------------------------------------ queries
+
+    @property
+    def endpoints(self) -> dict[str, str]:
+        host = _url_host(self.config.host)
+        out: dict[str, str] = {}
+        if self._http_port is not None and "http" in self.config.receivers:
+            out["http"] = f"http://{host}:{self._http_port}"
+        if self._grpc_port is not None:
+            out["grpc"] = f"http://{host}:{self._grpc_port}"
+        return out
+
+    @property
+    def status_url(self) -> str:
+        if self._http_port is None:
+            raise StartupError("the collector is not running: no status URL yet")
+        return f"http://{_url_host(self.config.host)}:{self._http_port}{STATUS_PATH}"
+
+    @property
+    def ready(self) -> bool:
+        return self._ready
+
+    def status(self) -> dict[str, Any]:
+        started = self._started_wall
+        mono = self._started_mono
+        return {
+            "ready": self._ready,
+            **self._stats.snapshot(),
+            "started_at": None if started is None else rfc3339(started),
+            "uptime_s": 0.0 if mono is None else round(time.monotonic() - mono, 3),
+            "endpoints": self.endpoints,
+            "spool": str(self.config.spool_path),
+        }
+
+    async def wait_quiet(self, quiet: float = 0.2, max_wait: float = 5.0) -> DrainResult:
+        """Return once nothing is in flight and nothing arrived for ``quiet`` seconds.
+
+        Wakes on every arrival/completion (``Stats.changed``); the only timer
+        is the quiet window itself, re-armed by each arrival.
+        """
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        deadline = start + max_wait
+        records_before = self._stats.total_records()
+        stats = self._stats
+        while True:
+            stats.changed.clear()
+            now = loop.time()
+            idle_for = time.monotonic() - stats.last_activity
+            if stats.in_flight == 0 and idle_for >= quiet:
+                timed_out = False
+                break
+            if now >= deadline:
+                timed_out = True
+                break
+            wake_in = deadline - now
+            if stats.in_flight == 0:
+                wake_in = min(wake_in, quiet - idle_for)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stats.changed.wait(), timeout=max(wake_in, 0.0))
+        return DrainResult(
+            waited_s=round(loop.time() - start, 3),
+            records=stats.total_records() - records_before,
+            timed_out=timed_out,
+        )
+
+    # ------------------------------------------------------------------ lifecycle records
+
+    async def record_lifecycle(self, name: str, attributes: Mapping[str, AttributeValue]) -> None:
+        """Append a beacon lifecycle record to the spool (raises ``SpoolError`` on failure)."""
+        req = lifecycle_request(name, attributes, self.session_id)
+        await self._handler.export("logs", req, internal=True)
