@@ -1,0 +1,93 @@
+"""A scriptable child for `beacon ci exec` tests: python child.py ACTION...
+
+Actions run in order:
+  out:TEXT / err:TEXT   print a line to stdout / stderr
+  env:PATH              dump the environment as JSON to PATH
+  log:BODY              export one log record with the OpenTelemetry Python SDK, using
+                        only the OTEL_* environment (protocol grpc or http/protobuf)
+  ready:PATH            create PATH (tells the test the child is running)
+  waitsig:PATH          block until SIGINT/SIGTERM/SIGHUP arrives, write its number to PATH
+  exit:CODE             exit with CODE
+  kill:SIGNUM           kill itself with SIGNUM
+  hang                  block forever (only a signal ends it)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+CAUGHT = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+
+
+def export_log(body: str) -> None:
+    from opentelemetry.sdk._logs import LoggerProvider
+    from opentelemetry.sdk._logs.export import LogRecordExportResult, SimpleLogRecordProcessor
+    from opentelemetry.sdk.resources import Resource
+
+    protocol = os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
+    exporter: Any
+    if protocol == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
+    else:
+        from opentelemetry.exporter.otlp.proto.http._log_exporter import (  # type: ignore[no-redef]
+            OTLPLogExporter,
+        )
+    inner = OTLPLogExporter()
+    failures: list[object] = []
+
+    class Checked:
+        def export(self, batch: Any) -> Any:
+            result = inner.export(batch)
+            if result != LogRecordExportResult.SUCCESS:
+                failures.append(result)
+            return result
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(inner, name)
+
+    exporter = Checked()
+    provider = LoggerProvider(resource=Resource.create({"service.name": "beacon-cli-test"}))
+    provider.add_log_record_processor(SimpleLogRecordProcessor(exporter))
+    provider.get_logger("beacon.cli.test").emit(body=body, attributes={"test.body": body})
+    provider.shutdown()
+    if failures:
+        raise SystemExit(f"export of {body!r} failed: {failures}")
+
+
+def main(actions: list[str]) -> int:
+    signal.pthread_sigmask(signal.SIG_BLOCK, CAUGHT)
+    for action in actions:
+        verb, _, arg = action.partition(":")
+        if verb == "out":
+            print(arg, flush=True)
+        elif verb == "err":
+            print(arg, file=sys.stderr, flush=True)
+        elif verb == "env":
+            Path(arg).write_text(json.dumps(dict(os.environ)))
+        elif verb == "log":
+            export_log(arg)
+        elif verb == "ready":
+            Path(arg).touch()
+        elif verb == "waitsig":
+            received = signal.sigwait(CAUGHT)
+            Path(arg).write_text(str(int(received)))
+        elif verb == "exit":
+            return int(arg)
+        elif verb == "kill":
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, CAUGHT)
+            os.kill(os.getpid(), int(arg))
+        elif verb == "hang":
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, CAUGHT)
+            signal.pause()
+        else:
+            raise SystemExit(f"unknown action {action!r}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

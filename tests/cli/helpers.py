@@ -1,0 +1,106 @@
+"""Run the installed `beacon` as a user does, and wait on conditions (never sleep)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).parent
+CHILD = [sys.executable, str(HERE / "child.py")]
+BEACON = str(Path(sys.executable).with_name("beacon"))
+if not Path(BEACON).exists():  # pragma: no cover - a venv always has it
+    BEACON = shutil.which("beacon") or "beacon"
+
+#: Environment variables a CI job might have that would change beacon's behaviour.
+_SCRUBBED_PREFIXES = ("OTEL_", "BEACON_", "GITHUB_", "RUNNER_", "CLAUDE_CODE_")
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(_SCRUBBED_PREFIXES)}
+    env.update(extra)
+    return env
+
+
+def beacon(
+    *args: str,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 60,
+    check: bool = False,
+) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [BEACON, *args],
+        env=dict(env) if env is not None else clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"beacon {' '.join(args)} exited {result.returncode}\n"
+            f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+        )
+    return result
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 20, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.01)  # polling a condition, not synchronising on time
+
+
+def last_json_line(stdout: str) -> dict[str, Any]:
+    lines = [line for line in stdout.splitlines() if line.strip()]
+    assert lines, "no stdout"
+    parsed: dict[str, Any] = json.loads(lines[-1])
+    return parsed
+
+
+def runtime_lines(log_path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()]
+
+
+def spool_lines(spool_path: Path) -> Iterator[dict[str, Any]]:
+    for line in spool_path.read_text().splitlines():
+        if line.strip():
+            yield json.loads(line)
+
+
+def _values(attributes: list[dict[str, Any]] | None) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for kv in attributes or []:
+        value = kv.get("value", {})
+        out[kv["key"]] = next(iter(value.values()), None) if value else None
+    return out
+
+
+def spool_log_records(spool_path: Path) -> list[dict[str, Any]]:
+    """Every log record in a spool, flattened: body, attributes, resource."""
+    rows: list[dict[str, Any]] = []
+    for line in spool_lines(spool_path):
+        for resource_logs in line.get("resourceLogs", []):
+            resource = _values(resource_logs.get("resource", {}).get("attributes"))
+            for scope_logs in resource_logs.get("scopeLogs", []):
+                for record in scope_logs.get("logRecords", []):
+                    rows.append(
+                        {
+                            "body": record.get("body", {}).get("stringValue"),
+                            "attributes": _values(record.get("attributes")),
+                            "resource": resource,
+                            "scope": scope_logs.get("scope", {}).get("name"),
+                        }
+                    )
+    return rows
+
+
+def text_mentions(path: Path, needle: str) -> bool:
+    return path.exists() and needle in path.read_text()

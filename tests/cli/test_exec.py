@@ -1,0 +1,348 @@
+"""`beacon ci exec`, run as a user runs it: the installed console script in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from .helpers import (
+    BEACON,
+    CHILD,
+    beacon,
+    clean_env,
+    last_json_line,
+    runtime_lines,
+    spool_log_records,
+    wait_for,
+)
+
+
+def exec_args(base: Path, *options: str) -> list[str]:
+    return ["ci", "exec", "--base-dir", str(base), *options, "--"]
+
+
+def test_stdout_stderr_pass_through_and_child_exit_code_wins(tmp_path: Path) -> None:
+    result = beacon(*exec_args(tmp_path), *CHILD, "out:to-stdout", "err:to-stderr", "exit:7")
+    assert result.returncode == 7
+    assert "to-stdout" in result.stdout
+    assert "to-stderr" in result.stderr
+    assert "child exited 7" in result.stderr
+
+
+def test_child_killed_by_signal_exits_128_plus_n(tmp_path: Path) -> None:
+    result = beacon(*exec_args(tmp_path), *CHILD, "kill:9")
+    assert result.returncode == 128 + 9
+    assert "killed by signal 9" in result.stderr
+
+
+def test_exports_land_in_runtime_log_and_json_result(tmp_path: Path) -> None:
+    result = beacon(
+        *exec_args(tmp_path, "--harness", "otel", "--json"), *CHILD, "log:hello", "out:done"
+    )
+    assert result.returncode == 0, result.stderr
+    outcome = last_json_line(result.stdout)
+    assert outcome["exit_code"] == 0
+    assert outcome["child_exit_code"] == 0
+    assert outcome["validation"]["status"] in ("ok", "warn")
+    assert json.loads((tmp_path / "result.json").read_text()) == outcome
+    lines = runtime_lines(tmp_path / "runtime.jsonl")
+    assert any("hello" in json.dumps(line) for line in lines)
+    assert all(line["beacon"]["session_id"] == outcome["session_id"] for line in lines)
+    # A successful run leaves no raw (unredacted) spool behind.
+    assert not (tmp_path / "spool" / "otlp.jsonl").exists()
+
+
+def test_no_telemetry_fails_validation_with_exit_3(tmp_path: Path) -> None:
+    result = beacon(*exec_args(tmp_path, "--harness", "otel"), *CHILD, "out:nothing")
+    assert result.returncode == 3, result.stderr
+    assert "validation failed" in result.stderr
+    # Kept for troubleshooting after a failed validation.
+    assert (tmp_path / "spool" / "otlp.jsonl").exists()
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [
+        ["--require-telemetry=false"],
+        ["--require-telemetry", "0"],
+        ["--no-require-telemetry"],
+    ],
+)
+def test_telemetry_not_required_warns_and_keeps_child_code(
+    tmp_path: Path, flags: list[str]
+) -> None:
+    env = clean_env(GITHUB_ACTIONS="true")
+    result = beacon(*exec_args(tmp_path, "--harness", "otel", *flags), *CHILD, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "warning" in result.stderr
+    assert "::warning::" in result.stdout
+
+
+def test_bare_require_telemetry_means_true(tmp_path: Path) -> None:
+    result = beacon(
+        "ci",
+        "exec",
+        "--base-dir",
+        str(tmp_path),
+        "--harness",
+        "otel",
+        "--require-telemetry",
+        "--",
+        *CHILD,
+    )
+    assert result.returncode == 3, result.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["ci", "exec", "--no-such-option", "--", "true"],
+        ["ci", "exec"],
+        ["ci", "exec", "--protocol", "carrier-pigeon", "--", "true"],
+        ["ci", "exec", "--require-telemetry=maybe", "--", "true"],
+        ["ci", "exec", "--harness", "nope", "--", "true"],
+        ["ci", "exec", "--timeout", "soon", "--", "true"],
+    ],
+)
+def test_usage_errors_exit_2(tmp_path: Path, args: list[str]) -> None:
+    result = beacon(*args[:2], "--base-dir", str(tmp_path), *args[2:])
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_missing_command_is_a_usage_error(tmp_path: Path) -> None:
+    result = beacon(*exec_args(tmp_path), "/nonexistent/agent-binary")
+    assert result.returncode == 2
+    assert "command not found: /nonexistent/agent-binary" in result.stderr
+
+
+def test_unusable_base_dir_exits_5(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    result = beacon(*exec_args(blocker / "beacon"), *CHILD)
+    assert result.returncode == 5
+    assert "cannot use base dir" in result.stderr
+    assert "--base-dir" in result.stderr
+
+
+def test_timeout_kills_the_child_and_exits_124(tmp_path: Path) -> None:
+    started = time.monotonic()
+    result = beacon(
+        *exec_args(tmp_path, "--timeout", "0.5", "--harness", "otel"), *CHILD, "log:before", "hang"
+    )
+    assert result.returncode == 124, result.stderr
+    assert "--timeout expired" in result.stderr
+    assert time.monotonic() - started < 20
+    assert any("before" in json.dumps(line) for line in runtime_lines(tmp_path / "runtime.jsonl"))
+
+
+def test_child_environment(tmp_path: Path) -> None:
+    env_out = tmp_path / "child-env.json"
+    job = clean_env(
+        KEEP_ME="yes",
+        OTEL_EXPORTER_OTLP_LOGS_ENDPOINT="https://elsewhere.invalid/v1/logs",
+        OTEL_EXPORTER_OTLP_TRACES_HEADERS="x-api-key=secret",
+        OTEL_RESOURCE_ATTRIBUTES="team=platform",
+    )
+    result = beacon(
+        *exec_args(tmp_path / "b", "--json", "--no-require-telemetry"),
+        *CHILD,
+        f"env:{env_out}",
+        env=job,
+    )
+    assert result.returncode == 0, result.stderr
+    session_id = last_json_line(result.stdout)["session_id"]
+    child = json.loads(env_out.read_text())
+    assert child["KEEP_ME"] == "yes"
+    endpoint = child["OTEL_EXPORTER_OTLP_ENDPOINT"]
+    assert endpoint.startswith("http://127.0.0.1:")
+    assert child["OTEL_EXPORTER_OTLP_PROTOCOL"] == "http/protobuf"
+    assert child["OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"] == f"{endpoint}/v1/logs"
+    assert child["OTEL_EXPORTER_OTLP_TRACES_HEADERS"].startswith("authorization=Bearer%20")
+    assert child["OTEL_EXPORTER_OTLP_HEADERS"] == child["OTEL_EXPORTER_OTLP_TRACES_HEADERS"]
+    assert child["OTEL_RESOURCE_ATTRIBUTES"] == (
+        f"team=platform,beacon.session.id={session_id},beacon.origin=ci"
+    )
+    assert child["CLAUDE_CODE_ENABLE_TELEMETRY"] == "1"
+    assert child["OTEL_LOG_USER_PROMPTS"] == "1"
+
+
+def test_opt_out_switches_reach_the_child(tmp_path: Path) -> None:
+    env_out = tmp_path / "child-env.json"
+    result = beacon(
+        *exec_args(
+            tmp_path / "b",
+            "--no-traces",
+            "--no-prompts",
+            "--no-tool-details",
+            "--no-require-telemetry",
+        ),
+        *CHILD,
+        f"env:{env_out}",
+    )
+    assert result.returncode == 0, result.stderr
+    child = json.loads(env_out.read_text())
+    for name in ("OTEL_TRACES_EXPORTER", "OTEL_LOG_USER_PROMPTS", "OTEL_LOG_TOOL_DETAILS"):
+        assert name not in child
+
+
+@pytest.mark.parametrize("protocol", ["grpc", "http/protobuf"])
+def test_otel_sdk_child_exports_are_spooled(tmp_path: Path, protocol: str) -> None:
+    result = beacon(
+        *exec_args(tmp_path, "--protocol", protocol, "--harness", "otel", "--keep-spool"),
+        *CHILD,
+        "log:first",
+        "log:second",
+    )
+    assert result.returncode == 0, result.stderr
+    records = spool_log_records(tmp_path / "spool" / "otlp.jsonl")
+    bodies = [r["body"] for r in records]
+    assert "first" in bodies and "second" in bodies
+    lifecycle = [r["attributes"]["event.name"] for r in records if r["scope"] == "beacon"]
+    assert lifecycle[:2] == ["collector.started", "child.started"]
+    assert "child.exited" in lifecycle and "drain.completed" in lifecycle
+    exported = next(r for r in records if r["body"] == "first")
+    assert exported["resource"]["beacon.origin"] == "ci"
+
+
+def test_export_after_last_output_line_is_captured(tmp_path: Path) -> None:
+    result = beacon(
+        *exec_args(tmp_path, "--harness", "otel", "--keep-spool"),
+        *CHILD,
+        "out:last line",
+        "log:after-the-last-line",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.rstrip().endswith("last line")
+    bodies = [r["body"] for r in spool_log_records(tmp_path / "spool" / "otlp.jsonl")]
+    assert "after-the-last-line" in bodies
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+def test_signals_are_forwarded_and_the_log_is_still_written(
+    tmp_path: Path, signum: signal.Signals
+) -> None:
+    ready = tmp_path / "ready"
+    got = tmp_path / "got-signal"
+    process = subprocess.Popen(
+        [
+            BEACON,
+            *exec_args(tmp_path / "b", "--harness", "otel"),
+            *CHILD,
+            f"ready:{ready}",
+            f"waitsig:{got}",
+            "log:flushed-on-cancel",
+        ],
+        env=clean_env(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for(ready.exists, what="the child to start")
+        sent = time.monotonic()
+        process.send_signal(signum)
+        _, stderr = process.communicate(timeout=15)
+        elapsed = time.monotonic() - sent
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert int(got.read_text()) == int(signum)
+    # GitHub's SIGKILL follows its SIGINT by ~10 s: everything must be written well before.
+    assert elapsed < 7, f"took {elapsed:.1f}s after the signal"
+    assert process.returncode == 128 + int(signum), stderr
+    lines = runtime_lines(tmp_path / "b" / "runtime.jsonl")
+    assert any("flushed-on-cancel" in json.dumps(line) for line in lines)
+
+
+def test_child_ignoring_the_signal_is_killed_within_the_window(tmp_path: Path) -> None:
+    ready = tmp_path / "ready"
+    got = tmp_path / "got"
+    process = subprocess.Popen(
+        [
+            BEACON,
+            *exec_args(tmp_path / "b", "--no-require-telemetry"),
+            *CHILD,
+            f"ready:{ready}",
+            f"waitsig:{got}",
+            f"waitsig:{got}",
+        ],
+        env=clean_env(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for(ready.exists, what="the child to start")
+        sent = time.monotonic()
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=15)
+        elapsed = time.monotonic() - sent
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert elapsed < 7.5, f"took {elapsed:.1f}s"
+    assert process.returncode == 128 + signal.SIGKILL, stderr
+    assert (tmp_path / "b" / "result.json").exists()
+
+
+def test_runs_share_one_runtime_log(tmp_path: Path) -> None:
+    first = beacon(*exec_args(tmp_path, "--harness", "otel", "--json"), *CHILD, "log:one")
+    second = beacon(*exec_args(tmp_path, "--harness", "otel", "--json"), *CHILD, "log:two")
+    assert first.returncode == second.returncode == 0, first.stderr + second.stderr
+    ids = {line["beacon"]["session_id"] for line in runtime_lines(tmp_path / "runtime.jsonl")}
+    assert ids == {
+        last_json_line(first.stdout)["session_id"],
+        last_json_line(second.stdout)["session_id"],
+    }
+
+
+def test_artifact_permissions(tmp_path: Path) -> None:
+    base = tmp_path / "b"
+    result = beacon(*exec_args(base, "--harness", "otel", "--keep-spool"), *CHILD, "log:x")
+    assert result.returncode == 0, result.stderr
+    assert base.stat().st_mode & 0o777 == 0o700
+    for path in (base / "spool" / "otlp.jsonl", base / "result.json"):
+        assert path.stat().st_mode & 0o777 == 0o600, path
+
+
+def test_quiet_prints_no_status_lines(tmp_path: Path) -> None:
+    result = beacon(*exec_args(tmp_path, "--quiet"), *CHILD, "exit:4")
+    assert result.returncode == 4
+    assert "collector listening" not in result.stderr
+    assert "child exited" not in result.stderr
+
+
+def test_log_path_option(tmp_path: Path) -> None:
+    log = tmp_path / "elsewhere" / "my.jsonl"
+    log.parent.mkdir()
+    result = beacon(
+        *exec_args(tmp_path / "b", "--harness", "otel", "--log-path", str(log)), *CHILD, "log:x"
+    )
+    assert result.returncode == 0, result.stderr
+    assert runtime_lines(log)
+    assert not (tmp_path / "b" / "runtime.jsonl").exists()
+
+
+def test_base_dir_defaults_to_runner_temp(tmp_path: Path) -> None:
+    env = clean_env(RUNNER_TEMP=str(tmp_path))
+    result = subprocess.run(
+        [BEACON, "ci", "exec", "--no-require-telemetry", "--", *CHILD],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=os.fspath(tmp_path),
+    )
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "beacon" / "result.json").exists()
