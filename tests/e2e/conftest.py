@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from beacon.collector import Collector, CollectorConfig
 from e2e.claude_install import ensure_claude_code, ensure_node_client
-from e2e.interim_sink import Collector, CollectorConfig
 from e2e.messages_stub import MessagesStub
 
 # Every test under tests/e2e is an end-to-end test.

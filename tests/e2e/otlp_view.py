@@ -17,6 +17,7 @@ from typing import Any
 from beacon.spool import read_spool
 
 Attributes = dict[str, Any]
+LIFECYCLE_SCOPE = "beacon"
 
 
 def any_value(value: Mapping[str, Any]) -> Any:
@@ -94,7 +95,8 @@ class Capture:
     export_requests: Counter[str] = field(default_factory=Counter)
 
     def add(self, signal: str, payload: Mapping[str, Any]) -> None:
-        self.export_requests[signal] += 1
+        if not _is_beacon_lifecycle(payload):
+            self.export_requests[signal] += 1
         if signal == "logs":
             self.logs.extend(_log_rows(payload))
         elif signal == "metrics":
@@ -113,6 +115,19 @@ class Capture:
             metrics=[row for row in self.metrics if keep(row)],
             spans=[row for row in self.spans if keep(row)],
         )
+
+    def without_beacon(self) -> Capture:
+        """The clients' records: beacon's own lifecycle records (scope ``beacon``) left out."""
+        return Capture(
+            logs=[row for row in self.logs if row.scope != LIFECYCLE_SCOPE],
+            metrics=self.metrics,
+            spans=self.spans,
+            export_requests=self.export_requests,
+        )
+
+    def lifecycle(self) -> list[LogRow]:
+        """beacon's own lifecycle records, in spool order."""
+        return [row for row in self.logs if row.scope == LIFECYCLE_SCOPE]
 
     def events(self, scope_prefix: str = "") -> list[LogRow]:
         return [row for row in self.logs if row.scope.startswith(scope_prefix)]
@@ -135,6 +150,14 @@ def capture_spool(path: Path) -> Capture:
     for record in read_spool(path):
         capture.add(record.signal, record.payload)
     return capture
+
+
+def _is_beacon_lifecycle(payload: Mapping[str, Any]) -> bool:
+    return all(
+        scope_level.get("scope", {}).get("name") == LIFECYCLE_SCOPE
+        for resource_level in payload.get("resourceLogs", [{}])
+        for scope_level in resource_level.get("scopeLogs", [{}])
+    )
 
 
 def _levels(

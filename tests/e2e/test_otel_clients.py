@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
+from beacon.collector import Collector
 from e2e.claude_runner import run_process
-from e2e.interim_sink import Collector
 from e2e.otlp_view import Capture, capture_spool
 
 SPEC_PATH = Path(__file__).resolve().parent / "clients" / "otel_spec.json"
@@ -107,7 +107,7 @@ async def test_client_records_land_intact(
     await collector.stop()
 
     assert result.returncode == 0, result.describe()
-    capture = capture_spool(collector.config.spool_path)
+    capture = capture_spool(collector.config.spool_path).without_beacon()
     assert capture.export_requests == {"logs": 1, "metrics": 1, "traces": 1}
     mine = capture.where(**{"e2e.run.id": run_id, "e2e.client": client})
     assert mine.record_count == capture.record_count, "records without the run's resource"
