@@ -152,8 +152,11 @@ def spawn_daemon(
 ) -> dict[str, Any]:
     paths = settings.paths
     read_fd, write_fd = os.pipe()
+    # -P: the current directory must not shadow the beacon package (a step
+    # running in $RUNNER_TEMP has a beacon/ base dir right there).
     argv = [
         sys.executable,
+        "-P",
         "-m",
         "beacon.session_daemon",
         "--spool-path",
@@ -188,6 +191,7 @@ def spawn_daemon(
             pass_fds=(write_fd,),
             start_new_session=True,
             env=env,
+            cwd="/",
         )
     except OSError as exc:
         os.close(read_fd)
