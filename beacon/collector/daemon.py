@@ -219,6 +219,7 @@ class Collector:
 
     async def _stop(self, grace: float) -> None:
         self._ready = False
+        self._stats.notify()
         await self._shutdown_receivers(grace)
         if self._spool.is_open:
             with contextlib.suppress(Exception):
@@ -235,17 +236,39 @@ class Collector:
         return attrs
 
     async def _shutdown_receivers(self, grace: float) -> None:
-        """Both receivers stop accepting at once, then drain in-flight calls within ``grace``."""
-        jobs = []
+        """Stop accepting, let in-flight exports finish within ``grace``, then close.
+
+        aiohttp's own graceful shutdown stops reading from open connections, so
+        an export whose body is still streaming would never finish; hence the
+        listeners close first and beacon waits on its own in-flight count.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
         server, self._grpc_server = self._grpc_server, None
-        if server is not None:
-            jobs.append(server.stop(grace=grace))
         runner, self._runner = self._runner, None
+        grpc_stop = None
+        if server is not None:
+            # Refuses new RPCs at once; in-flight ones get ``grace`` seconds.
+            grpc_stop = asyncio.ensure_future(server.stop(grace=grace))
         if runner is not None:
-            runner._shutdown_timeout = grace  # the public knob exists only at construction
-            jobs.append(runner.cleanup())
-        if jobs:
-            await asyncio.gather(*jobs, return_exceptions=True)
+            for site in list(runner.sites):
+                await site.stop()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._until_idle(), timeout=max(deadline - loop.time(), 0))
+        if runner is not None:
+            # The public knob for this exists only at construction time.
+            runner._shutdown_timeout = max(deadline - loop.time(), 0.1)
+            with contextlib.suppress(Exception):
+                await runner.cleanup()
+        if grpc_stop is not None:
+            with contextlib.suppress(Exception):
+                await grpc_stop
+
+    async def _until_idle(self) -> None:
+        stats = self._stats
+        while stats.in_flight:
+            stats.changed.clear()
+            await stats.changed.wait()
 
     # ------------------------------------------------------------------ queries
 

@@ -44,6 +44,10 @@ class Stats:
         self.last_activity = time.monotonic()
         self.changed.set()
 
+    def notify(self) -> None:
+        """Wake waiters on a state change that is not traffic (e.g. stopping)."""
+        self.changed.set()
+
     def begin(self) -> None:
         """An export request arrived (before its body is read)."""
         self.in_flight += 1

@@ -1,0 +1,285 @@
+"""Collector lifecycle: start/stop order and idempotence, ports, drain, lifecycle records,
+otelcol.yaml, concurrency."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import socket
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import orjson
+import pytest
+
+from beacon.collector import Collector, CollectorConfig
+from beacon.errors import StartupError, UsageError
+
+from .conftest import TOKEN, MakeCollector, data_lines, is_lifecycle, spool_lines
+from .otlp_fixtures import CLAUDE, load_request
+
+TIMEOUT = aiohttp.ClientTimeout(total=30)
+
+
+@pytest.fixture(scope="module")
+def logs_body() -> bytes:
+    data: bytes = load_request(CLAUDE / "logs.http-protobuf.json").SerializeToString()
+    return data
+
+
+async def _post(session: aiohttp.ClientSession, collector: Collector, body: Any) -> int:
+    async with session.post(
+        f"{collector.endpoints['http']}/v1/logs",
+        data=body,
+        headers={"Content-Type": "application/x-protobuf"},
+    ) as resp:
+        await resp.read()
+        return resp.status
+
+
+async def until(collector: Collector, predicate: Callable[[], bool], limit_s: float = 5) -> None:
+    """Wait, on the collector's change events, until ``predicate`` holds."""
+    stats = collector._stats
+
+    async def wait() -> None:
+        while not predicate():
+            stats.changed.clear()
+            await stats.changed.wait()
+
+    await asyncio.wait_for(wait(), limit_s)
+
+
+def _lifecycle_records(collector: Collector) -> list[dict[str, Any]]:
+    records = []
+    for line in spool_lines(collector):
+        if is_lifecycle(line):
+            record = line["resourceLogs"][0]["scopeLogs"][0]["logRecords"][0]
+            attrs = {a["key"]: next(iter(a["value"].values())) for a in record["attributes"]}
+            records.append(attrs)
+    return records
+
+
+async def test_started_and_stopped_records_frame_the_data(
+    make_collector: MakeCollector, logs_body: bytes
+) -> None:
+    collector = await make_collector(receivers=frozenset({"http", "grpc"}), session_id="s-1")
+    async with aiohttp.ClientSession(timeout=TIMEOUT) as session:
+        assert await _post(session, collector, logs_body) == 200
+        assert await _post(session, collector, b"\xff") == 400
+    await collector.stop()
+    lines = spool_lines(collector)
+    assert [is_lifecycle(line) for line in lines] == [True, False, True]
+    started, stopped = _lifecycle_records(collector)
+    assert started["event.name"] == "collector.started"
+    assert orjson.loads(started["endpoints"]) == collector.endpoints
+    assert started["receivers"] == "grpc,http"
+    assert stopped["event.name"] == "collector.stopped"
+    assert stopped["records.logs"] == "7"  # int64 attributes are decimal strings in OTLP/JSON
+    assert stopped["rejected.logs"] == "1"
+    assert stopped["records.traces"] == "0"
+    resource = lines[0]["resourceLogs"][0]["resource"]["attributes"]
+    assert {"key": "beacon.session.id", "value": {"stringValue": "s-1"}} in resource
+
+
+async def test_stop_before_start_and_twice(tmp_path: Path) -> None:
+    collector = Collector(CollectorConfig(spool_path=tmp_path / "otlp.jsonl"))
+    await collector.stop()
+    await collector.stop()
+    assert not (tmp_path / "otlp.jsonl").exists()
+    running = Collector(CollectorConfig(spool_path=tmp_path / "b.jsonl"))
+    await running.start()
+    await asyncio.gather(running.stop(), running.stop())
+    await running.stop()
+    assert len(spool_lines(running)) == 2
+    with pytest.raises(StartupError, match="already started"):
+        await running.start()
+
+
+async def test_http_port_in_use_is_a_startup_error(make_collector: MakeCollector) -> None:
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", 0))
+        blocker.listen()
+        port = blocker.getsockname()[1]
+        with pytest.raises(StartupError, match=rf"127\.0\.0\.1:{port}.*in use"):
+            await make_collector(http_port=port)
+
+
+async def test_fixed_ports_are_used(make_collector: MakeCollector) -> None:
+    ports = []
+    for _ in range(2):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            ports.append(probe.getsockname()[1])
+    collector = await make_collector(
+        receivers=frozenset({"http", "grpc"}), http_port=ports[0], grpc_port=ports[1]
+    )
+    assert collector.endpoints == {
+        "http": f"http://127.0.0.1:{ports[0]}",
+        "grpc": f"http://127.0.0.1:{ports[1]}",
+    }
+
+
+def _ipv6_loopback_available() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _ipv6_loopback_available(), reason="no ::1 on this machine")
+async def test_ipv6_listens_on_both_loopbacks_at_one_port(
+    make_collector: MakeCollector, logs_body: bytes
+) -> None:
+    collector = await make_collector(listen_ipv6=True)
+    port = int(collector.endpoints["http"].rsplit(":", 1)[1])
+    async with aiohttp.ClientSession(timeout=TIMEOUT) as session:
+        for host in ("127.0.0.1", "[::1]"):
+            async with session.post(
+                f"http://{host}:{port}/v1/logs",
+                data=logs_body,
+                headers={"Content-Type": "application/x-protobuf"},
+            ) as resp:
+                assert resp.status == 200
+    assert len(data_lines(collector)) == 2
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"receivers": frozenset({"udp"})}, "unknown receivers"),
+        ({"host": "localhost"}, "IP literal"),
+        ({"http_port": 70000}, "0..65535"),
+        ({"token": ""}, "must not be empty"),
+    ],
+)
+async def test_bad_settings_fail_before_listening(
+    tmp_path: Path, overrides: dict[str, Any], message: str
+) -> None:
+    collector = Collector(CollectorConfig(spool_path=tmp_path / "otlp.jsonl", **overrides))
+    with pytest.raises(UsageError, match=message):
+        await collector.start()
+    assert not (tmp_path / "otlp.jsonl").exists()
+
+
+async def test_wait_quiet_returns_promptly_after_an_export(
+    make_collector: MakeCollector, logs_body: bytes
+) -> None:
+    collector = await make_collector()
+    async with aiohttp.ClientSession(timeout=TIMEOUT) as session:
+        assert await _post(session, collector, logs_body) == 200
+    result = await collector.wait_quiet(quiet=0.05, max_wait=5)
+    assert result.timed_out is False
+    assert result.waited_s < 1
+    assert result.records == 0  # accepted before the wait began
+
+
+async def _held_body(first: bytes, release: asyncio.Event) -> AsyncIterator[bytes]:
+    yield first[:10]
+    await release.wait()
+    yield first[10:]
+
+
+async def test_wait_quiet_times_out_while_an_export_is_in_flight(
+    make_collector: MakeCollector, logs_body: bytes
+) -> None:
+    collector = await make_collector()
+    release = asyncio.Event()
+    async with aiohttp.ClientSession(timeout=TIMEOUT) as session:
+        post = asyncio.create_task(_post(session, collector, _held_body(logs_body, release)))
+        await until(collector, lambda: collector.status()["in_flight"] == 1)
+        result = await collector.wait_quiet(quiet=0.05, max_wait=0.3)
+        assert result.timed_out is True
+        assert 0.3 <= result.waited_s < 2
+        waiter = asyncio.create_task(collector.wait_quiet(quiet=0.05, max_wait=5))
+        release.set()
+        assert await post == 200
+        drained = await waiter
+    assert drained.timed_out is False
+    assert drained.records == 7
+
+
+async def test_stop_lets_an_in_flight_export_finish(
+    make_collector: MakeCollector, logs_body: bytes
+) -> None:
+    collector = await make_collector()
+    release = asyncio.Event()
+    async with aiohttp.ClientSession(timeout=TIMEOUT) as session:
+        post = asyncio.create_task(_post(session, collector, _held_body(logs_body, release)))
+        await until(collector, lambda: collector.status()["in_flight"] == 1)
+        stopping = asyncio.create_task(collector.stop(timeout=5))
+        await until(collector, lambda: not collector.status()["ready"])
+        release.set()
+        assert await post == 200
+        await stopping
+    lines = spool_lines(collector)
+    assert [is_lifecycle(line) for line in lines] == [True, False, True]
+
+
+async def test_many_concurrent_exporters(make_collector: MakeCollector, logs_body: bytes) -> None:
+    collector = await make_collector()
+    clients, per_client = 50, 20
+    connector = aiohttp.TCPConnector(limit=clients)
+    async with aiohttp.ClientSession(timeout=TIMEOUT, connector=connector) as session:
+
+        async def client() -> list[int]:
+            return [await _post(session, collector, logs_body) for _ in range(per_client)]
+
+        results = await asyncio.gather(*(client() for _ in range(clients)))
+    statuses = [s for r in results for s in r]
+    assert statuses.count(200) == clients * per_client
+    lines = data_lines(collector)  # parses every line
+    assert len(lines) == clients * per_client
+    assert collector.status()["records"]["logs"] == 7 * clients * per_client
+    assert collector.status()["in_flight"] == 0
+
+
+async def test_status_fields(make_collector: MakeCollector, logs_body: bytes) -> None:
+    collector = await make_collector()
+    async with aiohttp.ClientSession(timeout=TIMEOUT) as session:
+        assert await _post(session, collector, logs_body) == 200
+        async with session.get(collector.status_url) as resp:
+            doc = await resp.json()
+    assert doc["ready"] is True
+    assert doc["records"]["logs"] == 7
+    assert doc["requests"] == {"ok": 1}
+    assert doc["bytes"] == len(logs_body)
+    assert doc["last_receive_at"].endswith("Z")
+    assert doc["started_at"].endswith("Z")
+    assert doc["uptime_s"] >= 0
+
+
+async def test_record_lifecycle_goes_to_the_spool(make_collector: MakeCollector) -> None:
+    collector = await make_collector()
+    await collector.record_lifecycle("child.exited", {"exit_code": 2, "duration_ms": 10})
+    names = [r["event.name"] for r in _lifecycle_records(collector)]
+    assert names == ["collector.started", "child.exited"]
+    assert collector.status()["records"]["logs"] == 0  # beacon's own records are not counted
+
+
+async def test_otelcol_yaml(make_collector: MakeCollector, tmp_path: Path) -> None:
+    path = tmp_path / "otelcol.yaml"
+    collector = await make_collector(
+        receivers=frozenset({"http", "grpc"}), token=TOKEN, otelcol_path=path
+    )
+    text = path.read_text()
+    assert TOKEN not in text
+    http_hostport = collector.endpoints["http"].removeprefix("http://")
+    grpc_hostport = collector.endpoints["grpc"].removeprefix("http://")
+    assert f'endpoint: "{grpc_hostport}"' in text
+    assert f'endpoint: "{http_hostport}"' in text
+    assert 'token: "${env:BEACON_OTLP_TOKEN}"' in text
+    assert f"path: {orjson.dumps(str(collector.config.spool_path)).decode()}" in text
+    assert 'format: "json"' in text
+    for signal in ("logs", "metrics", "traces"):
+        assert f'    {signal}:\n      receivers: ["otlp"]\n      exporters: ["file"]' in text
+    if importlib.util.find_spec("yaml") is not None:
+        import yaml
+
+        doc = yaml.safe_load(text)
+        protocols = doc["receivers"]["otlp"]["protocols"]
+        assert protocols["grpc"]["auth"] == {"authenticator": "bearertokenauth"}
+        assert doc["service"]["extensions"] == ["bearertokenauth"]
