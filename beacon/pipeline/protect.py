@@ -39,7 +39,9 @@ TRUSTED_KEYS = frozenset(
         "trace",
     }
 )
-_PLACEHOLDER_PREFIX = "[REDACTED:"
+# Short strings repeat on every record (ids, names, keys): cache their cleaned form.
+_CACHE_MAX_LENGTH = 256
+_CACHE_MAX_ENTRIES = 16384
 
 
 @dataclass
@@ -48,12 +50,27 @@ class LineProtector:
     max_field_bytes: int = 8192
     max_line_bytes: int = 65536
     totals: Counts = field(default_factory=dict)
+    _cache: dict[str, tuple[str, Counts]] = field(default_factory=dict, repr=False)
 
     def clean_text(self, text: str, counts: Counts) -> str:
         """Redact, then sanitize (and redact what sanitizing revealed)."""
-        result = self.redactor.redact_text(text, counts)
+        cacheable = len(text) <= _CACHE_MAX_LENGTH
+        if cacheable:
+            hit = self._cache.get(text)
+            if hit is not None:
+                if hit[1]:
+                    merge_counts(counts, hit[1])
+                return hit[0]
+        local: Counts = {}
+        result = self.redactor.redact_text(text, local)
         if needs_sanitizing(result):
-            result = self.redactor.redact_text(sanitize_text(result), counts)
+            result = self.redactor.redact_text(sanitize_text(result), local)
+        if local:
+            merge_counts(counts, local)
+        if cacheable:
+            if len(self._cache) >= _CACHE_MAX_ENTRIES:
+                self._cache.clear()
+            self._cache[text] = (result, local)
         return result
 
     def _walk(self, node: Any, path: str, line: dict[str, Any], counts: Counts) -> Any:
@@ -67,8 +84,15 @@ class LineProtector:
             out: dict[str, Any] = {}
             for key, value in node.items():
                 clean_key = self.clean_text(key, counts) if isinstance(key, str) else str(key)
-                child = f"{path}.{clean_key}" if path else clean_key
-                out[clean_key] = self._walk(value, child, line, counts)
+                if isinstance(value, str):
+                    text = self.clean_text(value, counts)
+                    if len(text) * 4 > self.max_field_bytes:
+                        text = self._truncate_field(text, f"{path}.{clean_key}", line)
+                    out[clean_key] = text
+                elif isinstance(value, dict | list):
+                    out[clean_key] = self._walk(value, f"{path}.{clean_key}", line, counts)
+                else:
+                    out[clean_key] = value
             return out
         if isinstance(node, list):
             return [
@@ -77,13 +101,28 @@ class LineProtector:
             ]
         return node
 
+    def _truncate_field(self, text: str, path: str, line: dict[str, Any]) -> str:
+        if utf8_len(text) <= self.max_field_bytes:
+            return text
+        mark_truncated(line, path)
+        return truncate_text(text, self.max_field_bytes)
+
     def protect(self, line: dict[str, Any]) -> bytes:
         """The line as one JSON document (no newline), safe to write."""
         counts: Counts = {}
         for key in list(line):
             if key in TRUSTED_KEYS:
                 continue
-            line[key] = self._walk(line[key], key, line, counts)
+            value = line[key]
+            if isinstance(value, str):
+                text = self.clean_text(value, counts)
+                line[key] = (
+                    self._truncate_field(text, key, line)
+                    if len(text) * 4 > self.max_field_bytes
+                    else text
+                )
+            else:
+                line[key] = self._walk(value, key, line, counts)
         if counts:
             line["content"]["redacted"] = True
             line["beacon"]["redactions"] = counts

@@ -62,8 +62,59 @@ def _compile_rules(rules: Iterable[SecretRule]) -> re.Pattern[str]:
     return re.compile("|".join(parts))
 
 
-_TOKEN_RE = _compile_rules(TOKEN_RULES)
-_CONTEXT_RE = _compile_rules(CONTEXT_RULES)
+class _RuleTable:
+    """A rule table compiled lazily into one alternation per set of anchored rules.
+
+    Most strings hold no anchor at all and cost a few substring searches; the
+    rest run one regex made of just the rules whose anchors they contain.
+    """
+
+    def __init__(self, rules: tuple[SecretRule, ...]) -> None:
+        self.rules = rules
+        self._compiled: dict[frozenset[int], re.Pattern[str]] = {}
+        self._finder, self._rules_of = self._anchor_finder(rules, case_sensitive=False)
+        self._finder_cs, self._rules_of_cs = self._anchor_finder(rules, case_sensitive=True)
+
+    @staticmethod
+    def _anchor_finder(
+        rules: tuple[SecretRule, ...], *, case_sensitive: bool
+    ) -> tuple[re.Pattern[str] | None, dict[str, frozenset[int]]]:
+        owners: dict[str, set[int]] = {}
+        for index, rule in enumerate(rules):
+            for anchor in rule.anchors_cs if case_sensitive else rule.anchors:
+                owners.setdefault(anchor, set()).add(index)
+        if not owners:
+            return None, {}
+        # An anchor found also stands for every anchor inside it ("sk-ant-" holds "sk-").
+        rules_of = {
+            anchor: frozenset(i for other, idx in owners.items() if other in anchor for i in idx)
+            for anchor in owners
+        }
+        longest_first = sorted(owners, key=len, reverse=True)
+        # A lookahead finds overlapping anchors too, in one scan of the text.
+        finder = re.compile("(?=(" + "|".join(re.escape(a) for a in longest_first) + "))")
+        return finder, rules_of
+
+    def pattern_for(self, text: str) -> re.Pattern[str] | None:
+        chosen: set[int] = set()
+        if self._finder is not None:
+            for anchor in self._finder.findall(text.lower()):
+                chosen.update(self._rules_of[anchor])
+        if self._finder_cs is not None:
+            for anchor in self._finder_cs.findall(text):
+                chosen.update(self._rules_of_cs[anchor])
+        if not chosen:
+            return None
+        key = frozenset(chosen)
+        pattern = self._compiled.get(key)
+        if pattern is None:
+            pattern = _compile_rules(self.rules[i] for i in sorted(key))
+            self._compiled[key] = pattern
+        return pattern
+
+
+_TOKEN_TABLE = _RuleTable(TOKEN_RULES)
+_CONTEXT_TABLE = _RuleTable(CONTEXT_RULES)
 
 
 def _secret_span(match: re.Match[str], family: str) -> tuple[int, int] | None:
@@ -105,15 +156,23 @@ def _context_value_is_secret(match: re.Match[str], family: str, text: str) -> bo
 
 @dataclass
 class _Pass:
-    pattern: re.Pattern[str]
-    # None for literal/user passes: every match is a secret of ``family``.
+    """One regex pass: a fixed pattern (literals, user patterns) or a rule table."""
+
+    pattern: re.Pattern[str] | _RuleTable
+    # None: every match is a secret of ``family``; else decides per match.
     check: Callable[[re.Match[str], str, str], bool] | None
     family: str | None = None
 
     def apply(self, text: str, counts: Counts) -> str:
+        if isinstance(self.pattern, _RuleTable):
+            pattern = self.pattern.pattern_for(text)
+            if pattern is None:
+                return text
+        else:
+            pattern = self.pattern
         out: list[str] = []
         last = 0
-        for match in self.pattern.finditer(text):
+        for match in pattern.finditer(text):
             family = self.family or match.lastgroup or "secret"
             if self.check is not None and not self.check(match, family, text):
                 continue
@@ -124,7 +183,7 @@ class _Pass:
             out.append(placeholder(family))
             last = span[1]
             counts[family] = counts.get(family, 0) + 1
-        if last == 0:
+        if not out:
             return text
         out.append(text[last:])
         return "".join(out)
@@ -160,8 +219,8 @@ class Redactor:
             passes.append(_Pass(literal, None, "env_value"))
         passes.extend(_Pass(p, None, "custom_pattern") for p in self.user_patterns)
         self._always = list(passes)
-        passes.append(_Pass(_TOKEN_RE, _token_check))
-        passes.append(_Pass(_CONTEXT_RE, _context_value_is_secret))
+        passes.append(_Pass(_TOKEN_TABLE, _token_check))
+        passes.append(_Pass(_CONTEXT_TABLE, _context_value_is_secret))
         self._passes = passes
 
     # -- strings -------------------------------------------------------------------------
