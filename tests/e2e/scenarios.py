@@ -268,14 +268,18 @@ def parked(workdir: Path) -> Scenario:
     return Scenario(Script("parked", "Say hello slowly", [Hold()]))
 
 
-def full(workdir: Path) -> Scenario:
-    """Bash, Write and Edit in one run: the product tests' standard workload."""
+def full(workdir: Path, secret: str | None = None) -> Scenario:
+    """Bash, Write, Read and Edit in one run, with a GitHub token planted in the prompt.
+
+    The product tests' standard workload. Pass the same ``secret`` to compare runs.
+    """
+    token = secret or fake_github_token()
     notes = workdir / "notes.txt"
     notes.write_text("alpha\nbeta\n", encoding="utf-8")
     return Scenario(
         Script(
             "full",
-            "Run echo hi, write hello.py and update the notes",
+            f"With token {token}: run echo hi, write hello.py and update the notes",
             [
                 ToolUse("Bash", {"command": "echo hi", "description": "Print hi"}),
                 ToolUse("Write", {"file_path": str(workdir / "hello.py"), "content": "print(1)\n"}),
@@ -287,7 +291,8 @@ def full(workdir: Path) -> Scenario:
                 Text("All done."),
             ],
             allowed_tools=("Bash", "Write", "Read", "Edit"),
-        )
+        ),
+        planted_secret=token,
     )
 
 

@@ -1,0 +1,85 @@
+"""Drive the ``beacon`` command line as a CI job would: a subprocess per step."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from e2e.claude_runner import ProcessResult, run_process
+from e2e.runtime_checks import Line, load_runtime
+
+BEACON = (sys.executable, "-m", "beacon")
+
+
+@dataclass(frozen=True)
+class BeaconRun:
+    process: ProcessResult
+    base_dir: Path
+
+    @property
+    def runtime_path(self) -> Path:
+        return self.base_dir / "runtime.jsonl"
+
+    def runtime(self) -> list[Line]:
+        return load_runtime(self.runtime_path)
+
+    def result(self) -> dict[str, Any]:
+        """The ``--json`` result object: the last stdout line."""
+        lines = self.process.stdout.strip().splitlines()
+        assert lines, self.process.describe()
+        parsed = json.loads(lines[-1])
+        assert isinstance(parsed, dict)
+        return parsed
+
+
+async def beacon(
+    args: Sequence[str], env: Mapping[str, str], cwd: Path, limit_s: float = 90.0
+) -> ProcessResult:
+    return await run_process([*BEACON, *args], env, cwd, limit_s=limit_s)
+
+
+async def beacon_exec(
+    command: Sequence[str],
+    *,
+    protocol: str,
+    base_dir: Path,
+    env: Mapping[str, str],
+    cwd: Path,
+    options: Sequence[str] = (),
+) -> BeaconRun:
+    args = [
+        "ci",
+        "exec",
+        "--protocol",
+        protocol,
+        "--base-dir",
+        str(base_dir),
+        "--json",
+        *options,
+        "--",
+        *command,
+    ]
+    return BeaconRun(await beacon(args, env, cwd), base_dir)
+
+
+def parse_github_env(text: str) -> dict[str, str]:
+    """Parse a GITHUB_ENV file (``NAME=value`` and ``NAME<<DELIM`` blocks) as the runner does."""
+    values: dict[str, str] = {}
+    lines = iter(text.splitlines())
+    for line in lines:
+        if "<<" in line and ("=" not in line or line.index("<<") < line.index("=")):
+            name, delimiter = line.split("<<", 1)
+            body = []
+            for part in lines:
+                if part == delimiter:
+                    break
+                body.append(part)
+            values[name] = "\n".join(body)
+        elif "=" in line:
+            name, value = line.split("=", 1)
+            values[name] = value
+    return values

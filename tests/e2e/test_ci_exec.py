@@ -1,0 +1,161 @@
+"""The product, end to end: ``beacon ci exec`` around the real Claude Code, per protocol.
+
+Each run drives Claude through ``scenarios.full`` (Bash, Write, Read, Edit, a GitHub token
+planted in the prompt) against the Messages stub; runtime.jsonl must then hold every
+event the script implies, correctly mapped, redacted and schema-valid.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+from e2e.beacon_cli import BEACON, BeaconRun, beacon_exec
+from e2e.claude_runner import PROTOCOLS, hermetic_env
+from e2e.messages_stub import MessagesStub
+from e2e.runtime_checks import (
+    check_claude_run,
+    claude_events,
+    get,
+    lifecycle,
+    load_runtime,
+    normalized,
+    of_run,
+    schema_errors,
+    source,
+)
+from e2e.scenarios import build, expect, fake_github_token, full
+
+RUNS_PER_PROTOCOL = 5
+STRESS_RUNS = int(os.environ.get("BEACON_STRESS_RUNS", "25"))
+
+
+def job_dirs(root: Path) -> tuple[Path, Path, Path]:
+    """A job's scratch HOME, working directory and beacon base dir under ``root``."""
+    home, work, base = root / "home", root / "work", root / "beacon"
+    for directory in (home, work):
+        directory.mkdir(parents=True)
+    return home, work, base
+
+
+async def exec_full_run(
+    claude_bin: Path, stub: MessagesStub, protocol: str, root: Path, secret: str | None = None
+) -> tuple[BeaconRun, list[Path]]:
+    home, work, base = job_dirs(root)
+    scenario = full(work, secret)
+    stub.use(scenario.script)
+    run = await beacon_exec(
+        [str(claude_bin), *scenario.claude_args()],
+        protocol=protocol,
+        base_dir=base,
+        env=hermetic_env(home, stub.base_url),
+        cwd=work,
+    )
+    assert run.process.returncode == 0, run.process.describe()
+    result = run.result()
+    assert result["exit_code"] == 0 and result["child_exit_code"] == 0
+    assert result["validation"]["status"] == "ok", result["validation"]
+    lines = of_run(run.runtime(), result["session_id"])
+    check_claude_run(lines, scenario, expect(scenario), exit_code=0)
+    assert scenario.planted_secret is not None
+    assert scenario.planted_secret not in run.runtime_path.read_text(encoding="utf-8")
+    return run, [home, work, base]
+
+
+@pytest.mark.parametrize("run", range(RUNS_PER_PROTOCOL))
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_exec_captures_every_event(
+    protocol: str, run: int, claude_bin: Path, stub: MessagesStub, tmp_path: Path
+) -> None:
+    await exec_full_run(claude_bin, stub, protocol, tmp_path)
+
+
+@pytest.mark.stress
+@pytest.mark.parametrize("run", range(RUNS_PER_PROTOCOL, max(STRESS_RUNS, RUNS_PER_PROTOCOL)))
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_exec_captures_every_event_stress(
+    protocol: str, run: int, claude_bin: Path, stub: MessagesStub, tmp_path: Path
+) -> None:
+    await exec_full_run(claude_bin, stub, protocol, tmp_path)
+
+
+async def test_protocols_yield_the_same_lines(
+    claude_bin: Path, stub: MessagesStub, tmp_path: Path
+) -> None:
+    secret = fake_github_token()
+    views = {}
+    for index, protocol in enumerate(PROTOCOLS):
+        # Same-length scratch paths: Claude reports sizes of tool inputs holding them.
+        run, roots = await exec_full_run(claude_bin, stub, protocol, tmp_path / f"p{index}", secret)
+        lines = of_run(run.runtime(), run.result()["session_id"])
+        views[protocol] = normalized(lines, roots)
+    reference = views["http/protobuf"]
+    expected = expect(full(tmp_path, secret))
+    assert len(reference) > sum(expected.events.values()) + sum(expected.spans.values())
+    for protocol in ("grpc", "http/json"):
+        only_here = sorted(set(views[protocol]) - set(reference))
+        only_there = sorted(set(reference) - set(views[protocol]))
+        assert views[protocol] == reference, (
+            f"{protocol} vs http/protobuf\nonly in {protocol}: {only_here[:3]}\n"
+            f"only in http/protobuf: {only_there[:3]}"
+        )
+
+
+def _claude_child(pid: int) -> int:
+    """The pid of the one child of ``pid``, checked to be Claude."""
+    (child,) = (int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split())
+    assert b"claude" in Path(f"/proc/{child}/cmdline").read_bytes()
+    return child
+
+
+@pytest.mark.parametrize("target", ["beacon", "claude"])
+async def test_sigterm_mid_task_keeps_what_was_flushed(
+    target: str, claude_bin: Path, stub: MessagesStub, tmp_path: Path
+) -> None:
+    home, work, base = job_dirs(tmp_path)
+    scenario = build("parked", work)
+    stub.use(scenario.script)
+    process = await asyncio.create_subprocess_exec(
+        *BEACON,
+        "ci",
+        "exec",
+        "--protocol",
+        "grpc",
+        "--base-dir",
+        str(base),
+        "--",
+        str(claude_bin),
+        *scenario.claude_args(),
+        cwd=work,
+        env=hermetic_env(home, stub.base_url),
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        await asyncio.wait_for(stub.parked.wait(), 30)
+        if target == "beacon":
+            process.send_signal(signal.SIGTERM)
+        else:
+            os.kill(_claude_child(process.pid), signal.SIGTERM)
+        _, stderr = await asyncio.wait_for(process.communicate(), 60)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+    assert process.returncode == 128 + signal.SIGTERM, stderr.decode(errors="replace")
+    runtime = load_runtime(base / "runtime.jsonl")
+    assert schema_errors(runtime) == []
+    events = claude_events(runtime)
+    assert [source(line)["event_name"] for line in events] == ["claude_code.user_prompt"]
+    assert get(events[0], "prompt.text") == scenario.script.prompt
+    exited = next(
+        line for line in runtime if source(line).get("event_name") == "beacon.child.exited"
+    )
+    assert get(exited, "command.exit_code") == 128 + signal.SIGTERM
+    assert "beacon.collector.stopped" in lifecycle(runtime)
