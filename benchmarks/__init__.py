@@ -1,0 +1,1 @@
+"""Performance benchmarks: ``nox -s bench`` (full) or ``python -m benchmarks --smoke``."""
