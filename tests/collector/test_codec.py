@@ -163,3 +163,17 @@ def test_protobuf_round_trip_gives_the_same_line() -> None:
         signal = signal_of(path)
         req = load_request(path)
         assert encode_spool_line(signal, _request_of(signal, req)) == encode_spool_line(signal, req)
+
+
+def test_negative_zero_doubles_are_kept_like_json_format() -> None:
+    """upb treats -0.0 as set (it is not the default +0.0), so OTLP/JSON writes it."""
+    req = ExportMetricsServiceRequest()
+    metric = req.resource_metrics.add().scope_metrics.add().metrics.add()
+    point = metric.summary.data_points.add()
+    point.sum = -0.0
+    point.quantile_values.add(quantile=-0.0, value=-0.0)
+    req = parse_protobuf_request("metrics", req.SerializeToString())
+    out = request_to_dict("metrics", req)
+    assert out == oracle_dict(req)
+    summary = out["resourceMetrics"][0]["scopeMetrics"][0]["metrics"][0]["summary"]
+    assert math.copysign(1.0, summary["dataPoints"][0]["sum"]) < 0
