@@ -153,7 +153,9 @@ class Collector:
         runner = web.AppRunner(app, access_log=None, auto_decompress=False)
         await runner.setup()
         self._runner = runner
-        socks = _bind_all(self.config.hosts, self.config.http_port)
+        socks = list(self.config.http_sockets) or _bind_all(
+            self.config.hosts, self.config.http_port
+        )
         try:
             for sock in socks:
                 await web.SockSite(runner, sock).start()
@@ -191,7 +193,12 @@ class Collector:
             max_body_bytes=self.config.max_body_bytes,
             grpc_max_receive_bytes=self.config.grpc_max_receive_bytes,
         )
-        write_otelcol_yaml(self.config.otelcol_path, config)
+        try:
+            write_otelcol_yaml(self.config.otelcol_path, config)
+        except OSError as exc:
+            raise StartupError(
+                f"cannot write {self.config.otelcol_path}: {exc.strerror or exc}"
+            ) from exc
 
     async def _record_started(self) -> None:
         receivers = sorted(self.config.receivers)

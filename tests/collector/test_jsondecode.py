@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import base64
+import contextlib
+import json
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from beacon.otlp import OtlpDecodeError
 from beacon.otlp.codec import request_to_dict
@@ -110,3 +114,28 @@ def test_deep_nesting_is_a_decode_error_not_a_crash() -> None:
     )
     with pytest.raises(OtlpDecodeError):
         parse_json_request("logs", body)
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=5),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=12,
+)
+_KEYS = st.sampled_from(
+    ["traceId", "spanId", "parentSpanId", "name", "kind", "attributes", "events", "links",
+     "startTimeUnixNano", "status", "flags", "key", "value", "stringValue", "intValue",
+     "arrayValue", "kvlistValue", "values", "bytesValue", "doubleValue"]
+)  # fmt: skip
+
+
+@settings(max_examples=200, deadline=None)
+@given(span=st.dictionaries(_KEYS, _JSON, max_size=5), top=_JSON)
+def test_any_json_decodes_or_raises_decode_error(span: dict[str, object], top: object) -> None:
+    """Arbitrary JSON at OTLP positions never escapes as anything but OtlpDecodeError."""
+    doc = {"resourceSpans": [{"scopeSpans": [{"spans": [span]}]}]}
+    # stdlib json: it writes integers beyond 64 bits, which a client may send too.
+    for body in (json.dumps(doc).encode(), json.dumps(top).encode()):
+        with contextlib.suppress(OtlpDecodeError):
+            parse_json_request("traces", body)
