@@ -8,24 +8,31 @@ against it instead and leaves validation to ``session stop``.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import secrets
+import socket
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from beacon.agents.harnesses import endpoint_for, telemetry_environment
 from beacon.config import CaptureSettings
+from beacon.errors import StartupError
 from beacon.process import ChildResult, run_child
 from beacon.run import RunOutcome
 from beacon.session_state import SessionState
 
+if TYPE_CHECKING:
+    from beacon.collector import Collector
+
 # After a cancellation the drain gets at most this long: the runner's SIGKILL
 # follows its SIGINT by ~10 s and runtime.jsonl must be written before that.
 CANCELLED_DRAIN_MAX_S = 1.0
+LISTEN_BACKLOG = 128
 
 Say = Callable[[str], None]
 
@@ -45,6 +52,39 @@ class Capture:
     drained_records: int
 
 
+def bind_http_listener(host: str = "127.0.0.1") -> socket.socket:
+    """A listening socket on an ephemeral loopback port, with the standard library only."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, 0))
+        sock.listen(LISTEN_BACKLOG)
+    except OSError as exc:
+        sock.close()
+        raise StartupError(f"cannot listen on {host}: {exc.strerror}") from exc
+    return sock
+
+
+def warm_up_pipeline() -> None:
+    """Import the pipeline and compile its schema while the child runs.
+
+    Runs in a worker thread during the child's lifetime, so the ~0.1 s it
+    costs is not added after the child exits.
+    """
+    import importlib
+
+    validate = importlib.import_module("beacon.pipeline.validate")
+    compile_schema = getattr(validate, "schema_validator", None)
+    if callable(compile_schema):
+        compile_schema()
+
+
+def can_bind_early(settings: CaptureSettings) -> bool:
+    # grpc.aio cannot adopt a bound socket: with gRPC the server must be fully
+    # up before the child starts (Claude Code never retries a refused connection).
+    return settings.receivers == frozenset({"http"})
+
+
 async def capture(
     argv: Sequence[str],
     settings: CaptureSettings,
@@ -53,23 +93,43 @@ async def capture(
     timeout_s: float | None,
     say: Say,
 ) -> Capture:
-    from beacon.collector import Collector, CollectorConfig
+    """Collector up, child run, drain, collector down.
 
+    With HTTP only, the listening socket is bound first and the child starts
+    at once; the collector (aiohttp and the OTLP codecs, ~0.3 s of imports)
+    comes up while the child runs and the kernel queues its first connections.
+    """
     session_id = new_session_id()
     token = new_token()
     paths = settings.paths
-    collector = Collector(
-        CollectorConfig(
-            spool_path=paths.spool_path,
-            receivers=settings.receivers,
-            token=token,
-            otelcol_path=paths.otelcol_path,
-            session_id=session_id,
+    collector: Collector | None = None
+    listener: socket.socket | None = None
+    warming: asyncio.Future[None] | None = None
+
+    async def start_collector() -> Collector:
+        from beacon.collector import Collector, CollectorConfig
+
+        started = Collector(
+            CollectorConfig(
+                spool_path=paths.spool_path,
+                receivers=settings.receivers,
+                token=token,
+                otelcol_path=paths.otelcol_path,
+                session_id=session_id,
+                http_sockets=(listener,) if listener is not None else (),
+            )
         )
-    )
-    await collector.start()
+        await started.start()
+        return started
+
     try:
-        endpoint = endpoint_for(settings.protocol, collector.endpoints)
+        if can_bind_early(settings):
+            listener = bind_http_listener()
+            endpoints = {"http": f"http://127.0.0.1:{listener.getsockname()[1]}"}
+        else:
+            collector = await start_collector()
+            endpoints = collector.endpoints
+        endpoint = endpoint_for(settings.protocol, endpoints)
         say(f"collector listening on {endpoint} ({settings.protocol}), session {session_id}")
         child_env = dict(environ)
         child_env.update(
@@ -85,10 +145,17 @@ async def capture(
         )
         cwd = str(Path.cwd())
 
-        async def started(pid: int) -> None:
-            await collector.record_lifecycle("child.started", child_started(argv, cwd, pid))
+        async def child_started(pid: int) -> None:
+            nonlocal collector, warming
+            if collector is None:
+                collector = await start_collector()
+            warming = asyncio.ensure_future(asyncio.to_thread(warm_up_pipeline))
+            await collector.record_lifecycle(
+                "child.started", child_started_attributes(argv, cwd, pid)
+            )
 
-        child = await run_child(argv, child_env, timeout_s=timeout_s, on_started=started)
+        child = await run_child(argv, child_env, timeout_s=timeout_s, on_started=child_started)
+        assert collector is not None
         await collector.record_lifecycle("child.exited", child_exited(child))
         say(describe_exit(child))
         drain_max = settings.drain_max_s
@@ -106,7 +173,13 @@ async def capture(
             + (" (gave up waiting)" if drain.timed_out else "")
         )
     finally:
-        await collector.stop()
+        if collector is not None:
+            await collector.stop()
+        elif listener is not None:
+            listener.close()
+        if warming is not None:
+            with contextlib.suppress(Exception):
+                await warming
     outcome = RunOutcome(
         session_id=session_id,
         child_exit_code=child.exit_code,
@@ -127,8 +200,6 @@ async def join_session(
     say: Say,
 ) -> ChildResult:
     """Run the child against a live session; lifecycle records go to its spool."""
-    import asyncio
-
     say(f"joining session {state.session_id} (validation happens at `session stop`)")
     child_env = dict(environ)
     child_env.update(state.exports)
@@ -136,7 +207,7 @@ async def join_session(
 
     async def started(pid: int) -> None:
         await asyncio.to_thread(
-            post_lifecycle, state, "child.started", child_started(argv, cwd, pid)
+            post_lifecycle, state, "child.started", child_started_attributes(argv, cwd, pid)
         )
 
     child = await run_child(argv, child_env, timeout_s=timeout_s, on_started=started)
@@ -161,7 +232,7 @@ def post_lifecycle(state: SessionState, name: str, attributes: Mapping[str, Any]
         )
 
 
-def child_started(argv: Sequence[str], cwd: str, pid: int) -> dict[str, Any]:
+def child_started_attributes(argv: Sequence[str], cwd: str, pid: int) -> dict[str, Any]:
     return {"command": json.dumps(list(argv)), "cwd": cwd, "pid": pid}
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 
-from beacon.cli.app import app
 from beacon.errors import BeaconError
 
 
@@ -20,12 +19,33 @@ def _register_commands() -> None:
                 raise
 
 
-def main() -> None:
-    _register_commands()
-    from beacon.cli.options import normalize_argv
+def _fast_exec(argv: list[str]) -> int | None:
+    """``ci exec`` without typer (see beacon.cli.argv); None when typer must handle it."""
+    if argv[:2] != ["ci", "exec"]:
+        return None
+    from beacon.cli.argv import parse_exec_argv
 
+    parsed = parse_exec_argv(argv[2:])
+    if parsed is None:
+        return None
+    from beacon.cli.exec_flow import run_exec
+
+    return run_exec(parsed)
+
+
+def main() -> None:
+    from beacon.cli.argv import normalize_argv
+
+    argv = normalize_argv(sys.argv[1:])
     try:
-        app(args=normalize_argv(sys.argv[1:]))
+        code = _fast_exec(argv)
+        if code is not None:
+            sys.exit(code)
+        # typer is imported only here: `ci exec` is on every job's critical path.
+        from beacon.cli.app import app
+
+        _register_commands()
+        app(args=argv)
     except BeaconError as exc:
         print(f"beacon: error: {exc}", file=sys.stderr)
         sys.exit(int(exc.exit_code))

@@ -56,90 +56,13 @@ def exec_command(
     json_output: o.JsonOutput = False,
     quiet: o.Quiet = False,
 ) -> None:
-    import asyncio
-    import os
+    from dataclasses import fields
 
-    from beacon.cli.common import finish_settings, parse_duration, report_finish
-    from beacon.cli.render import Reporter
-    from beacon.config import CaptureSettings, resolve_paths
-    from beacon.errors import BeaconError, ExitCode, UsageError
+    from beacon.cli.argv import ExecArgs
+    from beacon.cli.exec_flow import run_exec
 
-    environ = dict(os.environ)
-    reporter = Reporter.for_environ(environ, quiet=quiet, json_output=json_output)
-    argv = list(command or [])
-    if not argv:
-        raise UsageError("no command to run", hint="put it after --: beacon ci exec -- CMD ARGS")
-    required = o.require_telemetry(require_telemetry, no_require_telemetry)
-    finish = finish_settings(
-        require_telemetry=required,
-        keep_spool=keep_spool,
-        min_events=min_events,
-        require_action=require_action,
-        redact_env=redact_env,
-        redact_pattern=redact_pattern,
+    given = dict(locals())
+    args = ExecArgs(
+        **{f.name: given[f.name] for f in fields(ExecArgs) if given[f.name] is not None}
     )
-    paths = resolve_paths(base_dir, log_path, environ)
-    settings = CaptureSettings.build(
-        paths=paths,
-        protocol=protocol,
-        receivers=receivers,
-        harness=harness or ["claude"],
-        traces=not no_traces,
-        prompts=not no_prompts,
-        tool_details=not no_tool_details,
-        drain_quiet_s=parse_duration(drain_quiet, option="--drain-quiet"),
-        drain_max_s=parse_duration(drain_max, option="--drain-max"),
-    )
-    timeout_s = parse_duration(timeout, option="--timeout") if timeout else None
-    paths.ensure_dirs()
-
-    from beacon.session_state import load_state, session_alive
-
-    state = load_state(paths)
-    if state is not None and session_alive(state):
-        from beacon.exec_run import join_session
-        from beacon.run import RunOutcome, decide_exit_code, result_object
-
-        child = asyncio.run(
-            join_session(argv, state, environ, timeout_s=timeout_s, say=reporter.status)
-        )
-        code = decide_exit_code(
-            child_exit_code=child.exit_code,
-            timed_out=child.timed_out,
-            validation_status=None,
-            require_telemetry=required,
-            cancelled_by=child.cancelled_by,
-        )
-        outcome = RunOutcome(
-            session_id=state.session_id, child_exit_code=child.exit_code, timed_out=child.timed_out
-        )
-        reporter.result(result_object(outcome=outcome, exit_code=code, validation=None))
-        raise typer.Exit(code)
-
-    from beacon.exec_run import capture
-    from beacon.run import deferred_signals, finish_run
-
-    captured = asyncio.run(
-        capture(argv, settings, environ, timeout_s=timeout_s, say=reporter.status)
-    )
-    child_code = captured.outcome.child_exit_code or 0
-    if captured.child.timed_out:
-        child_code = int(ExitCode.TIMEOUT)
-    with deferred_signals():
-        try:
-            run = finish_run(
-                paths=paths,
-                outcome=captured.outcome,
-                harnesses=settings.harnesses,
-                settings=finish,
-                environ=environ,
-            )
-        except BeaconError as exc:
-            reporter.error(f"could not process the captured telemetry: {exc}")
-            raise typer.Exit(child_code or int(exc.exit_code)) from None
-        except Exception as exc:
-            # The child ran; a crash while processing must not hide its exit code.
-            reporter.error(f"could not process the captured telemetry: {exc!r}")
-            raise typer.Exit(child_code or int(ExitCode.BEACON_FAILED)) from None
-    report_finish(reporter, run, log_path=paths.log_path, require_telemetry=required)
-    raise typer.Exit(run.exit_code)
+    raise typer.Exit(run_exec(args))

@@ -11,43 +11,9 @@ from typing import Annotated
 
 import typer
 
-from beacon.config import parse_bool
-from beacon.errors import UsageError
+from beacon.cli.argv import REQUIRE_TELEMETRY, normalize_argv, require_telemetry
 
-REQUIRE_TELEMETRY = "--require-telemetry"
-
-
-def normalize_argv(argv: list[str]) -> list[str]:
-    """Let ``--require-telemetry`` stand alone, as in the Go tool.
-
-    typer boolean flags take no value, so the option is a string; a bare
-    ``--require-telemetry`` (followed by nothing, ``--`` or another option)
-    becomes ``--require-telemetry=true``. Nothing after ``--`` is touched.
-    """
-    out: list[str] = []
-    for index, arg in enumerate(argv):
-        if arg == "--":
-            out.extend(argv[index:])
-            break
-        if arg == REQUIRE_TELEMETRY:
-            following = argv[index + 1] if index + 1 < len(argv) else None
-            if following is None or following.startswith("-"):
-                out.append(f"{REQUIRE_TELEMETRY}=true")
-                continue
-        out.append(arg)
-    return out
-
-
-def require_telemetry(value: str | None, disabled: bool) -> bool:
-    if disabled and value is not None and parse_bool(value, option=REQUIRE_TELEMETRY):
-        raise UsageError(
-            "--require-telemetry=true and --no-require-telemetry contradict each other",
-            hint="pass only one of them",
-        )
-    if disabled:
-        return False
-    return True if value is None else parse_bool(value, option=REQUIRE_TELEMETRY)
-
+__all__ = ["normalize_argv", "require_telemetry"]
 
 BaseDir = Annotated[
     Path | None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -30,6 +31,11 @@ class CollectorConfig:
     grpc_max_receive_bytes: int = DEFAULT_MAX_BYTES
     otelcol_path: Path | None = None
     session_id: str | None = None
+    #: Listening sockets bound by the caller for the HTTP app (``ci exec`` binds
+    #: early so the child can start while aiohttp is still being imported; the
+    #: kernel queues its connections meanwhile). When given, ``http_port`` and
+    #: ``listen_ipv6`` are not used for HTTP.
+    http_sockets: tuple[socket.socket, ...] = ()
 
     def validate(self) -> None:
         """Raise ``UsageError`` on settings that cannot work (before binding anything)."""

@@ -1,0 +1,94 @@
+"""``beacon ci exec`` from parsed arguments to an exit code (no typer here)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+from beacon.cli.argv import ExecArgs, require_telemetry
+from beacon.cli.common import finish_settings, parse_duration, report_finish
+from beacon.cli.render import Reporter
+from beacon.config import CaptureSettings, resolve_paths
+from beacon.errors import BeaconError, ExitCode, UsageError
+
+
+def run_exec(args: ExecArgs) -> int:
+    environ = dict(os.environ)
+    reporter = Reporter.for_environ(environ, quiet=args.quiet, json_output=args.json_output)
+    argv = list(args.command)
+    if not argv:
+        raise UsageError("no command to run", hint="put it after --: beacon ci exec -- CMD ARGS")
+    required = require_telemetry(args.require_telemetry, args.no_require_telemetry)
+    finish = finish_settings(
+        require_telemetry=required,
+        keep_spool=args.keep_spool,
+        min_events=args.min_events,
+        require_action=args.require_action,
+        redact_env=args.redact_env,
+        redact_pattern=args.redact_pattern,
+    )
+    paths = resolve_paths(args.base_dir, args.log_path, environ)
+    settings = CaptureSettings.build(
+        paths=paths,
+        protocol=args.protocol,
+        receivers=args.receivers,
+        harness=args.harness or ["claude"],
+        traces=not args.no_traces,
+        prompts=not args.no_prompts,
+        tool_details=not args.no_tool_details,
+        drain_quiet_s=parse_duration(args.drain_quiet, option="--drain-quiet"),
+        drain_max_s=parse_duration(args.drain_max, option="--drain-max"),
+    )
+    timeout_s = parse_duration(args.timeout, option="--timeout") if args.timeout else None
+    paths.ensure_dirs()
+
+    from beacon.session_state import load_state, session_alive
+
+    state = load_state(paths)
+    if state is not None and session_alive(state):
+        from beacon.exec_run import join_session
+        from beacon.run import RunOutcome, decide_exit_code, result_object
+
+        child = asyncio.run(
+            join_session(argv, state, environ, timeout_s=timeout_s, say=reporter.status)
+        )
+        code = decide_exit_code(
+            child_exit_code=child.exit_code,
+            timed_out=child.timed_out,
+            validation_status=None,
+            require_telemetry=required,
+            cancelled_by=child.cancelled_by,
+        )
+        outcome = RunOutcome(
+            session_id=state.session_id, child_exit_code=child.exit_code, timed_out=child.timed_out
+        )
+        reporter.result(result_object(outcome=outcome, exit_code=code, validation=None))
+        return code
+
+    from beacon.exec_run import capture
+    from beacon.run import deferred_signals, finish_run
+
+    captured = asyncio.run(
+        capture(argv, settings, environ, timeout_s=timeout_s, say=reporter.status)
+    )
+    child_code = captured.outcome.child_exit_code or 0
+    if captured.child.timed_out:
+        child_code = int(ExitCode.TIMEOUT)
+    with deferred_signals():
+        try:
+            run = finish_run(
+                paths=paths,
+                outcome=captured.outcome,
+                harnesses=settings.harnesses,
+                settings=finish,
+                environ=environ,
+            )
+        except BeaconError as exc:
+            reporter.error(f"could not process the captured telemetry: {exc}")
+            return child_code or int(exc.exit_code)
+        except Exception as exc:
+            # The child ran; a crash while processing must not hide its exit code.
+            reporter.error(f"could not process the captured telemetry: {exc!r}")
+            return child_code or int(ExitCode.BEACON_FAILED)
+    report_finish(reporter, run, log_path=paths.log_path, require_telemetry=required)
+    return run.exit_code
