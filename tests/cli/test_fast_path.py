@@ -1,0 +1,106 @@
+"""`ci exec` is parsed without typer; the two parsers must accept the same options."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import typer.main
+
+from beacon.cli.argv import EXEC_OPTIONS, ExecArgs, parse_exec_argv
+
+from .helpers import CHILD, clean_env
+
+
+def typer_exec_options() -> set[str]:
+    from beacon.cli import _register_commands
+    from beacon.cli.app import app
+
+    _register_commands()
+    root = typer.main.get_command(app)
+    ci = root.commands["ci"]  # type: ignore[attr-defined]
+    exec_command = ci.commands["exec"]
+    names: set[str] = set()
+    for param in exec_command.params:
+        names.update(opt for opt in param.opts if opt.startswith("-"))
+    names.discard("--help")
+    return names
+
+
+def test_fast_parser_and_typer_command_accept_the_same_options() -> None:
+    assert set(EXEC_OPTIONS) == typer_exec_options()
+
+
+def test_parses_values_in_both_forms_and_repeats() -> None:
+    args = parse_exec_argv(
+        [
+            "--base-dir=/b",
+            "--protocol",
+            "grpc",
+            "--harness",
+            "claude",
+            "--harness=otel",
+            "--min-events",
+            "3",
+            "-q",
+            "--no-require-telemetry",
+            "--",
+            "cmd",
+            "--flag",
+        ]
+    )
+    assert args == ExecArgs(
+        command=["cmd", "--flag"],
+        base_dir=Path("/b"),
+        protocol="grpc",
+        harness=["claude", "otel"],
+        min_events=3,
+        quiet=True,
+        no_require_telemetry=True,
+    )
+
+
+def test_command_may_start_without_double_dash() -> None:
+    args = parse_exec_argv(["--json", "claude", "-p", "hi"])
+    assert args is not None
+    assert args.command == ["claude", "-p", "hi"]
+    assert args.json_output is True
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--help"],
+        ["--unknown", "--", "x"],
+        ["--min-events", "many", "--", "x"],
+        ["--json=1"],
+        ["--timeout"],
+    ],
+)
+def test_anything_unusual_goes_to_typer(argv: list[str]) -> None:
+    assert parse_exec_argv(argv) is None
+
+
+def test_exec_over_http_imports_neither_typer_nor_grpc(tmp_path: Path) -> None:
+    probe = (
+        "import sys, json\n"
+        "from beacon.cli import main\n"
+        f"sys.argv = ['beacon', 'ci', 'exec', '--base-dir', {str(tmp_path)!r}, '--quiet',"
+        " '--no-require-telemetry', '--', *" + repr(CHILD) + "]\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "heavy = ('typer', 'pydantic', 'grpc', 'rich', 'aiobotocore', 'gcloud')\n"
+        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules if m.startswith(heavy)})))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        cwd=tmp_path,
+    )
+    assert json.loads(result.stdout.splitlines()[-1]) == []
