@@ -36,6 +36,14 @@ class BeaconRun:
         return parsed
 
 
+def job_dirs(root: Path) -> tuple[Path, Path, Path]:
+    """A job's scratch HOME, working directory and beacon base dir under ``root``."""
+    home, work, base = root / "home", root / "work", root / "beacon"
+    for directory in (home, work):
+        directory.mkdir(parents=True)
+    return home, work, base
+
+
 async def beacon(
     args: Sequence[str], env: Mapping[str, str], cwd: Path, limit_s: float = 90.0
 ) -> ProcessResult:
@@ -83,3 +91,7 @@ def parse_github_env(text: str) -> dict[str, str]:
             name, value = line.split("=", 1)
             values[name] = value
     return values
+
+
+def read_github_env(path: Path) -> dict[str, str]:
+    return parse_github_env(path.read_text(encoding="utf-8"))

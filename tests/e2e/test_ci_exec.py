@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from e2e.beacon_cli import BEACON, BeaconRun, beacon_exec
+from e2e.beacon_cli import BEACON, BeaconRun, beacon_exec, job_dirs
 from e2e.claude_runner import PROTOCOLS, hermetic_env
 from e2e.messages_stub import MessagesStub
 from e2e.runtime_checks import (
@@ -32,14 +32,6 @@ from e2e.scenarios import build, expect, fake_github_token, full
 
 RUNS_PER_PROTOCOL = 5
 STRESS_RUNS = int(os.environ.get("BEACON_STRESS_RUNS", "25"))
-
-
-def job_dirs(root: Path) -> tuple[Path, Path, Path]:
-    """A job's scratch HOME, working directory and beacon base dir under ``root``."""
-    home, work, base = root / "home", root / "work", root / "beacon"
-    for directory in (home, work):
-        directory.mkdir(parents=True)
-    return home, work, base
 
 
 async def exec_full_run(
