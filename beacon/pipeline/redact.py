@@ -96,6 +96,9 @@ class _RuleTable:
         return finder, rules_of
 
     def pattern_for(self, text: str) -> re.Pattern[str] | None:
+        if _PLACEHOLDER_MARK in text:
+            # A placeholder names its family ("token"...): it must not trigger rules itself.
+            text = PLACEHOLDER_RE.sub(" ", text)
         chosen: set[int] = set()
         if self._finder is not None:
             for anchor in self._finder.findall(text.lower()):

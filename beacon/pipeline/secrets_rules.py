@@ -147,8 +147,8 @@ TOKEN_RULES: tuple[SecretRule, ...] = (
 
 # A regex of key names, not a password.
 _SECRET_WORD = (
-    r"(?:password|passwd|passphrase|pwd|secret|token|api[_\-]?key|apikey|access[_\-]?key"  # noqa: S105
-    r"|private[_\-]?key|client[_\-]?secret|credentials?|auth[_\-]?token)"
+    r"(?:password|passwd|passphrase|pwd|secret|token|credentials?"  # noqa: S105
+    r"|(?:api|access|private|secret|signing|encryption|master|auth|client)[_\-]?key)"
 )
 
 CONTEXT_RULES: tuple[SecretRule, ...] = (
@@ -168,7 +168,9 @@ CONTEXT_RULES: tuple[SecretRule, ...] = (
     # where -p means password (elsewhere -p is mkdir's parents, a port, ...).
     SecretRule(
         "secret_flag",
-        r"(?i:--[A-Za-z0-9\-]*" + _SECRET_WORD + r")(?:=|\s+)(?P<v>[^\s\"'`;&|<>()\[\]{}]{3,})"
+        r"(?<!-)(?i:--[A-Za-z0-9\-]{0,40}?"
+        + _SECRET_WORD
+        + r")(?:=|\s+)(?P<v>[^\s\"'`;&|<>()\[\]{}]{3,})"
         r"|(?i:\b(?:mysql|mysqldump|mysqladmin|mariadb))\b[^\n|;&]{0,200}?\s-p(?P<v2>[^\s\"'`;&|]{3,})",
         anchors=(
             "password",
@@ -185,7 +187,11 @@ CONTEXT_RULES: tuple[SecretRule, ...] = (
     ),
     SecretRule(
         "secret_assignment",
-        r"(?i:[A-Za-z0-9_.\-]*" + _SECRET_WORD + r")(?![A-Za-z0-9])\\?[\"']?\s*(?::=|=>|[:=])[ \t]*"
+        # The key starts where a name can start: scanning from inside long runs of name
+        # characters would be quadratic.
+        r"(?<![A-Za-z0-9_.\-])(?i:[A-Za-z0-9_.\-]{0,64}?"
+        + _SECRET_WORD
+        + r")(?![A-Za-z0-9])\\?[\"']?\s*(?::=|=>|[:=])[ \t]*"
         r"(?P<q>\\?[\"'])?(?P<v>[^\s\"'\\`,;&|<>()\[\]{}]{1,512})",
         anchors=("password", "passwd", "passphrase", "pwd", "secret", "token", "key", "credential"),
     ),
@@ -194,6 +200,10 @@ CONTEXT_RULES: tuple[SecretRule, ...] = (
 # Attribute / JSON object keys whose whole string value is a secret.
 SECRET_KEY_PATTERN = r"(?i)^[A-Za-z0-9_.\-]*" + _SECRET_WORD + r"$"
 
-# Unquoted values that are code, not credentials: identifiers and dotted attribute paths
-# in lower case (``token=token``, ``password=args.password``), and literals.
-HARMLESS_VALUE_PATTERN = r"^(?:[a-z_][a-z0-9_]*(?:\.[a-z_][a-z0-9_]*)*|[A-Z_]+|None|null|nil)$"
+# Unquoted values that are code, not credentials: lower-case identifiers (``token=token``),
+# UPPER_CASE names (``password=DB_PASSWORD``), dotted attribute paths
+# (``password=args.password``, ``token = process.env.GITHUB_TOKEN``) and literals.
+HARMLESS_VALUE_PATTERN = (
+    r"^(?:[a-z_]+|[A-Z_][A-Z0-9_]*|[A-Za-z_$][A-Za-z0-9_$]*(?:\.[A-Za-z_$][A-Za-z0-9_$]*)+"
+    r"|None|null|nil|undefined|true|false)$"
+)
