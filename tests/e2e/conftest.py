@@ -8,7 +8,8 @@ loudly with npm's output -- nothing here skips.
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,39 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if here in Path(str(item.fspath)).parents:
             item.add_marker(pytest.mark.e2e)
+
+
+@dataclass(frozen=True)
+class RunFigure:
+    """One beacon-wrapped Claude run, for the figures printed after the session."""
+
+    protocol: str
+    seconds: float
+    expected_records: int  # Claude events + spans the script implies
+    captured_records: int  # Claude event + span lines in runtime.jsonl
+
+
+_FIGURES: list[RunFigure] = []
+
+
+@pytest.fixture
+def record_figure() -> Callable[[RunFigure], None]:
+    return _FIGURES.append
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if not _FIGURES:
+        return
+    terminalreporter.section("beacon e2e figures")
+    for protocol in sorted({figure.protocol for figure in _FIGURES}):
+        runs = [figure for figure in _FIGURES if figure.protocol == protocol]
+        seconds = sorted(figure.seconds for figure in runs)
+        terminalreporter.write_line(
+            f"{protocol:>14}: {len(runs)} runs, records expected "
+            f"{sum(f.expected_records for f in runs)} / captured "
+            f"{sum(f.captured_records for f in runs)}, seconds per run "
+            f"min {seconds[0]:.2f} median {seconds[len(seconds) // 2]:.2f} max {seconds[-1]:.2f}"
+        )
 
 
 @pytest.fixture(scope="session")

@@ -10,16 +10,20 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from e2e.beacon_cli import BEACON, BeaconRun, beacon_exec, job_dirs
 from e2e.claude_runner import PROTOCOLS, hermetic_env
+from e2e.conftest import RunFigure
 from e2e.messages_stub import MessagesStub
 from e2e.runtime_checks import (
+    TRACES_SCOPE,
     check_claude_run,
     claude_events,
+    from_scope,
     get,
     lifecycle,
     load_runtime,
@@ -35,7 +39,12 @@ STRESS_RUNS = int(os.environ.get("BEACON_STRESS_RUNS", "25"))
 
 
 async def exec_full_run(
-    claude_bin: Path, stub: MessagesStub, protocol: str, root: Path, secret: str | None = None
+    claude_bin: Path,
+    stub: MessagesStub,
+    protocol: str,
+    root: Path,
+    record_figure: Callable[[RunFigure], None],
+    secret: str | None = None,
 ) -> tuple[BeaconRun, list[Path]]:
     home, work, base = job_dirs(root)
     scenario = full(work, secret)
@@ -52,7 +61,16 @@ async def exec_full_run(
     assert result["exit_code"] == 0 and result["child_exit_code"] == 0
     assert result["validation"]["status"] == "ok", result["validation"]
     lines = of_run(run.runtime(), result["session_id"])
-    check_claude_run(lines, scenario, expect(scenario), exit_code=0)
+    expected = expect(scenario)
+    record_figure(
+        RunFigure(
+            protocol=protocol,
+            seconds=run.process.seconds,
+            expected_records=sum(expected.events.values()) + sum(expected.spans.values()),
+            captured_records=len(claude_events(lines)) + len(from_scope(lines, TRACES_SCOPE)),
+        )
+    )
+    check_claude_run(lines, scenario, expected, exit_code=0)
     assert scenario.planted_secret is not None
     assert scenario.planted_secret not in run.runtime_path.read_text(encoding="utf-8")
     return run, [home, work, base]
@@ -61,28 +79,43 @@ async def exec_full_run(
 @pytest.mark.parametrize("run", range(RUNS_PER_PROTOCOL))
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 async def test_exec_captures_every_event(
-    protocol: str, run: int, claude_bin: Path, stub: MessagesStub, tmp_path: Path
+    protocol: str,
+    run: int,
+    claude_bin: Path,
+    stub: MessagesStub,
+    tmp_path: Path,
+    record_figure: Callable[[RunFigure], None],
 ) -> None:
-    await exec_full_run(claude_bin, stub, protocol, tmp_path)
+    await exec_full_run(claude_bin, stub, protocol, tmp_path, record_figure)
 
 
 @pytest.mark.stress
 @pytest.mark.parametrize("run", range(RUNS_PER_PROTOCOL, max(STRESS_RUNS, RUNS_PER_PROTOCOL)))
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 async def test_exec_captures_every_event_stress(
-    protocol: str, run: int, claude_bin: Path, stub: MessagesStub, tmp_path: Path
+    protocol: str,
+    run: int,
+    claude_bin: Path,
+    stub: MessagesStub,
+    tmp_path: Path,
+    record_figure: Callable[[RunFigure], None],
 ) -> None:
-    await exec_full_run(claude_bin, stub, protocol, tmp_path)
+    await exec_full_run(claude_bin, stub, protocol, tmp_path, record_figure)
 
 
 async def test_protocols_yield_the_same_lines(
-    claude_bin: Path, stub: MessagesStub, tmp_path: Path
+    claude_bin: Path,
+    stub: MessagesStub,
+    tmp_path: Path,
+    record_figure: Callable[[RunFigure], None],
 ) -> None:
     secret = fake_github_token()
     views = {}
     for index, protocol in enumerate(PROTOCOLS):
         # Same-length scratch paths: Claude reports sizes of tool inputs holding them.
-        run, roots = await exec_full_run(claude_bin, stub, protocol, tmp_path / f"p{index}", secret)
+        run, roots = await exec_full_run(
+            claude_bin, stub, protocol, tmp_path / f"p{index}", record_figure, secret
+        )
         lines = of_run(run.runtime(), run.result()["session_id"])
         views[protocol] = normalized(lines, roots)
     reference = views["http/protobuf"]
