@@ -100,15 +100,22 @@ async def run_child(
         with contextlib.suppress(ProcessLookupError):
             process.send_signal(signum)
 
+    # Python-level handlers (not loop.add_signal_handler): they are restored on
+    # the way out, so a caller that holds signals while it writes the log keeps
+    # holding them after the child is gone.
+    def on_signal(signum: int, _frame: object) -> None:
+        loop.call_soon_threadsafe(forward, signum)
+
+    previous = {signum: signal.getsignal(signum) for signum in FORWARDED_SIGNALS}
     for signum in FORWARDED_SIGNALS:
-        loop.add_signal_handler(signum, forward, signum)
+        signal.signal(signum, on_signal)
     try:
         if on_started is not None:
             await on_started(process.pid)
         timed_out = await _wait(process, timeout_s, cancellation, cancel_grace_s, timeout_grace_s)
     finally:
-        for signum in FORWARDED_SIGNALS:
-            loop.remove_signal_handler(signum)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
         if process.returncode is None:
             # Only reached when beacon itself is failing: never leave the child behind.
             with contextlib.suppress(ProcessLookupError):

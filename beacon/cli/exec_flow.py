@@ -13,6 +13,16 @@ from beacon.errors import BeaconError, ExitCode, UsageError
 
 
 def run_exec(args: ExecArgs) -> int:
+    from beacon.run import deferred_signals
+
+    # From here to the exit, SIGINT/SIGTERM/SIGHUP never kill beacon outright:
+    # while the child runs they are forwarded to it, afterwards they are held
+    # until runtime.jsonl is written (the runner's SIGKILL comes ~10 s later).
+    with deferred_signals():
+        return _run_exec(args)
+
+
+def _run_exec(args: ExecArgs) -> int:
     environ = dict(os.environ)
     reporter = Reporter.for_environ(environ, quiet=args.quiet, json_output=args.json_output)
     argv = list(args.command)
@@ -66,7 +76,7 @@ def run_exec(args: ExecArgs) -> int:
         return code
 
     from beacon.exec_run import capture
-    from beacon.run import deferred_signals, finish_run
+    from beacon.run import finish_run
 
     captured = asyncio.run(
         capture(argv, settings, environ, timeout_s=timeout_s, say=reporter.status)
@@ -74,21 +84,20 @@ def run_exec(args: ExecArgs) -> int:
     child_code = captured.outcome.child_exit_code or 0
     if captured.child.timed_out:
         child_code = int(ExitCode.TIMEOUT)
-    with deferred_signals():
-        try:
-            run = finish_run(
-                paths=paths,
-                outcome=captured.outcome,
-                harnesses=settings.harnesses,
-                settings=finish,
-                environ=environ,
-            )
-        except BeaconError as exc:
-            reporter.error(f"could not process the captured telemetry: {exc}")
-            return child_code or int(exc.exit_code)
-        except Exception as exc:
-            # The child ran; a crash while processing must not hide its exit code.
-            reporter.error(f"could not process the captured telemetry: {exc!r}")
-            return child_code or int(ExitCode.BEACON_FAILED)
+    try:
+        run = finish_run(
+            paths=paths,
+            outcome=captured.outcome,
+            harnesses=settings.harnesses,
+            settings=finish,
+            environ=environ,
+        )
+    except BeaconError as exc:
+        reporter.error(f"could not process the captured telemetry: {exc}")
+        return child_code or int(exc.exit_code)
+    except Exception as exc:
+        # The child ran; a crash while processing must not hide its exit code.
+        reporter.error(f"could not process the captured telemetry: {exc!r}")
+        return child_code or int(ExitCode.BEACON_FAILED)
     report_finish(reporter, run, log_path=paths.log_path, require_telemetry=required)
     return run.exit_code

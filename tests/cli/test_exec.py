@@ -346,3 +346,40 @@ def test_base_dir_defaults_to_runner_temp(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "beacon" / "result.json").exists()
+
+
+def test_a_second_signal_after_the_child_exited_does_not_lose_the_log(tmp_path: Path) -> None:
+    ready = tmp_path / "ready"
+    got = tmp_path / "got"
+    process = subprocess.Popen(
+        [
+            BEACON,
+            *exec_args(tmp_path / "b", "--harness", "otel"),
+            *CHILD,
+            f"ready:{ready}",
+            f"waitsig:{got}",
+            "log:last-words",
+        ],
+        env=clean_env(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for(ready.exists, what="the child to start")
+        process.send_signal(signal.SIGINT)
+        assert process.stderr is not None
+        for line in process.stderr:
+            if "child exited" in line:
+                break
+        # The runner's follow-up SIGTERM lands while beacon drains and writes.
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=15)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 128 + signal.SIGINT
+    lines = runtime_lines(tmp_path / "b" / "runtime.jsonl")
+    assert any("last-words" in json.dumps(line) for line in lines)
