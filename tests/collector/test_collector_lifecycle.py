@@ -202,6 +202,32 @@ async def test_wait_quiet_times_out_while_an_export_is_in_flight(
     assert drained.records == 7
 
 
+async def test_wait_quiet_times_out_while_exports_keep_arriving(
+    make_collector: MakeCollector, logs_body: bytes
+) -> None:
+    collector = await make_collector()
+    stop_sending = asyncio.Event()
+    sent = 0
+
+    async def keep_sending(session: aiohttp.ClientSession) -> None:
+        nonlocal sent
+        while not stop_sending.is_set():
+            assert await _post(session, collector, logs_body) == 200
+            sent += 1
+
+    async with aiohttp.ClientSession(timeout=TIMEOUT) as session:
+        sender = asyncio.create_task(keep_sending(session))
+        await until(collector, lambda: sent >= 1)
+        result = await collector.wait_quiet(quiet=0.25, max_wait=0.6)
+        stop_sending.set()
+        await sender
+    assert result.timed_out is True
+    assert 0.6 <= result.waited_s < 2
+    assert result.records > 0
+    after = await collector.wait_quiet(quiet=0.05, max_wait=5)
+    assert after.timed_out is False
+
+
 async def test_stop_lets_an_in_flight_export_finish(
     make_collector: MakeCollector, logs_body: bytes
 ) -> None:
