@@ -1,8 +1,8 @@
 """Developer and CI sessions. Every session runs on the interpreter that runs nox.
 
-    nox                 lint, typecheck, tests (what CI runs)
-    nox -s stress       the real-Claude loss loop, many runs per protocol
-    nox -s bench        the performance benchmarks (prints a table)
+nox                 lint, typecheck, tests (what CI runs)
+nox -s stress       the real-Claude loss loop, many runs per protocol
+nox -s bench        the performance benchmarks (prints a table)
 """
 
 from __future__ import annotations
@@ -58,3 +58,9 @@ def stress(session: nox.Session) -> None:
     install_test_clients(session)
     env = {"BEACON_STRESS_RUNS": os.environ.get("BEACON_STRESS_RUNS", "25")}
     session.run("pytest", "-m", "stress", *session.posargs, env=env)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    install_project(session, "test")
+    session.run("python", "-m", "benchmarks", *session.posargs)

@@ -13,8 +13,8 @@ class Figure:
     value: float
     unit: str
     floor: float | None = None
-    # "max": value/floor must stay at or below target; "min": at or above target;
-    # "abs-max": the value itself must stay at or below target; None: informational.
+    # "max"/"min": value/floor must stay at or below / at or above target;
+    # "abs-max"/"abs-min": the value itself must; None: informational.
     target: float | None = None
     rule: str | None = None
     note: str = ""
@@ -29,10 +29,10 @@ class Figure:
     def passed(self) -> bool | None:
         if self.target is None or self.rule is None:
             return None
-        measured = self.value if self.rule == "abs-max" else self.ratio
+        measured = self.value if self.rule.startswith("abs-") else self.ratio
         if measured is None:
             return None
-        return measured >= self.target if self.rule == "min" else measured <= self.target
+        return measured >= self.target if self.rule.endswith("min") else measured <= self.target
 
 
 def _fmt(value: float | None) -> str:
@@ -43,22 +43,24 @@ def _fmt(value: float | None) -> str:
     return f"{value:.3g}"
 
 
-def render_table(figures: Sequence[Figure]) -> str:
+def render_table(figures: Sequence[Figure], *, checked: bool = True) -> str:
     header = ("figure", "value", "unit", "floor", "ratio", "target", "result")
     rows = [header]
     for fig in figures:
         target = "-"
         if fig.target is not None and fig.rule is not None:
-            symbol = ">=" if fig.rule == "min" else "<="
-            kind = "" if fig.rule == "abs-max" else "x"
+            symbol = ">=" if fig.rule.endswith("min") else "<="
+            kind = "" if fig.rule.startswith("abs-") else "x"
             target = f"{symbol} {fig.target:g}{kind}"
-        result = {True: "pass", False: "FAIL", None: "-"}[fig.passed]
+        result = {True: "pass", False: "FAIL", None: "-"}[fig.passed] if checked else "n/a"
         rows.append(
             (fig.name, _fmt(fig.value), fig.unit, _fmt(fig.floor), _fmt(fig.ratio), target, result)
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
-             for row in rows]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        for row in rows
+    ]
     lines.insert(1, "  ".join("-" * width for width in widths))
     notes = [f"  {fig.name}: {fig.note}" for fig in figures if fig.note]
     return "\n".join(lines + (["", "notes:", *notes] if notes else []))

@@ -44,7 +44,9 @@ def _event_attributes(rng: random.Random, name: str, sequence: int) -> dict[str,
     command = rng.choice(["npm test", "git status", "pytest -q tests/", "ls -la src", "make lint"])
     path = f"/home/runner/work/app/src/module_{rng.randrange(1000)}.py"
     if name == "user_prompt":
-        prompt = "Fix the failing test in " + path + " and explain the change. " * rng.randrange(1, 6)
+        prompt = (
+            "Fix the failing test in " + path + " and explain the change. " * rng.randrange(1, 6)
+        )
         if rng.random() < 0.05:
             prompt += " use token ghp_" + "".join(rng.choices("abcdefghijKLMNOP0123456789", k=36))
         return {"prompt_length": str(len(prompt)), "prompt": prompt}
@@ -54,7 +56,9 @@ def _event_attributes(rng: random.Random, name: str, sequence: int) -> dict[str,
             "source": "config",
             "tool_name": "Bash",
             "tool_use_id": f"toolu_{uuid.UUID(int=rng.getrandbits(128)).hex[:24]}",
-            "tool_parameters": f'{{"bash_command":"{command.split()[0]}","full_command":"{command}"}}',
+            "tool_parameters": (
+                f'{{"bash_command":"{command.split()[0]}","full_command":"{command}"}}'
+            ),
         }
     if name == "api_request":
         return {

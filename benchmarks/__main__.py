@@ -1,0 +1,168 @@
+"""Run every benchmark and print one table (``nox -s bench``).
+
+    python -m benchmarks            full sizes, targets checked
+    python -m benchmarks --smoke    tiny sizes: proves the code runs, checks nothing
+
+Every figure is reported beside a floor or baseline measured in the same run.
+Traffic goes to 127.0.0.1 only; each load phase is bounded in time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from benchmarks import lifecycle
+from benchmarks.report import Figure, render_table
+
+PYTHON = sys.executable
+
+
+@dataclass(frozen=True)
+class Sizes:
+    exec_runs: int
+    child_seconds: float
+    session_runs: int
+    idle_seconds: float
+    ingest_seconds: float
+    ingest_clients: tuple[int, ...]
+    pipeline_events: tuple[int, ...]
+
+
+FULL = Sizes(7, 1.0, 5, 10.0, 4.0, (1, 8, 64), (100_000, 1_000_000))
+SMOKE = Sizes(1, 0.05, 1, 0.0, 0.3, (2,), (1_000,))
+
+
+def _json_out(argv: list[str], **kwargs: Any) -> Any:
+    out = subprocess.run(argv, check=True, capture_output=True, timeout=600, **kwargs).stdout
+    return orjson.loads(out.splitlines()[-1])
+
+
+def ingest(sizes: Sizes) -> list[Figure]:
+    figures = []
+    for protocol in ("http/protobuf", "http/json", "grpc"):
+        floor = _json_out(
+            [PYTHON, "-m", "benchmarks.ingest", "floor", protocol, str(sizes.ingest_seconds)]
+        )
+        floor_rate = floor["records"] / floor["seconds"]
+        for clients in sizes.ingest_clients:
+            with tempfile.TemporaryDirectory() as tmp:
+                server = subprocess.Popen(
+                    [PYTHON, "-m", "benchmarks.ingest", "serve", str(Path(tmp, "spool.jsonl"))],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                )
+                assert server.stdout is not None and server.stdin is not None
+                endpoints = orjson.loads(server.stdout.readline())
+                url = endpoints["grpc" if protocol == "grpc" else "http"]
+                load = _json_out(
+                    [
+                        PYTHON,
+                        "-m",
+                        "benchmarks.ingest",
+                        "load",
+                        url,
+                        protocol,
+                        str(clients),
+                        str(sizes.ingest_seconds),
+                    ]
+                )
+                server.stdin.close()
+                status = orjson.loads(server.stdout.readline())
+                server.wait(timeout=30)
+                spooled = Path(tmp, "spool.jsonl").read_bytes().count(b"\n")
+            if status["records"]["logs"] != load["records"]:
+                raise RuntimeError(
+                    f"{protocol}: acknowledged {load['records']} records, "
+                    f"collector counted {status['records']['logs']}"
+                )
+            rate = load["records"] / load["seconds"]
+            figures.append(
+                Figure(
+                    f"ingest {protocol}, {clients} clients",
+                    rate,
+                    "records/s",
+                    floor=floor_rate,
+                    target=0.6,
+                    rule="min",
+                    note=f"{load['records']} records acknowledged, {spooled} spool lines; "
+                    f"export p50 {load['p50_ms']:.1f} ms, p99 {load['p99_ms']:.1f} ms",
+                )
+            )
+            if clients == max(sizes.ingest_clients):
+                figures.append(
+                    Figure(
+                        f"export latency p50, {protocol}, {clients} clients", load["p50_ms"], "ms"
+                    )
+                )
+                figures.append(
+                    Figure(
+                        f"export latency p99, {protocol}, {clients} clients", load["p99_ms"], "ms"
+                    )
+                )
+    return figures
+
+
+def pipeline(sizes: Sizes) -> list[Figure]:
+    figures = []
+    for events in sizes.pipeline_events:
+        with tempfile.TemporaryDirectory() as tmp:
+            spool, log = Path(tmp, "otlp.jsonl"), Path(tmp, "runtime.jsonl")
+            subprocess.run(
+                [PYTHON, "-m", "benchmarks.pipeline", "write", str(spool), str(events)],
+                check=True,
+                timeout=900,
+            )
+            result = _json_out([PYTHON, "-m", "benchmarks.pipeline", "run", str(spool), str(log)])
+        figures.append(
+            Figure(
+                f"pipeline {events:,} events",
+                result["events"] / result["seconds"],
+                "events/s",
+                target=25_000,
+                rule="abs-min",
+                note=f"validation {result['validation']}, redactions {result['redactions']}",
+            )
+        )
+        figures.append(
+            Figure(
+                f"pipeline {events:,} events peak RSS",
+                result["peak_rss_mb"],
+                "MB",
+                target=100,
+                rule="abs-max",
+            )
+        )
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks")
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, no targets")
+    parser.add_argument("--only", choices=["exec", "session", "ingest", "pipeline"], nargs="*")
+    args = parser.parse_args()
+    sizes = SMOKE if args.smoke else FULL
+    wanted = set(args.only or ["exec", "session", "ingest", "pipeline"])
+    figures: list[Figure] = []
+    if "exec" in wanted:
+        figures += lifecycle.exec_overhead(sizes.exec_runs, sizes.child_seconds)
+    if "session" in wanted:
+        figures += lifecycle.session_costs(sizes.session_runs, sizes.idle_seconds)
+    if "ingest" in wanted:
+        figures += ingest(sizes)
+    if "pipeline" in wanted:
+        figures += pipeline(sizes)
+    print(render_table(figures, checked=not args.smoke))
+    if not args.smoke and any(fig.passed is False for fig in figures):
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

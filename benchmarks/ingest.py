@@ -1,0 +1,172 @@
+"""Ingest throughput and export latency: load generator, collector and floor, each its own process.
+
+    python -m benchmarks.ingest serve  SPOOL           # a Collector; stops at stdin EOF
+    python -m benchmarks.ingest load   URL PROTO N S   # N concurrent clients for S seconds
+    python -m benchmarks.ingest floor  PROTO S         # parse + convert + write, one thread
+
+The load generator and the collector run in separate processes so each has a
+core of its own; the floor runs alone, after them, on the same payloads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from benchmarks.workload import log_requests
+
+TOKEN = "bench-token-0123456789"
+REQUESTS_IN_ROTATION = 20
+RECORDS_PER_REQUEST = 100
+
+
+def payloads(protocol: str) -> list[bytes]:
+    """Pre-encoded bodies: the clients spend no time encoding."""
+    from beacon.otlp.codec import request_to_dict
+
+    requests = list(itertools.islice(log_requests(RECORDS_PER_REQUEST), REQUESTS_IN_ROTATION))
+    if protocol == "http/json":
+        return [orjson.dumps(request_to_dict("logs", r)) for r in requests]
+    return [r.SerializeToString() for r in requests]
+
+
+# ----------------------------------------------------------------------------- serve
+
+
+async def serve(spool: Path) -> None:
+    from beacon.collector import Collector, CollectorConfig
+
+    collector = Collector(
+        CollectorConfig(spool_path=spool, receivers=frozenset({"http", "grpc"}), token=TOKEN)
+    )
+    await collector.start()
+    print(orjson.dumps(collector.endpoints).decode(), flush=True)
+    # The orchestrator closes our stdin when the load is over.
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+    status = collector.status()
+    await collector.stop()
+    print(orjson.dumps(status).decode(), flush=True)
+
+
+# ----------------------------------------------------------------------------- load
+
+
+async def _http_client(
+    url: str, protocol: str, bodies: list[bytes], deadline: float, latencies: list[float]
+) -> int:
+    import aiohttp
+
+    content_type = "application/json" if protocol == "http/json" else "application/x-protobuf"
+    headers = {"Content-Type": content_type, "Authorization": f"Bearer {TOKEN}"}
+    acknowledged = 0
+    async with aiohttp.ClientSession() as session:
+        for body in itertools.cycle(bodies):
+            if time.monotonic() >= deadline:
+                break
+            started = time.perf_counter()
+            async with session.post(f"{url}/v1/logs", data=body, headers=headers) as response:
+                await response.read()
+                if response.status != 200:
+                    raise RuntimeError(f"export refused: HTTP {response.status}")
+            latencies.append(time.perf_counter() - started)
+            acknowledged += RECORDS_PER_REQUEST
+    return acknowledged
+
+
+async def _grpc_client(
+    channel: Any, bodies: list[bytes], deadline: float, latencies: list[float]
+) -> int:
+    export = channel.unary_unary(
+        "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
+        request_serializer=None,
+        response_deserializer=None,
+    )
+    metadata = (("authorization", f"Bearer {TOKEN}"),)
+    acknowledged = 0
+    for body in itertools.cycle(bodies):
+        if time.monotonic() >= deadline:
+            break
+        started = time.perf_counter()
+        await export(body, metadata=metadata, timeout=30)
+        latencies.append(time.perf_counter() - started)
+        acknowledged += RECORDS_PER_REQUEST
+    return acknowledged
+
+
+async def load(url: str, protocol: str, clients: int, seconds: float) -> dict[str, Any]:
+    bodies = payloads(protocol)
+    latencies: list[float] = []
+    deadline = time.monotonic() + seconds
+    started = time.perf_counter()
+    if protocol == "grpc":
+        import grpc
+
+        target = url.removeprefix("http://")
+        async with grpc.aio.insecure_channel(target) as channel:
+            counts = await asyncio.gather(
+                *(_grpc_client(channel, bodies, deadline, latencies) for _ in range(clients))
+            )
+    else:
+        counts = await asyncio.gather(
+            *(_http_client(url, protocol, bodies, deadline, latencies) for _ in range(clients))
+        )
+    elapsed = time.perf_counter() - started
+    latencies.sort()
+    return {
+        "records": sum(counts),
+        "seconds": elapsed,
+        "p50_ms": 1000 * latencies[len(latencies) // 2] if latencies else None,
+        "p99_ms": 1000 * latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
+        if latencies
+        else None,
+    }
+
+
+# ----------------------------------------------------------------------------- floor
+
+
+def floor(protocol: str, seconds: float) -> dict[str, Any]:
+    """What one thread can do with these payloads: decode, convert to the spool line, write."""
+    from beacon.otlp.codec import encode_spool_line, parse_protobuf_request
+    from beacon.otlp.jsondecode import parse_json_request
+
+    bodies = payloads(protocol)
+    parse = parse_json_request if protocol == "http/json" else parse_protobuf_request
+    records = 0
+    with tempfile.TemporaryDirectory() as tmp, Path(tmp, "floor.jsonl").open("wb") as out:
+        deadline = time.perf_counter() + seconds
+        started = time.perf_counter()
+        for body in itertools.cycle(bodies):
+            if time.perf_counter() >= deadline:
+                break
+            out.write(encode_spool_line("logs", parse("logs", body)) + b"\n")
+            out.flush()
+            records += RECORDS_PER_REQUEST
+        elapsed = time.perf_counter() - started
+    return {"records": records, "seconds": elapsed}
+
+
+def main(argv: list[str]) -> None:
+    command = argv[0]
+    if command == "serve":
+        asyncio.run(serve(Path(argv[1])))
+    elif command == "load":
+        result = asyncio.run(load(argv[1], argv[2], int(argv[3]), float(argv[4])))
+        print(orjson.dumps(result).decode(), flush=True)
+    elif command == "floor":
+        print(orjson.dumps(floor(argv[1], float(argv[2]))).decode(), flush=True)
+    else:
+        raise SystemExit(f"unknown command {command!r}")
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    main(sys.argv[1:])

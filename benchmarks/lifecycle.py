@@ -1,0 +1,163 @@
+"""Wall-clock costs users feel: exec overhead, session start/stop, the idle daemon's footprint."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import orjson
+
+from benchmarks.report import Figure, alternate, median_of
+
+PYTHON = sys.executable
+BEACON = [PYTHON, "-m", "beacon"]
+FLOOR_IMPORTS = (
+    "import aiohttp.web, grpc.aio; "
+    "from opentelemetry.proto.collector.logs.v1 import logs_service_pb2_grpc; "
+    "from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2_grpc; "
+    "from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc"
+)
+
+
+def _timed(argv: Sequence[str], env: dict[str, str] | None = None, timeout: float = 60) -> float:
+    started = time.perf_counter()
+    subprocess.run(
+        argv,
+        check=True,
+        env=env,
+        timeout=timeout,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    return time.perf_counter() - started
+
+
+def exec_overhead(runs: int, child_seconds: float) -> list[Figure]:
+    sleep = ["sleep", str(child_seconds)]
+    with tempfile.TemporaryDirectory() as base:
+        wrapped = [
+            *BEACON,
+            "ci",
+            "exec",
+            "--base-dir",
+            base,
+            "--harness",
+            "otel",
+            "--no-require-telemetry",
+            "--quiet",
+            "--",
+            *sleep,
+        ]
+        beacon_times, sleep_times = alternate(runs, lambda: _timed(wrapped), lambda: _timed(sleep))
+    wrapped_median, floor_median = median_of(beacon_times), median_of(sleep_times)
+    return [
+        Figure(
+            f"exec: beacon ci exec -- sleep {child_seconds:g}",
+            wrapped_median,
+            "s",
+            floor=floor_median,
+            target=1.3,
+            rule="max",
+            note=f"median of {runs} alternating runs; floor = bare sleep",
+        ),
+        Figure(
+            "exec: overhead (start, drain, normalize, validate, exit)",
+            wrapped_median - floor_median,
+            "s",
+            target=0.3,
+            rule="abs-max",
+        ),
+    ]
+
+
+def _daemon_pid(base: str) -> int:
+    state = orjson.loads(Path(base, "session.json").read_bytes())
+    return int(state["pid"])
+
+
+def _rss_and_cpu(pid: int) -> tuple[float, float]:
+    """Resident set size (MB) and CPU seconds used so far, from /proc."""
+    with Path(f"/proc/{pid}/status").open() as status:
+        rss_kb = next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+    with Path(f"/proc/{pid}/stat").open() as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return rss_kb / 1024, (int(fields[11]) + int(fields[12])) / ticks
+
+
+def session_costs(runs: int, idle_seconds: float) -> list[Figure]:
+    starts: list[float] = []
+    floors: list[float] = []
+    stops: list[float] = []
+    rss_mb = cpu_s = 0.0
+    for attempt in range(runs):
+        base = tempfile.mkdtemp(prefix="beacon-bench-")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
+        try:
+            floors.append(_timed([PYTHON, "-c", FLOOR_IMPORTS]))
+            starts.append(
+                _timed(
+                    [
+                        *BEACON,
+                        "ci",
+                        "session",
+                        "start",
+                        "--base-dir",
+                        base,
+                        "--harness",
+                        "otel",
+                        "--quiet",
+                    ],
+                    env=env,
+                )
+            )
+            if attempt == 0 and idle_seconds > 0:
+                pid = _daemon_pid(base)
+                _, cpu_before = _rss_and_cpu(pid)
+                # Measuring an idle daemon means letting it idle; this is the measurement.
+                time.sleep(idle_seconds)
+                rss_mb, cpu_after = _rss_and_cpu(pid)
+                cpu_s = cpu_after - cpu_before
+            stops.append(
+                _timed(
+                    [
+                        *BEACON,
+                        "ci",
+                        "session",
+                        "stop",
+                        "--base-dir",
+                        base,
+                        "--no-require-telemetry",
+                        "--quiet",
+                    ],
+                    env=env,
+                )
+            )
+        finally:
+            shutil.rmtree(base, ignore_errors=True)
+    floor = median_of(floors)
+    figures = [
+        Figure(
+            "session start (until ready)",
+            median_of(starts),
+            "s",
+            floor=floor,
+            target=1.2 + 0.15 / floor,
+            rule="max",
+            note="floor = fresh interpreter importing aiohttp, grpc.aio and the OTLP "
+            "service stubs; target 1.2x floor + 0.15 s for spawning the daemon",
+        ),
+        Figure("session stop (idle session)", median_of(stops), "s"),
+    ]
+    if idle_seconds > 0:
+        figures += [
+            Figure("daemon idle RSS", rss_mb, "MB"),
+            Figure(f"daemon idle CPU over {idle_seconds:g} s", cpu_s / idle_seconds * 100, "%"),
+        ]
+    return figures

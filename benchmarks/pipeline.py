@@ -1,0 +1,58 @@
+"""Pipeline throughput: spool -> runtime.jsonl with redaction on, events/s and peak RSS.
+
+    python -m benchmarks.pipeline write SPOOL EVENTS   # a Claude-shaped spool
+    python -m benchmarks.pipeline run SPOOL LOG        # run_pipeline; prints a JSON result
+
+``run`` happens in its own process so its peak RSS is the pipeline's alone.
+"""
+
+from __future__ import annotations
+
+import resource
+import sys
+import time
+from pathlib import Path
+
+import orjson
+
+from benchmarks.workload import log_requests
+
+
+def write_spool(path: Path, events: int) -> None:
+    from beacon.otlp.codec import encode_spool_line
+
+    requests = log_requests(100)
+    written = 0
+    with path.open("wb") as spool:
+        while written < events:
+            spool.write(encode_spool_line("logs", next(requests)) + b"\n")
+            written += 100
+
+
+def run(spool: Path, log_path: Path) -> dict[str, object]:
+    from beacon.pipeline import PipelineOptions, run_pipeline
+
+    started = time.perf_counter()
+    result = run_pipeline(spool, PipelineOptions(session_id="bench", log_path=log_path))
+    elapsed = time.perf_counter() - started
+    return {
+        "events": result.events_written,
+        "seconds": elapsed,
+        # Linux reports ru_maxrss in KiB.
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "validation": result.validation.status,
+        "redactions": dict(result.redactions),
+    }
+
+
+def main(argv: list[str]) -> None:
+    if argv[0] == "write":
+        write_spool(Path(argv[1]), int(argv[2]))
+    elif argv[0] == "run":
+        print(orjson.dumps(run(Path(argv[1]), Path(argv[2]))).decode(), flush=True)
+    else:
+        raise SystemExit(f"unknown command {argv[0]!r}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
