@@ -27,6 +27,7 @@ import contextlib
 import itertools
 import json
 import logging
+import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -70,8 +71,9 @@ class ToolUse:
 class ApiError:
     """Answer with an HTTP error in the API's JSON error shape.
 
-    ``retry_after_ms`` is sent as the ``retry-after-ms`` header, which the Anthropic SDK
-    honours: it keeps a retried 529 from sleeping the SDK's default backoff.
+    ``retry_after_ms`` is sent as the ``retry-after-ms`` header. Claude Code 2.1.197 does
+    not shorten (or lengthen) its own 529/429 backoff for it (~0.6 s, then ~1.2 s); it is
+    here to test that claim again after a version bump.
     """
 
     status: int
@@ -111,6 +113,7 @@ class RecordedRequest:
     body: dict[str, Any] | None
     kind: str  # "probe" | "conversation" | "side" | "count_tokens" | "unknown"
     answer: str = ""  # what the stub answered, for failure messages
+    received_at: float = field(default_factory=time.monotonic)
 
     @property
     def model(self) -> str | None:

@@ -237,7 +237,7 @@ def overloaded_retry(workdir: Path) -> Scenario:
             "overloaded_retry",
             "Say hello",
             [
-                ApiError(529, "overloaded_error", "Overloaded", retry_after_ms=10),
+                ApiError(529, "overloaded_error", "Overloaded"),
                 Text("Hello after a retry."),
             ],
         )
@@ -245,7 +245,7 @@ def overloaded_retry(workdir: Path) -> Scenario:
 
 
 def overloaded_exhausted(workdir: Path) -> Scenario:
-    overloaded = ApiError(529, "overloaded_error", "Overloaded", retry_after_ms=10)
+    overloaded = ApiError(529, "overloaded_error", "Overloaded")
     return Scenario(Script("overloaded_exhausted", "Say hello", [overloaded] * 3))
 
 
