@@ -34,8 +34,15 @@ CASES = [
 ]
 
 
-def _frozen(value: Any) -> Any:
-    return tuple(value) if isinstance(value, list) else value
+def typed(value: Any) -> Any:
+    """A value with its type spelled out, so 1 (intValue) never equals 1.0 (doubleValue)."""
+    if isinstance(value, list | tuple):
+        return ("array", tuple(typed(item) for item in value))
+    return (type(value).__name__, value)
+
+
+def typed_attributes(attributes: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
+    return tuple(sorted((key, typed(value)) for key, value in attributes.items()))
 
 
 def expected_logs() -> list[tuple[Any, ...]]:
@@ -44,7 +51,7 @@ def expected_logs() -> list[tuple[Any, ...]]:
             record["body"],
             record["severity_number"],
             record["severity_text"],
-            tuple(sorted((key, _frozen(value)) for key, value in record["attributes"].items())),
+            typed_attributes(record["attributes"]),
         )
         for record in SPEC["logs"]
     )
@@ -52,7 +59,7 @@ def expected_logs() -> list[tuple[Any, ...]]:
 
 def captured_logs(capture: Capture) -> list[tuple[Any, ...]]:
     return sorted(
-        (row.body, row.severity_number, row.severity_text, tuple(sorted(row.attributes.items())))
+        (row.body, row.severity_number, row.severity_text, typed_attributes(row.attributes))
         for row in capture.logs
     )
 
@@ -129,12 +136,12 @@ async def test_client_records_land_intact(
     assert set(spans) == {parent_spec["name"], *(c["name"] for c in parent_spec["children"])}
     parent = spans[parent_spec["name"]]
     assert parent.parent_span_id == ""
-    assert parent.attributes == parent_spec["attributes"]
+    assert typed_attributes(parent.attributes) == typed_attributes(parent_spec["attributes"])
     for child_spec in parent_spec["children"]:
         child = spans[child_spec["name"]]
         assert child.trace_id == parent.trace_id
         assert child.parent_span_id == parent.span_id
-        assert child.attributes == child_spec["attributes"]
+        assert typed_attributes(child.attributes) == typed_attributes(child_spec["attributes"])
         assert child.events == tuple(child_spec.get("events", ()))
         if "error" in child_spec:
             assert (child.status_code, child.status_message) == (2, child_spec["error"])
