@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import grpc.aio
 import orjson
 import pytest
 
@@ -134,8 +135,15 @@ def _ipv6_loopback_available() -> bool:
 async def test_ipv6_listens_on_both_loopbacks_at_one_port(
     make_collector: MakeCollector, logs_body: bytes
 ) -> None:
-    collector = await make_collector(listen_ipv6=True)
+    collector = await make_collector(listen_ipv6=True, receivers=frozenset({"http", "grpc"}))
     port = int(collector.endpoints["http"].rsplit(":", 1)[1])
+    grpc_port = int(collector.endpoints["grpc"].rsplit(":", 1)[1])
+    for target in (f"127.0.0.1:{grpc_port}", f"[::1]:{grpc_port}"):
+        async with grpc.aio.insecure_channel(target) as channel:
+            export = channel.unary_unary(
+                "/opentelemetry.proto.collector.logs.v1.LogsService/Export"
+            )
+            await export(logs_body, timeout=10)
     async with aiohttp.ClientSession(timeout=TIMEOUT) as session:
         for host in ("127.0.0.1", "[::1]"):
             async with session.post(
@@ -144,7 +152,7 @@ async def test_ipv6_listens_on_both_loopbacks_at_one_port(
                 headers={"Content-Type": "application/x-protobuf"},
             ) as resp:
                 assert resp.status == 200
-    assert len(data_lines(collector)) == 2
+    assert len(data_lines(collector)) == 4
 
 
 @pytest.mark.parametrize(
