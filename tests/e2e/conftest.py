@@ -18,9 +18,6 @@ from beacon.collector import Collector, CollectorConfig
 from e2e.claude_install import ensure_claude_code, ensure_node_client
 from e2e.messages_stub import MessagesStub
 
-# Every test under tests/e2e is an end-to-end test.
-pytestmark = pytest.mark.e2e
-
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     here = Path(__file__).parent

@@ -274,9 +274,7 @@ class MessagesStub:
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
-        server = site._server
-        assert server is not None and server.sockets
-        self._port = server.sockets[0].getsockname()[1]
+        self._port = int(self._runner.addresses[0][1])
 
     async def stop(self) -> None:
         self._released.set()

@@ -5,9 +5,10 @@ A thin command-line twin of ``claude_install.py --node`` so CI / nox can pre-ins
 
 from __future__ import annotations
 
+import importlib
 import sys
 
-from claude_install import main
-
 if __name__ == "__main__":
-    sys.exit(main(["--node", *sys.argv[1:]]))
+    # Run as a script, this directory is on sys.path: import the sibling module by name.
+    installer = importlib.import_module("claude_install")
+    sys.exit(installer.main(["--node", *sys.argv[1:]]))

@@ -36,7 +36,7 @@ def schema_errors(lines: Iterable[Line]) -> list[str]:
         try:
             _validate_line(line)
         except fastjsonschema.JsonSchemaException as exc:
-            errors.append(f"line {number}: {exc.message}")
+            errors.append(f"line {number}: {exc}")
     return errors
 
 

@@ -11,6 +11,7 @@ every export succeeded.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import sys
@@ -28,25 +29,20 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExportResult
 from opentelemetry.trace import Status, StatusCode
 
+_EXPORTER_MODULES = {
+    "grpc": "opentelemetry.exporter.otlp.proto.grpc",
+    "http/protobuf": "opentelemetry.exporter.otlp.proto.http",
+}
+
 
 def _exporters(protocol: str) -> tuple[Any, Any, Any]:
-    if protocol == "grpc":
-        from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
-        from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
-        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
-    elif protocol == "http/protobuf":
-        from opentelemetry.exporter.otlp.proto.http._log_exporter import (  # type: ignore[no-redef]
-            OTLPLogExporter,
-        )
-        from opentelemetry.exporter.otlp.proto.http.metric_exporter import (  # type: ignore[no-redef]
-            OTLPMetricExporter,
-        )
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import (  # type: ignore[no-redef]
-            OTLPSpanExporter,
-        )
-    else:
+    if protocol not in _EXPORTER_MODULES:
         raise SystemExit(f"unsupported OTEL_EXPORTER_OTLP_PROTOCOL={protocol}")
-    return OTLPLogExporter(), OTLPMetricExporter(), OTLPSpanExporter()
+    package = _EXPORTER_MODULES[protocol]
+    logs = importlib.import_module(f"{package}._log_exporter")
+    metrics = importlib.import_module(f"{package}.metric_exporter")
+    traces = importlib.import_module(f"{package}.trace_exporter")
+    return logs.OTLPLogExporter(), metrics.OTLPMetricExporter(), traces.OTLPSpanExporter()
 
 
 class _Counting:
@@ -68,6 +64,11 @@ class _Counting:
         return getattr(self._inner, name)
 
 
+def _counting(inner: Any, success: Any) -> Any:
+    # Typed Any: the wrapper duck-types whichever exporter class it wraps.
+    return _Counting(inner, success)
+
+
 def main(spec_path: str, run_id: str) -> int:
     spec = json.loads(Path(spec_path).read_text(encoding="utf-8"))
     protocol = os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
@@ -78,17 +79,17 @@ def main(spec_path: str, run_id: str) -> int:
 
     logger_provider = LoggerProvider(resource=resource)
     logger_provider.add_log_record_processor(
-        BatchLogRecordProcessor(_Counting(log_exporter, LogRecordExportResult.SUCCESS))
+        BatchLogRecordProcessor(_counting(log_exporter, LogRecordExportResult.SUCCESS))
     )
     # Only the shutdown flush exports: one interval never elapses in a run this short.
     reader = PeriodicExportingMetricReader(
-        _Counting(metric_exporter, MetricExportResult.SUCCESS),
+        _counting(metric_exporter, MetricExportResult.SUCCESS),
         export_interval_millis=600_000,
     )
     meter_provider = MeterProvider(resource=resource, metric_readers=[reader])
     tracer_provider = TracerProvider(resource=resource)
     tracer_provider.add_span_processor(
-        BatchSpanProcessor(_Counting(span_exporter, SpanExportResult.SUCCESS))
+        BatchSpanProcessor(_counting(span_exporter, SpanExportResult.SUCCESS))
     )
 
     logger = logger_provider.get_logger("e2e.client")
