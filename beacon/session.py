@@ -15,6 +15,7 @@ import select
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 from collections.abc import Callable, Mapping
@@ -37,7 +38,7 @@ from beacon.config import (
     FinishSettings,
 )
 from beacon.errors import NoSessionError, StartupError, UsageError
-from beacon.exec_run import new_session_id, new_token
+from beacon.exec_run import new_session_id, new_token, warm_up_pipeline
 from beacon.paths import FILE_MODE, ArtifactPaths
 from beacon.run import RunOutcome, RunResult, finish_run, utc_now, write_private
 from beacon.session_daemon import TOKEN_ENV
@@ -355,6 +356,8 @@ def stop_session(
     if state is None:
         return None
     alive = process_alive(state.pid)
+    # Import the pipeline and compile its schema while the daemon drains.
+    threading.Thread(target=_quiet_warm_up, name="beacon-warm-up", daemon=True).start()
     if alive:
         stop_daemon(state, say=say)
     else:
@@ -369,6 +372,11 @@ def stop_session(
     )
     remove_state(paths)
     return Stopped(state=state, result=result, daemon_was_alive=alive)
+
+
+def _quiet_warm_up() -> None:
+    with contextlib.suppress(Exception):
+        warm_up_pipeline()
 
 
 def stop_daemon(state: SessionState, *, say: Say) -> None:

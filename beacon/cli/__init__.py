@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
+from typing import Any
 
 from beacon.errors import BeaconError
 
@@ -19,18 +21,30 @@ def _register_commands() -> None:
                 raise
 
 
-def _fast_exec(argv: list[str]) -> int | None:
-    """``ci exec`` without typer (see beacon.cli.argv); None when typer must handle it."""
-    if argv[:2] != ["ci", "exec"]:
-        return None
-    from beacon.cli.argv import parse_exec_argv
+def _fast_path(argv: list[str]) -> int | None:
+    """``ci exec`` and ``ci session …`` without typer (see beacon.cli.argv).
 
-    parsed = parse_exec_argv(argv[2:])
+    None when typer must handle the command line (``--help``, errors, other
+    commands).
+    """
+    from beacon.cli import argv as parsing
+
+    parsed = parsing.parse_fast(argv)
     if parsed is None:
         return None
-    from beacon.cli.exec_flow import run_exec
+    if isinstance(parsed, parsing.ExecArgs):
+        from beacon.cli.exec_flow import run_exec
 
-    return run_exec(parsed)
+        return run_exec(parsed)
+    from beacon.cli import session_flow
+
+    runners: dict[type, Callable[[Any], int]] = {
+        parsing.StartArgs: session_flow.run_start,
+        parsing.StopArgs: session_flow.run_stop,
+        parsing.EnvArgs: session_flow.run_env,
+        parsing.StatusArgs: session_flow.run_status,
+    }
+    return runners[type(parsed)](parsed)
 
 
 def main() -> None:
@@ -38,10 +52,11 @@ def main() -> None:
 
     argv = normalize_argv(sys.argv[1:])
     try:
-        code = _fast_exec(argv)
+        code = _fast_path(argv)
         if code is not None:
             sys.exit(code)
-        # typer is imported only here: `ci exec` is on every job's critical path.
+        # typer is imported only here: `ci exec` and the session commands sit
+        # on every job's critical path.
         from beacon.cli.app import app
 
         _register_commands()

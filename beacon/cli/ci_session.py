@@ -47,56 +47,16 @@ def start(
     quiet: o.Quiet = False,
 ) -> None:
     """Start the session daemon and export its environment to later steps."""
-    import os
+    from dataclasses import fields
 
-    from beacon.ci import github
-    from beacon.cli.common import parse_duration
-    from beacon.cli.render import Reporter
-    from beacon.config import CaptureSettings, resolve_paths
-    from beacon.session import start_session
+    from beacon.cli.argv import StartArgs
+    from beacon.cli.session_flow import run_start
 
-    environ = dict(os.environ)
-    reporter = Reporter.for_environ(environ, quiet=quiet, json_output=json_output)
-    settings = CaptureSettings.build(
-        paths=resolve_paths(base_dir, log_path, environ),
-        protocol=protocol,
-        receivers=receivers,
-        harness=harness or ["claude"],
-        traces=not no_traces,
-        prompts=not no_prompts,
-        tool_details=not no_tool_details,
-        drain_quiet_s=parse_duration(drain_quiet, option="--drain-quiet"),
-        drain_max_s=parse_duration(drain_max, option="--drain-max"),
+    given = dict(locals())
+    args = StartArgs(
+        **{f.name: given[f.name] for f in fields(StartArgs) if given[f.name] is not None}
     )
-    max_duration_s = parse_duration(max_duration, option="--max-duration")
-    started = start_session(
-        settings, environ, max_duration_s=max_duration_s, reuse=reuse, say=reporter.status
-    )
-    state = started.state
-    env_file = github.env_file_path(environ)
-    if env_file is not None:
-        # The mask first: from here on the runner hides the token in every log.
-        reporter.command(github.add_mask(state.token))
-        github.append_env_file(env_file, state.exports)
-        reporter.status(f"exported {len(state.exports)} variables to later steps via GITHUB_ENV")
-    if not started.reused:
-        endpoint = state.endpoints.get("grpc" if state.protocol == "grpc" else "http")
-        reporter.status(
-            f"session {state.session_id} listening on {endpoint} ({state.protocol}), "
-            f"daemon pid {state.pid}"
-        )
-    reporter.status(f"environment for later steps: source {settings.paths.env_path}")
-    reporter.result(
-        {
-            "session_id": state.session_id,
-            "pid": state.pid,
-            "endpoints": state.endpoints,
-            "protocol": state.protocol,
-            "env_path": str(settings.paths.env_path),
-            "state_path": str(settings.paths.state_path),
-            "reused": started.reused,
-        }
-    )
+    raise typer.Exit(run_start(args))
 
 
 def env(
@@ -104,18 +64,14 @@ def env(
     fmt: Format = "sh",
 ) -> None:
     """Print the running session's exports (eval "$(beacon ci session env)")."""
-    import os
-    import sys
+    from dataclasses import fields
 
-    from beacon.config import resolve_paths
-    from beacon.errors import UsageError
-    from beacon.session import EXPORT_FORMATS, format_exports, live_state
+    from beacon.cli.argv import EnvArgs
+    from beacon.cli.session_flow import run_env
 
-    if fmt not in EXPORT_FORMATS:
-        raise UsageError(f"unknown format {fmt!r}", hint=f"use one of: {', '.join(EXPORT_FORMATS)}")
-    environ = dict(os.environ)
-    state = live_state(resolve_paths(base_dir, None, environ))
-    sys.stdout.write(format_exports(state.exports, fmt))
+    given = dict(locals())
+    args = EnvArgs(**{f.name: given[f.name] for f in fields(EnvArgs) if given[f.name] is not None})
+    raise typer.Exit(run_env(args))
 
 
 def status(
@@ -123,28 +79,16 @@ def status(
     json_output: o.JsonOutput = False,
 ) -> None:
     """Report the session: alive, pid, endpoints, records received."""
-    import json
-    import os
+    from dataclasses import fields
 
-    from beacon.config import resolve_paths
-    from beacon.session import session_status
+    from beacon.cli.argv import StatusArgs
+    from beacon.cli.session_flow import run_status
 
-    environ = dict(os.environ)
-    info = session_status(resolve_paths(base_dir, None, environ))
-    if json_output:
-        typer.echo(json.dumps(info))
-        return
-    records = info["records"]
-    lines = [
-        f"session {info['session_id']}: {'alive' if info['alive'] else 'NOT running'}"
-        f" (pid {info['pid']}, up {info['uptime_s']:.0f}s)",
-        f"endpoints: {', '.join(f'{k} {v}' for k, v in info['endpoints'].items())}"
-        f" ({info['protocol']})",
-        f"records: logs {records.get('logs', 0)}, metrics {records.get('metrics', 0)},"
-        f" traces {records.get('traces', 0)}; in flight {info['in_flight']};"
-        f" last receive {info['last_receive_at'] or 'never'}",
-    ]
-    typer.echo("\n".join(lines))
+    given = dict(locals())
+    args = StatusArgs(
+        **{f.name: given[f.name] for f in fields(StatusArgs) if given[f.name] is not None}
+    )
+    raise typer.Exit(run_status(args))
 
 
 def stop(
@@ -161,41 +105,16 @@ def stop(
     quiet: o.Quiet = False,
 ) -> None:
     """Drain and stop the daemon, then write and validate runtime.jsonl."""
-    import os
+    from dataclasses import fields
 
-    from beacon.ci import github
-    from beacon.cli.common import finish_settings, report_finish
-    from beacon.cli.render import Reporter
-    from beacon.config import resolve_paths
-    from beacon.run import deferred_signals
-    from beacon.session import restore_values, stop_session
+    from beacon.cli.argv import StopArgs
+    from beacon.cli.session_flow import run_stop
 
-    environ = dict(os.environ)
-    reporter = Reporter.for_environ(environ, quiet=quiet, json_output=json_output)
-    required = o.require_telemetry(require_telemetry, no_require_telemetry)
-    settings = finish_settings(
-        require_telemetry=required,
-        keep_spool=keep_spool,
-        min_events=min_events,
-        require_action=require_action,
-        redact_env=redact_env,
-        redact_pattern=redact_pattern,
+    given = dict(locals())
+    args = StopArgs(
+        **{f.name: given[f.name] for f in fields(StopArgs) if given[f.name] is not None}
     )
-    paths = resolve_paths(base_dir, None, environ)
-    with deferred_signals():
-        stopped = stop_session(paths, environ, settings, say=reporter.status, log_path=log_path)
-    if stopped is None:
-        reporter.status(f"no session in {paths.base_dir}: nothing to stop")
-        return
-    env_file = github.env_file_path(environ)
-    if env_file is not None:
-        # Later steps must stop exporting to a port nobody listens on.
-        github.append_env_file(env_file, restore_values(stopped.state))
-    result_log = log_path or stopped.state.log_path
-    from pathlib import Path
-
-    report_finish(reporter, stopped.result, log_path=Path(result_log), require_telemetry=required)
-    raise typer.Exit(stopped.result.exit_code)
+    raise typer.Exit(run_stop(args))
 
 
 session_app.command("start")(start)

@@ -10,28 +10,41 @@ from pathlib import Path
 import pytest
 import typer.main
 
-from beacon.cli.argv import EXEC_OPTIONS, ExecArgs, parse_exec_argv
+from beacon.cli.argv import (
+    EXEC_OPTIONS,
+    FAST_COMMANDS,
+    ExecArgs,
+    StopArgs,
+    parse_exec_argv,
+    parse_fast,
+)
 
 from .helpers import CHILD, clean_env
 
 
-def typer_exec_options() -> set[str]:
+def typer_options(path: tuple[str, ...]) -> set[str]:
     from beacon.cli import _register_commands
     from beacon.cli.app import app
 
     _register_commands()
-    root = typer.main.get_command(app)
-    ci = root.commands["ci"]  # type: ignore[attr-defined]
-    exec_command = ci.commands["exec"]
+    command = typer.main.get_command(app)
+    for name in path:
+        command = command.commands[name]  # type: ignore[attr-defined]
     names: set[str] = set()
-    for param in exec_command.params:
+    for param in command.params:
         names.update(opt for opt in param.opts if opt.startswith("-"))
     names.discard("--help")
     return names
 
 
-def test_fast_parser_and_typer_command_accept_the_same_options() -> None:
-    assert set(EXEC_OPTIONS) == typer_exec_options()
+@pytest.mark.parametrize("path", list(FAST_COMMANDS), ids=" ".join)
+def test_fast_parser_and_typer_command_accept_the_same_options(path: tuple[str, ...]) -> None:
+    table, _ = FAST_COMMANDS[path]
+    assert set(table) == typer_options(path)
+
+
+def test_exec_table_is_the_fast_table() -> None:
+    assert FAST_COMMANDS[("ci", "exec")][0] is EXEC_OPTIONS
 
 
 def test_parses_values_in_both_forms_and_repeats() -> None:
@@ -104,3 +117,10 @@ def test_exec_over_http_imports_neither_typer_nor_grpc(tmp_path: Path) -> None:
         cwd=tmp_path,
     )
     assert json.loads(result.stdout.splitlines()[-1]) == []
+
+
+def test_session_commands_parse_without_positionals() -> None:
+    parsed = parse_fast(["ci", "finish", "--require-telemetry=false", "--redact-env", "X"])
+    assert parsed == StopArgs(require_telemetry="false", redact_env=["X"])
+    assert parse_fast(["ci", "session", "stop", "stray"]) is None
+    assert parse_fast(["ci", "validate"]) is None

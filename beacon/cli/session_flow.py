@@ -1,0 +1,129 @@
+"""``ci session start|env|status|stop`` from parsed arguments to an exit code (no typer)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+from beacon.cli.argv import EnvArgs, StartArgs, StatusArgs, StopArgs, require_telemetry
+from beacon.cli.common import finish_settings, parse_duration, report_finish
+from beacon.cli.render import Reporter
+from beacon.config import CaptureSettings, resolve_paths
+from beacon.errors import UsageError
+
+
+def run_start(args: StartArgs) -> int:
+    from beacon.ci import github
+    from beacon.session import start_session
+
+    environ = dict(os.environ)
+    reporter = Reporter.for_environ(environ, quiet=args.quiet, json_output=args.json_output)
+    settings = CaptureSettings.build(
+        paths=resolve_paths(args.base_dir, args.log_path, environ),
+        protocol=args.protocol,
+        receivers=args.receivers,
+        harness=args.harness or ["claude"],
+        traces=not args.no_traces,
+        prompts=not args.no_prompts,
+        tool_details=not args.no_tool_details,
+        drain_quiet_s=parse_duration(args.drain_quiet, option="--drain-quiet"),
+        drain_max_s=parse_duration(args.drain_max, option="--drain-max"),
+    )
+    max_duration_s = parse_duration(args.max_duration, option="--max-duration")
+    started = start_session(
+        settings, environ, max_duration_s=max_duration_s, reuse=args.reuse, say=reporter.status
+    )
+    state = started.state
+    env_file = github.env_file_path(environ)
+    if env_file is not None:
+        # The mask first: from here on the runner hides the token in every log.
+        reporter.command(github.add_mask(state.token))
+        github.append_env_file(env_file, state.exports)
+        reporter.status(f"exported {len(state.exports)} variables to later steps via GITHUB_ENV")
+    if not started.reused:
+        endpoint = state.endpoints.get("grpc" if state.protocol == "grpc" else "http")
+        reporter.status(
+            f"session {state.session_id} listening on {endpoint} ({state.protocol}), "
+            f"daemon pid {state.pid}"
+        )
+    reporter.status(f"environment for later steps: source {settings.paths.env_path}")
+    reporter.result(
+        {
+            "session_id": state.session_id,
+            "pid": state.pid,
+            "endpoints": state.endpoints,
+            "protocol": state.protocol,
+            "env_path": str(settings.paths.env_path),
+            "state_path": str(settings.paths.state_path),
+            "reused": started.reused,
+        }
+    )
+    return 0
+
+
+def run_env(args: EnvArgs) -> int:
+    from beacon.session import EXPORT_FORMATS, format_exports, live_state
+
+    if args.fmt not in EXPORT_FORMATS:
+        raise UsageError(
+            f"unknown format {args.fmt!r}", hint=f"use one of: {', '.join(EXPORT_FORMATS)}"
+        )
+    state = live_state(resolve_paths(args.base_dir, None, dict(os.environ)))
+    sys.stdout.write(format_exports(state.exports, args.fmt))
+    return 0
+
+
+def run_status(args: StatusArgs) -> int:
+    from beacon.session import session_status
+
+    info = session_status(resolve_paths(args.base_dir, None, dict(os.environ)))
+    if args.json_output:
+        print(json.dumps(info))
+        return 0
+    records = info["records"]
+    print(
+        f"session {info['session_id']}: {'alive' if info['alive'] else 'NOT running'}"
+        f" (pid {info['pid']}, up {info['uptime_s']:.0f}s)\n"
+        f"endpoints: {', '.join(f'{k} {v}' for k, v in info['endpoints'].items())}"
+        f" ({info['protocol']})\n"
+        f"records: logs {records.get('logs', 0)}, metrics {records.get('metrics', 0)},"
+        f" traces {records.get('traces', 0)}; in flight {info['in_flight']};"
+        f" last receive {info['last_receive_at'] or 'never'}"
+    )
+    return 0
+
+
+def run_stop(args: StopArgs) -> int:
+    from beacon.ci import github
+    from beacon.run import deferred_signals
+    from beacon.session import restore_values, stop_session
+
+    environ = dict(os.environ)
+    reporter = Reporter.for_environ(environ, quiet=args.quiet, json_output=args.json_output)
+    required = require_telemetry(args.require_telemetry, args.no_require_telemetry)
+    settings = finish_settings(
+        require_telemetry=required,
+        keep_spool=args.keep_spool,
+        min_events=args.min_events,
+        require_action=args.require_action,
+        redact_env=args.redact_env,
+        redact_pattern=args.redact_pattern,
+    )
+    paths = resolve_paths(args.base_dir, None, environ)
+    with deferred_signals():
+        stopped = stop_session(
+            paths, environ, settings, say=reporter.status, log_path=args.log_path
+        )
+    if stopped is None:
+        reporter.status(f"no session in {paths.base_dir}: nothing to stop")
+        reporter.result({"session_id": None, "exit_code": 0, "stopped": False})
+        return 0
+    env_file = github.env_file_path(environ)
+    if env_file is not None:
+        # Later steps must stop exporting to a port nobody listens on.
+        github.append_env_file(env_file, restore_values(stopped.state))
+    log_path = args.log_path or Path(stopped.state.log_path)
+    report_finish(reporter, stopped.result, log_path=log_path, require_telemetry=required)
+    return stopped.result.exit_code
