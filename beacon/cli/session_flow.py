@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from beacon.cli.argv import EnvArgs, StartArgs, StatusArgs, StopArgs, require_telemetry
@@ -31,6 +32,9 @@ def run_start(args: StartArgs) -> int:
         drain_quiet_s=parse_duration(args.drain_quiet, option="--drain-quiet"),
         drain_max_s=parse_duration(args.drain_max, option="--drain-max"),
     )
+    # The daemon always serves OTLP/HTTP as well: `ci exec` joining the session
+    # posts its lifecycle records there, whatever protocol the agents use.
+    settings = replace(settings, receivers=settings.receivers | {"http"})
     max_duration_s = parse_duration(args.max_duration, option="--max-duration")
     started = start_session(
         settings, environ, max_duration_s=max_duration_s, reuse=args.reuse, say=reporter.status

@@ -281,6 +281,11 @@ def test_grpc_session(base: Path) -> None:
     exports = json.loads(beacon("ci", "session", "env", "--format", "json", env=env).stdout)
     assert exports["OTEL_EXPORTER_OTLP_PROTOCOL"] == "grpc"
     step({**env, **exports}, "log:over-grpc")
+    joined = beacon("ci", "exec", "--", *CHILD, "log:exec-over-grpc", env=env)
+    assert joined.returncode == 0, joined.stderr
     stop = beacon("ci", "session", "stop", env=env)
     assert stop.returncode == 0, stop.stderr
-    assert "over-grpc" in (base / "runtime.jsonl").read_text()
+    text = (base / "runtime.jsonl").read_text()
+    assert "over-grpc" in text and "exec-over-grpc" in text
+    # exec's lifecycle records reached the session over OTLP/HTTP.
+    assert "child.exited" in text
