@@ -240,3 +240,29 @@ async def test_exec_maps_mcp_tool_result_events(
         (get(line, "event.action"), get(line, "mcp.server"), get(line, "mcp.tool"))
         for line in results
     ] == [("mcp.tool_invoked", MCP_SERVER, "echo")]
+
+
+@pytest.mark.parametrize("name", ["api_error", "overloaded_exhausted"])
+async def test_exec_reports_api_failures_with_the_child_exit_code(
+    name: str, claude_bin: Path, stub: MessagesStub, tmp_path: Path
+) -> None:
+    home, work, base = job_dirs(tmp_path)
+    scenario = build(name, work)
+    expected = expect(scenario)
+    stub.use(scenario.script)
+    run = await beacon_exec(
+        [str(claude_bin), *scenario.claude_args()],
+        protocol="grpc",
+        base_dir=base,
+        env=hermetic_env(home, stub.base_url),
+        cwd=work,
+    )
+    assert run.process.returncode == expected.exit_code == 1, run.process.describe()
+    result = run.result()
+    assert result["validation"]["status"] == "ok"
+    lines = of_run(run.runtime(), result["session_id"])
+    check_claude_run(lines, scenario, expected, exit_code=1)
+    errors = [line for line in lines if get(line, "event.action") == "session.error"]
+    assert all(get(line, "error.type") for line in errors)
+    if name == "api_error":
+        assert [get(line, "rpc.response.status_code") for line in errors] == ["400"]
