@@ -138,9 +138,24 @@ def _claude_child(pid: int) -> int:
     return child
 
 
-@pytest.mark.parametrize("target", ["beacon", "claude"])
-async def test_sigterm_mid_task_keeps_what_was_flushed(
-    target: str, claude_bin: Path, stub: MessagesStub, tmp_path: Path
+@pytest.mark.parametrize(
+    ("target", "signum", "child_exit"),
+    [
+        ("beacon", signal.SIGTERM, 128 + signal.SIGTERM),
+        ("claude", signal.SIGTERM, 128 + signal.SIGTERM),
+        # GitHub cancels a job with SIGINT first; beacon forwards it once. Claude -p then
+        # prints "Execution error" and exits 0 (!); beacon still reports the interruption.
+        ("beacon", signal.SIGINT, 0),
+    ],
+    ids=["sigterm-beacon", "sigterm-claude", "sigint-beacon"],
+)
+async def test_signal_mid_task_keeps_what_was_flushed(
+    target: str,
+    signum: signal.Signals,
+    child_exit: int,
+    claude_bin: Path,
+    stub: MessagesStub,
+    tmp_path: Path,
 ) -> None:
     home, work, base = job_dirs(tmp_path)
     scenario = build("parked", work)
@@ -164,17 +179,14 @@ async def test_sigterm_mid_task_keeps_what_was_flushed(
     )
     try:
         await asyncio.wait_for(stub.parked.wait(), 30)
-        if target == "beacon":
-            process.send_signal(signal.SIGTERM)
-        else:
-            os.kill(_claude_child(process.pid), signal.SIGTERM)
+        os.kill(process.pid if target == "beacon" else _claude_child(process.pid), signum)
         _, stderr = await asyncio.wait_for(process.communicate(), 60)
     finally:
         if process.returncode is None:
             process.kill()
             await process.wait()
 
-    assert process.returncode == 128 + signal.SIGTERM, stderr.decode(errors="replace")
+    assert process.returncode == 128 + signum, stderr.decode(errors="replace")
     runtime = load_runtime(base / "runtime.jsonl")
     assert schema_errors(runtime) == []
     events = claude_events(runtime)
@@ -183,7 +195,7 @@ async def test_sigterm_mid_task_keeps_what_was_flushed(
     exited = next(
         line for line in runtime if source(line).get("event_name") == "beacon.child.exited"
     )
-    assert get(exited, "command.exit_code") == 128 + signal.SIGTERM
+    assert get(exited, "command.exit_code") == child_exit
     assert "beacon.collector.stopped" in lifecycle(runtime)
 
 
