@@ -82,10 +82,20 @@ class LineProtector:
             return text
         if isinstance(node, dict):
             out: dict[str, Any] = {}
+            cache = self._cache
             for key, value in node.items():
-                clean_key = self.clean_text(key, counts) if isinstance(key, str) else str(key)
+                # Inlined cache hits: most keys and many values repeat on every line.
+                hit = cache.get(key) if isinstance(key, str) else None
+                if hit is not None and not hit[1]:
+                    clean_key = hit[0]
+                else:
+                    clean_key = self.clean_text(key, counts) if isinstance(key, str) else str(key)
                 if isinstance(value, str):
-                    text = self.clean_text(value, counts)
+                    hit = cache.get(value)
+                    if hit is not None and not hit[1]:
+                        text = hit[0]
+                    else:
+                        text = self.clean_text(value, counts)
                     if len(text) * 4 > self.max_field_bytes:
                         text = self._truncate_field(text, f"{path}.{clean_key}", line)
                     out[clean_key] = text
@@ -123,6 +133,15 @@ class LineProtector:
                 )
             else:
                 line[key] = self._walk(value, key, line, counts)
+        source = line["beacon"].get("source")
+        if isinstance(source, dict):
+            # Names the client chose (span, event, scope names) are not trusted either.
+            for key in ("event_name", "scope"):
+                if isinstance(source.get(key), str):
+                    source[key] = self.clean_text(source[key], counts)[: self.max_field_bytes]
+            if source.get("event_name") == "":
+                del source["event_name"]
+        _drop_empty_strings(line)
         if counts:
             line["content"]["redacted"] = True
             line["beacon"]["redactions"] = counts
@@ -137,3 +156,34 @@ class LineProtector:
         cleaned = self._walk(value, "run", scratch, counts)
         merge_counts(self.totals, counts)
         return cleaned
+
+
+def _drop_empty_strings(line: dict[str, Any]) -> None:
+    """Omit fields that sanitizing emptied (the schema forbids ""); ``raw`` keeps them.
+
+    Required strings get the documented fallback instead.
+    """
+
+    def prune(node: dict[str, Any]) -> None:
+        for key in [k for k, v in node.items() if v == ""]:
+            del node[key]
+        for key, value in list(node.items()):
+            if isinstance(value, dict):
+                prune(value)
+                if not value:
+                    del node[key]
+
+    for key, value in list(line.items()):
+        if key in ("raw", "beacon"):
+            continue
+        if value == "":
+            del line[key]
+        elif isinstance(value, dict):
+            prune(value)
+            if not value:
+                del line[key]
+    harness = line.setdefault("harness", {})
+    harness.setdefault("version", "unknown")
+    metric = line.get("metric")
+    if isinstance(metric, dict):
+        metric.setdefault("name", "unknown")

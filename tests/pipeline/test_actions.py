@@ -234,3 +234,11 @@ def test_a_line_that_carried_a_secret_is_high() -> None:
     assert line["severity"] == "high"
     assert line["content"]["redacted"] is True
     assert line["beacon"]["redactions"] == {"aws_access_key": 1}
+
+
+def test_names_chosen_by_the_client_are_redacted_too() -> None:
+    token = "ghp_" + "Qq7" * 12
+    line = one_line({"event.name": f"custom {token}"}, body=f"claude_code.custom {token}")
+    text = json.dumps(line)
+    assert token not in text
+    assert line["beacon"]["source"]["event_name"] == "claude_code.custom [REDACTED:github_token]"

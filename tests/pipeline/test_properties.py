@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from beacon.pipeline.runner import make_context, make_protector
 from beacon.pipeline.validate import validate_line
 
 PROPERTY = settings(
-    max_examples=150,
+    max_examples=int(os.environ.get("BEACON_PROPERTY_EXAMPLES", "150")),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
