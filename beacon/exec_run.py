@@ -92,6 +92,7 @@ async def capture(
     *,
     timeout_s: float | None,
     say: Say,
+    mask: Say | None = None,
 ) -> Capture:
     """Collector up, child run, drain, collector down.
 
@@ -131,6 +132,8 @@ async def capture(
             endpoints = collector.endpoints
         endpoint = endpoint_for(settings.protocol, endpoints)
         say(f"collector listening on {endpoint} ({settings.protocol}), session {session_id}")
+        if mask is not None:
+            mask(token)
         child_env = dict(environ)
         child_env.update(
             telemetry_environment(
@@ -187,6 +190,7 @@ async def capture(
         cancelled_by=child.cancelled_by,
         working_directory=cwd,
         drain=drain_info,
+        collector_token=token,
     )
     return Capture(outcome=outcome, child=child, drained_records=int(drain.records))
 

@@ -21,6 +21,9 @@ from beacon.config import FinishSettings
 from beacon.errors import ExitCode
 from beacon.paths import FILE_MODE, ArtifactPaths
 
+#: The name the collector token is redacted under (never exported anywhere).
+TOKEN_NAME = "BEACON_COLLECTOR_TOKEN"  # noqa: S105 - a name, not a secret
+
 
 @dataclass(frozen=True)
 class RunOutcome:
@@ -32,6 +35,8 @@ class RunOutcome:
     cancelled_by: int | None = None
     working_directory: str | None = None
     drain: Mapping[str, Any] | None = None
+    collector_token: str | None = None
+    """The run's bearer token: redacted if an agent ever prints its environment."""
 
 
 @dataclass(frozen=True)
@@ -77,14 +82,19 @@ def pipeline_validation(
     """Run the pipeline over the spool; returns (validation dict, events written)."""
     from beacon.pipeline import PipelineOptions, RedactionSettings, run_pipeline
 
+    redact_env = list(settings.redact_env)
+    redaction_environ = dict(environ)
+    if outcome.collector_token:
+        redaction_environ[TOKEN_NAME] = outcome.collector_token
+        redact_env.append(TOKEN_NAME)
     options = PipelineOptions(
         session_id=outcome.session_id,
         log_path=paths.log_path,
         harnesses=tuple(h.name for h in harnesses),
         environ=dict(environ),
         redaction=RedactionSettings.from_environ(
-            environ,
-            redact_env=list(settings.redact_env),
+            redaction_environ,
+            redact_env=redact_env,
             patterns=list(settings.redact_patterns),
         ),
         working_directory=outcome.working_directory,

@@ -78,8 +78,16 @@ def _run_exec(args: ExecArgs) -> int:
     from beacon.exec_run import capture
     from beacon.run import finish_run
 
+    mask = None
+    if reporter.actions:
+        from beacon.ci import github
+
+        def mask(secret: str) -> None:
+            # The child may print its environment; the runner then hides the token.
+            reporter.command(github.add_mask(secret))
+
     captured = asyncio.run(
-        capture(argv, settings, environ, timeout_s=timeout_s, say=reporter.status)
+        capture(argv, settings, environ, timeout_s=timeout_s, say=reporter.status, mask=mask)
     )
     child_code = captured.outcome.child_exit_code or 0
     if captured.child.timed_out:

@@ -5,6 +5,7 @@ Actions run in order:
   env:PATH              dump the environment as JSON to PATH
   log:BODY              export one log record with the OpenTelemetry Python SDK, using
                         only the OTEL_* environment (protocol grpc or http/protobuf)
+  logenv:NAME           export a log record whose body holds $NAME's value
   ready:PATH            create PATH (tells the test the child is running)
   waitsig:PATH          block until SIGINT/SIGTERM/SIGHUP arrives, write its number to PATH
   exit:CODE             exit with CODE
@@ -71,6 +72,8 @@ def main(actions: list[str]) -> int:
             Path(arg).write_text(json.dumps(dict(os.environ)))
         elif verb == "log":
             export_log(arg)
+        elif verb == "logenv":
+            export_log(f"{arg} is {os.environ.get(arg)}")
         elif verb == "ready":
             Path(arg).touch()
         elif verb == "waitsig":

@@ -383,3 +383,22 @@ def test_a_second_signal_after_the_child_exited_does_not_lose_the_log(tmp_path: 
     assert process.returncode == 128 + signal.SIGINT
     lines = runtime_lines(tmp_path / "b" / "runtime.jsonl")
     assert any("last-words" in json.dumps(line) for line in lines)
+
+
+def test_the_collector_token_is_masked_and_never_written(tmp_path: Path) -> None:
+    env = clean_env(GITHUB_ACTIONS="true")
+    result = beacon(
+        *exec_args(tmp_path, "--harness", "otel", "--json"),
+        *CHILD,
+        "logenv:OTEL_EXPORTER_OTLP_HEADERS",
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    mask_lines = [line for line in result.stdout.splitlines() if line.startswith("::add-mask::")]
+    assert len(mask_lines) == 1
+    token = mask_lines[0].removeprefix("::add-mask::")
+    assert len(token) >= 32
+    text = (tmp_path / "runtime.jsonl").read_text()
+    assert "OTEL_EXPORTER_OTLP_HEADERS is" in text
+    assert token not in text
+    assert token not in (tmp_path / "result.json").read_text()
