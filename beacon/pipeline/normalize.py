@@ -297,9 +297,7 @@ def _span_line(ctx: LineContext, source: _Source, span: Mapping[str, Any]) -> di
         line["severity"] = actions.raise_severity(line["severity"], "medium")
         message = status.get("message") if isinstance(status, dict) else None
         actions.put(fields, "error.type", message if isinstance(message, str) else "error")
-    if start is not None and end is not None and end >= start:
-        line.setdefault("beacon", {})["duration_ms"] = (end - start) // 1_000_000
-    return _finish(
+    finished = _finish(
         line,
         ctx,
         source=source,
@@ -309,6 +307,9 @@ def _span_line(ctx: LineContext, source: _Source, span: Mapping[str, Any]) -> di
         claude_session=attrs.get("session.id"),
         message=name or None,
     )
+    if start is not None and end is not None and end >= start:
+        finished["beacon"]["duration_ms"] = (end - start) // 1_000_000
+    return finished
 
 
 # -- metrics -------------------------------------------------------------------------------
