@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import secrets
 import socket
+import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -22,9 +24,10 @@ from typing import TYPE_CHECKING, Any
 from beacon.agents.harnesses import endpoint_for, telemetry_environment
 from beacon.config import CaptureSettings
 from beacon.errors import StartupError
+from beacon.paths import ArtifactPaths
 from beacon.process import ChildResult, run_child
-from beacon.run import RunOutcome
-from beacon.session_state import SessionState
+from beacon.run import RunOutcome, utc_now, write_private
+from beacon.session_state import SessionState, process_alive
 
 if TYPE_CHECKING:
     from beacon.collector import Collector
@@ -32,6 +35,8 @@ if TYPE_CHECKING:
 # After a cancellation the drain gets at most this long: the runner's SIGKILL
 # follows its SIGINT by ~10 s and runtime.jsonl must be written before that.
 CANCELLED_DRAIN_MAX_S = 1.0
+#: Set in the child's environment: a `ci exec` nested inside joins this run.
+EXEC_SESSION_ENV = "BEACON_CI_EXEC_SESSION_ID"
 LISTEN_BACKLOG = 128
 
 Say = Callable[[str], None]
@@ -79,6 +84,43 @@ def warm_up_pipeline() -> None:
         compile_schema()
 
 
+def exec_state_path(paths: ArtifactPaths) -> Path:
+    return paths.base_dir / "exec.json"
+
+
+def write_exec_state(paths: ArtifactPaths, state: SessionState) -> None:
+    """Let a nested ``ci exec`` (run by our child) join this run instead of clobbering it."""
+    write_private(exec_state_path(paths), state.to_json())
+
+
+def remove_exec_state(paths: ArtifactPaths, session_id: str) -> None:
+    path = exec_state_path(paths)
+    with contextlib.suppress(OSError, ValueError):
+        if json.loads(path.read_text(encoding="utf-8")).get("session_id") == session_id:
+            path.unlink()
+
+
+def running_exec(paths: ArtifactPaths, environ: Mapping[str, str]) -> SessionState | None:
+    """The live ``ci exec`` in this base dir that our caller is nested in, if any.
+
+    Raises when another, unrelated ``ci exec`` is running there: both would
+    write the same spool.
+    """
+    try:
+        data = json.loads(exec_state_path(paths).read_text(encoding="utf-8"))
+        state = SessionState.from_mapping(data)
+    except (OSError, ValueError, TypeError):
+        return None
+    if not process_alive(state.pid):
+        return None
+    if environ.get(EXEC_SESSION_ENV) == state.session_id:
+        return state
+    raise StartupError(
+        f"another `beacon ci exec` (pid {state.pid}) is running in {paths.base_dir}",
+        hint="give each concurrent run its own --base-dir",
+    )
+
+
 def can_bind_early(settings: CaptureSettings) -> bool:
     # grpc.aio cannot adopt a bound socket: with gRPC the server must be fully
     # up before the child starts (Claude Code never retries a refused connection).
@@ -113,7 +155,8 @@ async def capture(
         started = Collector(
             CollectorConfig(
                 spool_path=paths.spool_path,
-                receivers=settings.receivers,
+                # OTLP/HTTP always: a nested `ci exec` posts its lifecycle there.
+                receivers=settings.receivers | {"http"},
                 token=token,
                 otelcol_path=paths.otelcol_path,
                 session_id=session_id,
@@ -131,21 +174,39 @@ async def capture(
             collector = await start_collector()
             endpoints = collector.endpoints
         endpoint = endpoint_for(settings.protocol, endpoints)
+        telemetry = telemetry_environment(
+            harnesses=settings.harnesses,
+            protocol=settings.protocol,
+            endpoint=endpoint,
+            token=token,
+            session_id=session_id,
+            job_environ=environ,
+            switches=settings.switches,
+        )
+        telemetry[EXEC_SESSION_ENV] = session_id
+        write_exec_state(
+            paths,
+            SessionState(
+                session_id=session_id,
+                pid=os.getpid(),
+                token=token,
+                protocol=settings.protocol,
+                receivers=sorted(settings.receivers | {"http"}),
+                harnesses=[h.name for h in settings.harnesses],
+                endpoints=endpoints,
+                status_url=f"{endpoints['http']}/beacon/status",
+                started_at=utc_now(),
+                started_monotonic_wall=time.time(),
+                base_dir=str(paths.base_dir),
+                log_path=str(paths.log_path),
+                spool_path=str(paths.spool_path),
+                exports=telemetry,
+            ),
+        )
         say(f"collector listening on {endpoint} ({settings.protocol}), session {session_id}")
         if mask is not None:
             mask(token)
-        child_env = dict(environ)
-        child_env.update(
-            telemetry_environment(
-                harnesses=settings.harnesses,
-                protocol=settings.protocol,
-                endpoint=endpoint,
-                token=token,
-                session_id=session_id,
-                job_environ=environ,
-                switches=settings.switches,
-            )
-        )
+        child_env = {**environ, **telemetry}
         cwd = str(Path.cwd())
 
         async def child_started(pid: int) -> None:
@@ -176,6 +237,7 @@ async def capture(
             + (" (gave up waiting)" if drain.timed_out else "")
         )
     finally:
+        remove_exec_state(paths, session_id)
         if collector is not None:
             await collector.stop()
         elif listener is not None:

@@ -52,10 +52,13 @@ def _run_exec(args: ExecArgs) -> int:
     timeout_s = parse_duration(args.timeout, option="--timeout") if args.timeout else None
     paths.ensure_dirs()
 
+    from beacon.exec_run import running_exec
     from beacon.session_state import load_state, session_alive
 
     state = load_state(paths)
-    if state is not None and session_alive(state):
+    if state is None or not session_alive(state):
+        state = running_exec(paths, environ)
+    if state is not None:
         from beacon.exec_run import join_session
         from beacon.run import RunOutcome, decide_exit_code, result_object
 

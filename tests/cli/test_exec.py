@@ -402,3 +402,55 @@ def test_the_collector_token_is_masked_and_never_written(tmp_path: Path) -> None
     assert "OTEL_EXPORTER_OTLP_HEADERS is" in text
     assert token not in text
     assert token not in (tmp_path / "result.json").read_text()
+
+
+def test_nested_exec_joins_the_outer_run(tmp_path: Path) -> None:
+    inner = [BEACON, "ci", "exec", "--base-dir", str(tmp_path), "--", *CHILD, "log:from-inner"]
+    nested = beacon(
+        *exec_args(tmp_path, "--harness", "otel", "--json"),
+        "bash",
+        "-c",
+        '"$@"',
+        "outer",
+        *inner,
+    )
+    assert nested.returncode == 0, nested.stderr
+    assert "joining session" in nested.stderr
+    outer_id = last_json_line(nested.stdout)["session_id"]
+    lines = [
+        line
+        for line in runtime_lines(tmp_path / "runtime.jsonl")
+        if line["beacon"]["session_id"] == outer_id
+    ]
+    assert any("from-inner" in json.dumps(line) for line in lines)
+    assert not (tmp_path / "exec.json").exists()
+
+
+def test_concurrent_exec_in_one_base_dir_is_refused(tmp_path: Path) -> None:
+    ready = tmp_path / "ready"
+    got = tmp_path / "got"
+    outer = subprocess.Popen(
+        [
+            BEACON,
+            *exec_args(tmp_path / "b", "--no-require-telemetry"),
+            *CHILD,
+            f"ready:{ready}",
+            f"waitsig:{got}",
+        ],
+        env=clean_env(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(ready.exists, what="the first run's child to start")
+        second = beacon(*exec_args(tmp_path / "b"), *CHILD)
+        assert second.returncode == 5
+        assert "another `beacon ci exec`" in second.stderr
+        assert "--base-dir" in second.stderr
+        outer.send_signal(signal.SIGTERM)
+        outer.wait(timeout=15)
+    finally:
+        if outer.poll() is None:
+            outer.kill()
+            outer.wait()
