@@ -134,6 +134,7 @@ def _atomic_install(
         if target.exists() and check(target) is None:
             return target
         staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+        staging.chmod(0o755)  # mkdtemp makes it private; the install is a shared cache
         try:
             populate(staging)
             problem = check(staging)
