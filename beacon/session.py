@@ -17,7 +17,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.error
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -384,7 +383,7 @@ def stop_daemon(state: SessionState, *, say: Say) -> None:
     try:
         request(state, "/beacon/shutdown", method="POST", body=b"", timeout_s=2.0)
         asked = True
-    except (OSError, urllib.error.URLError):
+    except OSError:  # URLError and HTTPError are OSErrors
         asked = False
     if not asked:
         with contextlib.suppress(ProcessLookupError):

@@ -10,8 +10,6 @@ import contextlib
 import json
 import os
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -113,6 +111,8 @@ def request(
     timeout_s: float = 2.0,
 ) -> bytes:
     """A bounded request to the daemon's HTTP app, with the session token."""
+    import urllib.request  # ~10 ms: only when a session is actually there
+
     headers = {"authorization": f"Bearer {state.token}"}
     if content_type:
         headers["content-type"] = content_type
@@ -128,7 +128,7 @@ def fetch_status(state: SessionState, timeout_s: float = 2.0) -> dict[str, Any] 
     """The daemon's status document, or None when it does not answer."""
     try:
         data = json.loads(request(state, "/beacon/status", timeout_s=timeout_s))
-    except (OSError, urllib.error.URLError, ValueError):
+    except (OSError, ValueError):  # URLError and HTTPError are OSErrors
         return None
     return data if isinstance(data, dict) else None
 

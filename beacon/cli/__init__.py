@@ -47,6 +47,21 @@ def _fast_path(argv: list[str]) -> int | None:
     return runners[type(parsed)](parsed)
 
 
+def _exit_now(code: int) -> None:
+    """Exit without tearing the interpreter down (~0.05-0.3 s of GC on a busy runner).
+
+    Every file beacon writes is closed by then; only the standard streams
+    may hold buffered output.
+    """
+    import contextlib
+    import os
+
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code)
+
+
 def main() -> None:
     from beacon.cli.argv import normalize_argv
 
@@ -54,7 +69,7 @@ def main() -> None:
     try:
         code = _fast_path(argv)
         if code is not None:
-            sys.exit(code)
+            _exit_now(code)
         # typer is imported only here: `ci exec` and the session commands sit
         # on every job's critical path.
         from beacon.cli.app import app
