@@ -13,6 +13,7 @@ import base64
 import binascii
 import math
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 # orjson cannot serialize ints outside 64 bits; OTLP has none, but input is untrusted.
@@ -177,11 +178,17 @@ def unix_nanos(value: Any) -> int | None:
 def rfc3339(nanos: int) -> str:
     """Nanoseconds since the epoch as RFC 3339 UTC with millisecond precision."""
     seconds, rest = divmod(nanos, 1_000_000_000)
+    return f"{_second_prefix(seconds)}.{rest // 1_000_000:03d}Z"
+
+
+@lru_cache(maxsize=4096)
+def _second_prefix(seconds: int) -> str:
+    # Records arrive in bursts within the same seconds: format each second once.
     try:
         moment = datetime.fromtimestamp(seconds, UTC)
     except (OverflowError, OSError, ValueError):
         moment = datetime.fromtimestamp(0, UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S") + f".{rest // 1_000_000:03d}Z"
+    return moment.strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def enum_value(value: Any, names: dict[str, int]) -> int | None:

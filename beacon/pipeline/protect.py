@@ -51,6 +51,7 @@ class LineProtector:
     max_line_bytes: int = 65536
     totals: Counts = field(default_factory=dict)
     _cache: dict[str, tuple[str, Counts]] = field(default_factory=dict, repr=False)
+    _emptied: bool = field(default=False, repr=False)
 
     def clean_text(self, text: str, counts: Counts) -> str:
         """Redact, then sanitize (and redact what sanitizing revealed)."""
@@ -65,9 +66,12 @@ class LineProtector:
         result = self.redactor.redact_text(text, local)
         if needs_sanitizing(result):
             result = self.redactor.redact_text(sanitize_text(result), local)
+            if not result:
+                self._emptied = True
         if local:
             merge_counts(counts, local)
-        if cacheable:
+        # An emptied string is not cached: each occurrence must raise ``_emptied``.
+        if cacheable and result:
             if len(self._cache) >= _CACHE_MAX_ENTRIES:
                 self._cache.clear()
             self._cache[text] = (result, local)
@@ -141,7 +145,10 @@ class LineProtector:
                     source[key] = self.clean_text(source[key], counts)[: self.max_field_bytes]
             if source.get("event_name") == "":
                 del source["event_name"]
-        _drop_empty_strings(line)
+        if self._emptied:
+            # Rare: sanitizing left a field empty, which the schema forbids.
+            self._emptied = False
+            _drop_empty_strings(line)
         if counts:
             line["content"]["redacted"] = True
             line["beacon"]["redactions"] = counts

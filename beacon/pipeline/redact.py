@@ -62,18 +62,20 @@ def _compile_rules(rules: Iterable[SecretRule]) -> re.Pattern[str]:
     return re.compile("|".join(parts))
 
 
-class _RuleTable:
-    """A rule table compiled lazily into one alternation per set of anchored rules.
+class _RuleTables:
+    """Both rule tables, compiled lazily into one alternation per set of anchored rules.
 
-    Most strings hold no anchor at all and cost a few substring searches; the
-    rest run one regex made of just the rules whose anchors they contain.
+    One scan of a string finds which rules' anchors it holds (``SecretRule.anchors``);
+    most strings hold none and cost just that scan. The rest run one regex per
+    table made of only the rules whose anchors they contain.
     """
 
-    def __init__(self, rules: tuple[SecretRule, ...]) -> None:
-        self.rules = rules
+    def __init__(self, token_rules: tuple[SecretRule, ...], context_rules: tuple[SecretRule, ...]):
+        self.rules = token_rules + context_rules
+        self._split = len(token_rules)
         self._compiled: dict[frozenset[int], re.Pattern[str]] = {}
-        self._finder, self._rules_of = self._anchor_finder(rules, case_sensitive=False)
-        self._finder_cs, self._rules_of_cs = self._anchor_finder(rules, case_sensitive=True)
+        self._finder, self._rules_of = self._anchor_finder(self.rules, case_sensitive=False)
+        self._finder_cs, self._rules_of_cs = self._anchor_finder(self.rules, case_sensitive=True)
 
     @staticmethod
     def _anchor_finder(
@@ -85,17 +87,38 @@ class _RuleTable:
                 owners.setdefault(anchor, set()).add(index)
         if not owners:
             return None, {}
-        # An anchor found also stands for every anchor inside it ("sk-ant-" holds "sk-").
+
+        # One non-overlapping scan finds the anchors. An anchor B that starts inside a found
+        # anchor A (B inside A, or a suffix of A beginning B) can be hidden by A, so finding
+        # A also stands for B's rules: a superset, never a miss.
+        def hidden_by(found: str, other: str) -> bool:
+            return other in found or any(other.startswith(found[k:]) for k in range(1, len(found)))
+
         rules_of = {
-            anchor: frozenset(i for other, idx in owners.items() if other in anchor for i in idx)
+            anchor: frozenset(
+                i for other, idx in owners.items() if hidden_by(anchor, other) for i in idx
+            )
             for anchor in owners
         }
         longest_first = sorted(owners, key=len, reverse=True)
-        # A lookahead finds overlapping anchors too, in one scan of the text.
-        finder = re.compile("(?=(" + "|".join(re.escape(a) for a in longest_first) + "))")
+        finder = re.compile("|".join(re.escape(a) for a in longest_first))
         return finder, rules_of
 
-    def pattern_for(self, text: str) -> re.Pattern[str] | None:
+    def _pattern(self, chosen: frozenset[int]) -> re.Pattern[str] | None:
+        if not chosen:
+            return None
+        pattern = self._compiled.get(chosen)
+        if pattern is None:
+            pattern = _compile_rules(self.rules[i] for i in sorted(chosen))
+            self._compiled[chosen] = pattern
+        return pattern
+
+    def patterns_for(self, text: str) -> tuple[re.Pattern[str] | None, re.Pattern[str] | None]:
+        """(token pattern, context pattern) for ``text``; None where no rule can match.
+
+        Anchors are looked up once, before the token pass: replacing a secret with a
+        placeholder removes text, never adds an anchor, so the set stays a superset.
+        """
         if _PLACEHOLDER_MARK in text:
             # A placeholder names its family ("token"...): it must not trigger rules itself.
             text = PLACEHOLDER_RE.sub(" ", text)
@@ -107,17 +130,15 @@ class _RuleTable:
             for anchor in self._finder_cs.findall(text):
                 chosen.update(self._rules_of_cs[anchor])
         if not chosen:
-            return None
-        key = frozenset(chosen)
-        pattern = self._compiled.get(key)
-        if pattern is None:
-            pattern = _compile_rules(self.rules[i] for i in sorted(key))
-            self._compiled[key] = pattern
-        return pattern
+            return None, None
+        split = self._split
+        return (
+            self._pattern(frozenset(i for i in chosen if i < split)),
+            self._pattern(frozenset(i for i in chosen if i >= split)),
+        )
 
 
-_TOKEN_TABLE = _RuleTable(TOKEN_RULES)
-_CONTEXT_TABLE = _RuleTable(CONTEXT_RULES)
+_TABLES = _RuleTables(TOKEN_RULES, CONTEXT_RULES)
 
 
 def _secret_span(match: re.Match[str], family: str) -> tuple[int, int] | None:
@@ -157,43 +178,50 @@ def _context_value_is_secret(match: re.Match[str], family: str, text: str) -> bo
     return len(value) >= 4 and _HARMLESS_RE.match(value) is None
 
 
-@dataclass
-class _Pass:
-    """One regex pass: a fixed pattern (literals, user patterns) or a rule table."""
-
-    pattern: re.Pattern[str] | _RuleTable
-    # None: every match is a secret of ``family``; else decides per match.
-    check: Callable[[re.Match[str], str, str], bool] | None
-    family: str | None = None
-
-    def apply(self, text: str, counts: Counts) -> str:
-        if isinstance(self.pattern, _RuleTable):
-            pattern = self.pattern.pattern_for(text)
-            if pattern is None:
-                return text
-        else:
-            pattern = self.pattern
-        out: list[str] = []
-        last = 0
-        for match in pattern.finditer(text):
-            family = self.family or match.lastgroup or "secret"
-            if self.check is not None and not self.check(match, family, text):
-                continue
-            span = _secret_span(match, family) if self.family is None else match.span()
-            if span is None or span[0] == span[1] or span[0] < last:
-                continue
-            out.append(text[last : span[0]])
-            out.append(placeholder(family))
-            last = span[1]
-            counts[family] = counts.get(family, 0) + 1
-        if not out:
-            return text
-        out.append(text[last:])
-        return "".join(out)
+Check = Callable[[re.Match[str], str, str], bool]
 
 
-def _token_check(match: re.Match[str], family: str, text: str) -> bool:
-    return True
+def _apply_pattern(
+    pattern: re.Pattern[str], family: str | None, check: Check | None, text: str, counts: Counts
+) -> str:
+    """Replace the matches of ``pattern`` in ``text``.
+
+    ``family`` None: the rule tables (the matched group names the family, an inner
+    ``v`` group the part to replace); else every match is a secret of ``family``.
+    """
+    out: list[str] = []
+    last = 0
+    for match in pattern.finditer(text):
+        name = family or match.lastgroup or "secret"
+        if check is not None and not check(match, name, text):
+            continue
+        span = _secret_span(match, name) if family is None else match.span()
+        if span is None or span[0] == span[1] or span[0] < last:
+            continue
+        out.append(text[last : span[0]])
+        out.append(placeholder(name))
+        last = span[1]
+        counts[name] = counts.get(name, 0) + 1
+    if not out:
+        return text
+    out.append(text[last:])
+    return "".join(out)
+
+
+def _apply_outside_placeholders(
+    pattern: re.Pattern[str], family: str | None, check: Check | None, text: str, counts: Counts
+) -> str:
+    """``_apply_pattern`` on the parts of ``text`` that are not placeholders (idempotence)."""
+    if _PLACEHOLDER_MARK not in text:
+        return _apply_pattern(pattern, family, check, text, counts)
+    pieces: list[str] = []
+    last = 0
+    for marker in PLACEHOLDER_RE.finditer(text):
+        pieces.append(_apply_pattern(pattern, family, check, text[last : marker.start()], counts))
+        pieces.append(marker.group())
+        last = marker.end()
+    pieces.append(_apply_pattern(pattern, family, check, text[last:], counts))
+    return "".join(pieces)
 
 
 def _literal_pattern(values: Iterable[str]) -> re.Pattern[str] | None:
@@ -212,19 +240,16 @@ class Redactor:
 
     literal_values: tuple[str, ...] = ()
     user_patterns: tuple[re.Pattern[str], ...] = ()
-    _passes: list[_Pass] = field(init=False, repr=False)
+    _fixed: list[tuple[re.Pattern[str], str]] = field(init=False, repr=False)
     _cache: dict[str, tuple[str, Counts]] = field(init=False, repr=False, default_factory=dict)
 
     def __post_init__(self) -> None:
-        passes: list[_Pass] = []
+        fixed: list[tuple[re.Pattern[str], str]] = []
         literal = _literal_pattern(self.literal_values)
         if literal is not None:
-            passes.append(_Pass(literal, None, "env_value"))
-        passes.extend(_Pass(p, None, "custom_pattern") for p in self.user_patterns)
-        self._always = list(passes)
-        passes.append(_Pass(_TOKEN_TABLE, _token_check))
-        passes.append(_Pass(_CONTEXT_TABLE, _context_value_is_secret))
-        self._passes = passes
+            fixed.append((literal, "env_value"))
+        fixed.extend((p, "custom_pattern") for p in self.user_patterns)
+        self._fixed = fixed
 
     # -- strings -------------------------------------------------------------------------
 
@@ -259,25 +284,17 @@ class Redactor:
         return result
 
     def _redact_plain(self, text: str, counts: Counts) -> str:
-        passes = self._always if len(text) < _MIN_TOKEN_LENGTH else self._passes
-        if not passes:
+        for pattern, family in self._fixed:
+            text = _apply_outside_placeholders(pattern, family, None, text, counts)
+        if len(text) < _MIN_TOKEN_LENGTH:
             return text
-        if _PLACEHOLDER_MARK in text:
-            return self._apply_outside_placeholders(text, passes, counts)
-        for one_pass in passes:
-            text = one_pass.apply(text, counts)
-        return text
-
-    def _apply_outside_placeholders(self, text: str, passes: list[_Pass], counts: Counts) -> str:
-        for one_pass in passes:
-            pieces: list[str] = []
-            last = 0
-            for marker in PLACEHOLDER_RE.finditer(text):
-                pieces.append(one_pass.apply(text[last : marker.start()], counts))
-                pieces.append(marker.group())
-                last = marker.end()
-            pieces.append(one_pass.apply(text[last:], counts))
-            text = "".join(pieces)
+        token_pattern, context_pattern = _TABLES.patterns_for(text)
+        if token_pattern is not None:
+            text = _apply_outside_placeholders(token_pattern, None, None, text, counts)
+        if context_pattern is not None:
+            text = _apply_outside_placeholders(
+                context_pattern, None, _context_value_is_secret, text, counts
+            )
         return text
 
     def _redact_percent_decoded(self, text: str, counts: Counts) -> str:

@@ -84,3 +84,13 @@ def test_no_secret_survives_across_a_truncation_boundary(
     half = max(8, len(value) // 2)
     assert value[:half] not in serialized
     assert value[-half:] not in serialized
+
+
+def test_fields_that_sanitizing_empties_are_omitted_every_time() -> None:
+    requests = [
+        log_request({"event.name": "x", "session.id": "\x1b[0m"}, body="claude_code.\x00")
+        for _ in range(3)
+    ]
+    for line in protected_lines(requests):
+        assert "session" not in line
+        assert validate_line(line) is None
