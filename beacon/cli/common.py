@@ -57,5 +57,6 @@ def report_finish(
     elif status == "warn":
         reporter.warning("telemetry validation: " + ("; ".join(details) or "warnings"))
     else:
-        reporter.status(f"validation {status}")
+        count = validation.get("event_count")
+        reporter.status(f"validation {status}" + (f" ({count} harness events)" if count else ""))
     reporter.result(run.result)
