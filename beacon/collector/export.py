@@ -22,7 +22,7 @@ from beacon.collector.stats import Stats
 from beacon.errors import SpoolError
 from beacon.otlp import OtlpDecodeError
 from beacon.otlp.codec import count_records, encode_spool_line, parse_protobuf_request
-from beacon.otlp.jsondecode import parse_json_request
+from beacon.otlp.jsoncanon import canonical_json_line
 from beacon.spool import SpoolWriter
 
 Encoding = Literal["protobuf", "json"]
@@ -129,20 +129,20 @@ class ExportHandler:
         """Decode an uncompressed request body and store it."""
         try:
             if len(body) >= OFFLOAD_BYTES:
-                req, line = await asyncio.to_thread(_decode_and_encode, signal, body, encoding)
+                line, records = await asyncio.to_thread(_to_line, signal, body, encoding)
             else:
-                req, line = _decode_and_encode(signal, body, encoding)
+                line, records = _to_line(signal, body, encoding)
         except OtlpDecodeError as exc:
             return self.reject(signal, Outcome.BAD_DATA, str(exc))
-        return await self._store(signal, req, line, len(body), count=True)
+        return await self._store(signal, line, records, len(body), count=True)
 
     async def export(self, signal: str, req: Any, *, internal: bool = False) -> ExportResult:
         """Store an already decoded request. ``internal`` ones (lifecycle) are not counted."""
         line = encode_spool_line(signal, req)
-        return await self._store(signal, req, line, 0, count=not internal)
+        return await self._store(signal, line, count_records(signal, req), 0, count=not internal)
 
     async def _store(
-        self, signal: str, req: Any, line: bytes, body_bytes: int, *, count: bool
+        self, signal: str, line: bytes, records: int, body_bytes: int, *, count: bool
     ) -> ExportResult:
         try:
             await self._spool.append(line)
@@ -152,18 +152,19 @@ class ExportHandler:
             return self.reject(signal, Outcome.UNAVAILABLE, f"cannot store the data now: {exc}")
         if count:
             self._stats.count_outcome(Outcome.OK.value)
-            self._stats.accepted(signal, count_records(signal, req), body_bytes)
+            self._stats.accepted(signal, records, body_bytes)
         return ExportResult(Outcome.OK)
 
 
-def _decode_and_encode(signal: str, body: bytes, encoding: Encoding) -> tuple[Any, bytes]:
-    if encoding == "protobuf":
-        req = parse_protobuf_request(signal, body)
-    else:
-        req = parse_json_request(signal, body)
+def _to_line(signal: str, body: bytes, encoding: Encoding) -> tuple[bytes, int]:
+    """(spool line, record count) of a request body; raises ``OtlpDecodeError``."""
+    if encoding == "json":
+        # Straight from the parsed JSON to the canonical line: no protobuf in between.
+        return canonical_json_line(signal, body)
+    req = parse_protobuf_request(signal, body)
     try:
         line = encode_spool_line(signal, req)
     except (ValueError, TypeError, RecursionError) as exc:
         # orjson refuses nesting deeper than 254 levels (TypeError subclass).
         raise OtlpDecodeError(f"cannot render the request as OTLP/JSON: {exc}") from None
-    return req, line
+    return line, count_records(signal, req)

@@ -1,4 +1,9 @@
-"""OTLP/JSON request bodies -> protobuf export requests.
+"""OTLP/JSON request bodies -> protobuf export requests (reference decoder, off the hot path).
+
+The collector does not use this module: it turns OTLP/JSON straight into
+spool lines with ``beacon.otlp.jsoncanon`` (about 10x faster). This decoder
+stays for tests and tools that need a protobuf message from OTLP/JSON, and
+as the oracle ``jsoncanon`` is checked against.
 
 ``json_format`` alone would read ``traceId``/``spanId`` as base64 (OTLP/JSON
 spells them as hex) and silently store the wrong bytes, so the ids are
@@ -15,7 +20,6 @@ import binascii
 from typing import Any, Final
 
 import orjson
-from google.protobuf import json_format
 
 from beacon.otlp import OtlpDecodeError
 from beacon.otlp.codec import parse_protobuf_request, request_type
@@ -110,6 +114,9 @@ def parse_json_request(signal: str, body: bytes) -> Any:
     if not isinstance(doc, dict):
         raise OtlpDecodeError(f"OTLP/JSON body must be an object, got {type(doc).__name__}")
     _hex_ids_to_base64(signal, doc)
+    # Imported here: only tests and tools get this far; the collector never does.
+    from google.protobuf import json_format
+
     try:
         return json_format.ParseDict(doc, cls(), ignore_unknown_fields=True)
     except (json_format.ParseError, ValueError, TypeError, AttributeError, RecursionError) as exc:
