@@ -100,18 +100,22 @@ def remove_exec_state(paths: ArtifactPaths, session_id: str) -> None:
             path.unlink()
 
 
+def exec_state(paths: ArtifactPaths) -> SessionState | None:
+    try:
+        data = json.loads(exec_state_path(paths).read_text(encoding="utf-8"))
+        return SessionState.from_mapping(data)
+    except (OSError, ValueError, TypeError):
+        return None
+
+
 def running_exec(paths: ArtifactPaths, environ: Mapping[str, str]) -> SessionState | None:
     """The live ``ci exec`` in this base dir that our caller is nested in, if any.
 
     Raises when another, unrelated ``ci exec`` is running there: both would
     write the same spool.
     """
-    try:
-        data = json.loads(exec_state_path(paths).read_text(encoding="utf-8"))
-        state = SessionState.from_mapping(data)
-    except (OSError, ValueError, TypeError):
-        return None
-    if not process_alive(state.pid):
+    state = exec_state(paths)
+    if state is None or not process_alive(state.pid):
         return None
     if environ.get(EXEC_SESSION_ENV) == state.session_id:
         return state

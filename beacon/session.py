@@ -37,7 +37,7 @@ from beacon.config import (
     FinishSettings,
 )
 from beacon.errors import NoSessionError, StartupError, UsageError
-from beacon.exec_run import new_session_id, new_token, warm_up_pipeline
+from beacon.exec_run import exec_state, new_session_id, new_token, warm_up_pipeline
 from beacon.paths import FILE_MODE, ArtifactPaths
 from beacon.run import RunOutcome, RunResult, finish_run, utc_now, write_private
 from beacon.session_daemon import TOKEN_ENV
@@ -75,6 +75,12 @@ def start_session(
 ) -> Started:
     paths = settings.paths
     paths.ensure_dirs()
+    busy = exec_state(paths)
+    if busy is not None and process_alive(busy.pid):
+        raise StartupError(
+            f"a `beacon ci exec` (pid {busy.pid}) is running in {paths.base_dir}",
+            hint="use another --base-dir for the session",
+        )
     existing = load_state(paths)
     if existing is not None:
         if session_alive(existing):

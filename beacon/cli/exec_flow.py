@@ -56,7 +56,14 @@ def _run_exec(args: ExecArgs) -> int:
     from beacon.session_state import load_state, session_alive
 
     state = load_state(paths)
-    if state is None or not session_alive(state):
+    if state is not None and not session_alive(state):
+        reporter.warning(
+            f"the session in {paths.base_dir} (daemon pid {state.pid}) died without "
+            "`beacon ci session stop`; its spool is set aside, not processed: run "
+            "`beacon ci session stop` before `ci exec` to keep its data"
+        )
+        state = None
+    if state is None:
         state = running_exec(paths, environ)
     if state is not None:
         from beacon.exec_run import join_session

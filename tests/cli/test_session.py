@@ -289,3 +289,47 @@ def test_grpc_session(base: Path) -> None:
     assert "over-grpc" in text and "exec-over-grpc" in text
     # exec's lifecycle records reached the session over OTLP/HTTP.
     assert "child.exited" in text
+
+
+def test_session_start_is_refused_while_an_exec_runs(tmp_path: Path, base: Path) -> None:
+    ready = tmp_path / "ready"
+    got = tmp_path / "got"
+    running = subprocess.Popen(
+        [
+            BEACON,
+            "ci",
+            "exec",
+            "--base-dir",
+            str(base),
+            "--no-require-telemetry",
+            "--",
+            *CHILD,
+            f"ready:{ready}",
+            f"waitsig:{got}",
+        ],
+        env=clean_env(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(ready.exists, what="the exec child to start")
+        refused = beacon("ci", "session", "start", "--base-dir", str(base))
+        assert refused.returncode == 5
+        assert "`beacon ci exec`" in refused.stderr
+        running.send_signal(signal.SIGTERM)
+        running.wait(timeout=15)
+    finally:
+        if running.poll() is None:
+            running.kill()
+            running.wait()
+
+
+def test_exec_warns_about_a_dead_session(base: Path) -> None:
+    info = start(base, "--harness", "otel")
+    pid = int(info["pid"])  # type: ignore[call-overload]
+    os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: not process_alive(pid), what="the daemon to die")
+    result = beacon("ci", "exec", "--base-dir", str(base), "--no-require-telemetry", "--", *CHILD)
+    assert result.returncode == 0, result.stderr
+    assert "died without" in result.stderr
