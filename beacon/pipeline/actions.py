@@ -20,6 +20,7 @@ Fields = dict[str, Any]
 FILE_WRITE_TOOLS = {"Edit": "edit", "Write": "write", "MultiEdit": "edit", "NotebookEdit": "edit"}
 FILE_READ_TOOLS = frozenset({"Read"})
 SHELL_TOOLS = frozenset({"Bash"})
+MCP_EVENT_TOOL_NAME = "mcp_tool"
 ALLOW_DECISIONS = frozenset({"accept", "allow", "allowed", "approved", "approve", "yes"})
 ERROR_EVENTS = frozenset({"api_error", "api_retries_exhausted", "internal_error"})
 STATUS_EVENTS = frozenset({"api_refusal", "permission_mode_changed"})
@@ -159,6 +160,12 @@ def tool_fields(
         put(fields, "mcp.server", server)
         put(fields, "mcp.tool", tool)
         action = "mcp.tool_invoked"
+    elif name == MCP_EVENT_TOOL_NAME or "mcp_server_name" in details:
+        # Events name every MCP tool "mcp_tool" and put server and tool into
+        # tool_parameters; only the span uses mcp__<server>__<tool>.
+        put(fields, "mcp.server", _str(details.get("mcp_server_name")))
+        put(fields, "mcp.tool", _str(details.get("mcp_tool_name")))
+        action = "mcp.tool_invoked"
     else:
         action = "tool.invoked"
     if success is False:
@@ -215,7 +222,7 @@ def claude_event(event_name: str, attrs: Mapping[str, Any]) -> tuple[str, Fields
         if action == "command.executed" or "command" in fields:
             put(fields, "command.duration_ms", duration)
         put(fields, "gen_ai.tool.call.id", _str(attrs.get("tool_use_id")))
-        put(fields, "error.type", _str(attrs.get("error")))
+        put(fields, "error.type", _str(attrs.get("error_type")) or _str(attrs.get("error")))
         return action, fields
     if event_name == "tool_decision":
         decision = _str(attrs.get("decision"))

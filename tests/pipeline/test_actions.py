@@ -69,6 +69,12 @@ def one_line(
             {"mcp": {"server": "my_srv", "tool": "do__it"}},
         ),
         (
+            "mcp_tool",
+            {"mcp_server_name": "beacon", "mcp_tool_name": "echo"},
+            "mcp.tool_invoked",
+            {"mcp": {"server": "beacon", "tool": "echo"}},
+        ),
+        (
             "WebFetch",
             {"url": "https://example.com"},
             "tool.invoked",
@@ -101,13 +107,14 @@ def test_a_failed_tool_is_tool_failed_and_keeps_its_details() -> None:
             "event.name": "tool_result",
             "tool_name": "Bash",
             "success": "false",
-            "error": "Exit code 1",
+            "error": "Shell command failed",
+            "error_type": "ShellError",
             "tool_parameters": json.dumps({"full_command": "false"}),
         }
     )
     assert line["event"]["action"] == "tool.failed"
     assert line["command"]["command"] == "false"
-    assert line["error"]["type"] == "Exit code 1"
+    assert line["error"]["type"] == "ShellError"
     assert line["severity"] == "medium"
 
 
