@@ -77,46 +77,43 @@ async def run_child(
             "no command to run", hint="put the command after --: beacon ci exec -- CMD"
         )
     loop = asyncio.get_running_loop()
-    started = time.monotonic()
-    try:
-        process = await asyncio.create_subprocess_exec(*argv, env=dict(env))
-    except FileNotFoundError as exc:
-        raise UsageError(
-            f"command not found: {argv[0]}", hint="check the command after -- and PATH"
-        ) from exc
-    except PermissionError as exc:
-        raise UsageError(f"command not executable: {argv[0]}") from exc
-    except OSError as exc:
-        raise StartupError(f"cannot start {argv[0]}: {exc.strerror}") from exc
-
     cancellation = _Cancellation()
     skip_sigint = _terminal_delivers_sigint()
+    process: asyncio.subprocess.Process | None = None
 
     def forward(signum: int) -> None:
         cancellation.received.append(signum)
         cancellation.event.set()
-        if signum == signal.SIGINT and skip_sigint:
-            return
+        if process is None or (signum == signal.SIGINT and skip_sigint):
+            return  # a signal before the spawn is delivered right after it
         with contextlib.suppress(ProcessLookupError):
             process.send_signal(signum)
 
     # Python-level handlers (not loop.add_signal_handler): they are restored on
     # the way out, so a caller that holds signals while it writes the log keeps
-    # holding them after the child is gone.
+    # holding them after the child is gone. Installed before the spawn, so no
+    # signal falls between the child starting and beacon forwarding.
     def on_signal(signum: int, _frame: object) -> None:
         loop.call_soon_threadsafe(forward, signum)
 
     previous = {signum: signal.getsignal(signum) for signum in FORWARDED_SIGNALS}
     for signum in FORWARDED_SIGNALS:
         signal.signal(signum, on_signal)
+    started = time.monotonic()
     try:
+        process = await _spawn(argv, env)
+        if cancellation.received and not (
+            cancellation.received[0] == signal.SIGINT and skip_sigint
+        ):
+            with contextlib.suppress(ProcessLookupError):
+                process.send_signal(cancellation.received[0])
         if on_started is not None:
             await on_started(process.pid)
         timed_out = await _wait(process, timeout_s, cancellation, cancel_grace_s, timeout_grace_s)
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-        if process.returncode is None:
+        if process is not None and process.returncode is None:
             # Only reached when beacon itself is failing: never leave the child behind.
             with contextlib.suppress(ProcessLookupError):
                 process.kill()
@@ -131,6 +128,19 @@ async def run_child(
         timed_out=timed_out,
         cancelled_by=cancellation.received[0] if cancellation.received else None,
     )
+
+
+async def _spawn(argv: Sequence[str], env: Mapping[str, str]) -> asyncio.subprocess.Process:
+    try:
+        return await asyncio.create_subprocess_exec(*argv, env=dict(env))
+    except FileNotFoundError as exc:
+        raise UsageError(
+            f"command not found: {argv[0]}", hint="check the command after -- and PATH"
+        ) from exc
+    except PermissionError as exc:
+        raise UsageError(f"command not executable: {argv[0]}") from exc
+    except OSError as exc:
+        raise StartupError(f"cannot start {argv[0]}: {exc.strerror}") from exc
 
 
 async def _wait(
