@@ -44,6 +44,8 @@ _MIN_TOKEN_LENGTH = 8
 _CACHE_MAX_LENGTH = 256
 _CACHE_MAX_ENTRIES = 8192
 _MAX_JSON_DEPTH = 64
+# Combinations of anchored rules seen in practice are few; bound them anyway.
+_MAX_COMPILED_COMBINATIONS = 512
 
 Counts = dict[str, int]
 
@@ -109,6 +111,8 @@ class _RuleTables:
             return None
         pattern = self._compiled.get(chosen)
         if pattern is None:
+            if len(self._compiled) >= _MAX_COMPILED_COMBINATIONS:
+                self._compiled.clear()
             pattern = _compile_rules(self.rules[i] for i in sorted(chosen))
             self._compiled[chosen] = pattern
         return pattern
