@@ -235,6 +235,10 @@ def _literal_pattern(values: Iterable[str]) -> re.Pattern[str] | None:
     return re.compile("|".join(re.escape(v) for v in unique))
 
 
+class _TooDeep(Exception):
+    """A JSON document nests deeper than ``_MAX_JSON_DEPTH``."""
+
+
 @dataclass
 class Redactor:
     """Redacts with the built-in families plus literal values and user patterns.
@@ -324,7 +328,11 @@ class Redactor:
         except orjson.JSONDecodeError:
             return None
         local: Counts = {}
-        redacted = self.redact_value(parsed, local, depth=1)
+        try:
+            redacted = self.redact_value(parsed, local, depth=1)
+        except _TooDeep:
+            # Deeper than we walk: the plain-text rules still see every character.
+            return None
         if not local:
             return text
         for family, n in local.items():
@@ -337,11 +345,14 @@ class Redactor:
     # -- nested values -------------------------------------------------------------------
 
     def redact_value(self, value: Any, counts: Counts, depth: int = 0) -> Any:
-        """Redact every string inside ``value`` (dicts, lists, strings); keys included."""
+        """Redact every string inside ``value`` (dicts, lists, strings); keys included.
+
+        Raises ``_TooDeep`` past ``_MAX_JSON_DEPTH`` levels (callers fall back to text).
+        """
         if isinstance(value, str):
             return self.redact_text(value, counts)
         if depth > _MAX_JSON_DEPTH:
-            return value
+            raise _TooDeep
         if isinstance(value, dict):
             out: dict[Any, Any] = {}
             for key, item in value.items():

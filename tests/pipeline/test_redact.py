@@ -177,3 +177,15 @@ def test_user_pattern_cannot_break_placeholders() -> None:
 def test_an_invalid_user_pattern_is_a_usage_error() -> None:
     with pytest.raises(UsageError, match="redact-pattern"):
         RedactionSettings.from_environ({}, patterns=["(unclosed"])
+
+
+def test_a_secret_nested_deeper_than_the_walk_is_still_redacted() -> None:
+    token = "ghp_" + "Dd4" * 12
+    document = json.dumps({"a": [[[[{"b": [token]}]]]]})
+    for _ in range(10):
+        document = "[" + document + "]"
+    deep = "[" * 80 + json.dumps({"cmd": f"echo {token}"}) + "]" * 80
+    for text in (document, deep):
+        out, counts = redact(text)
+        assert token not in out
+        assert counts["github_token"] == 1
