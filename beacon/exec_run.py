@@ -200,7 +200,7 @@ async def capture(
                 endpoints=endpoints,
                 status_url=f"{endpoints['http']}/beacon/status",
                 started_at=utc_now(),
-                started_monotonic_wall=time.time(),
+                started_unix=time.time(),
                 base_dir=str(paths.base_dir),
                 log_path=str(paths.log_path),
                 spool_path=str(paths.spool_path),

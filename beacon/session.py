@@ -105,45 +105,51 @@ def start_session(
         max_duration_s=max_duration_s,
         ready_timeout_s=ready_timeout_s,
     )
-    endpoints = {str(k): str(v) for k, v in ready["endpoints"].items()}
-    exports = telemetry_environment(
-        harnesses=settings.harnesses,
-        protocol=settings.protocol,
-        endpoint=endpoint_for(settings.protocol, endpoints),
-        token=token,
-        session_id=session_id,
-        job_environ=environ,
-        switches=settings.switches,
-    )
-    exports.update(
-        {
-            BASE_DIR_ENV: str(paths.base_dir),
-            STATE_PATH_ENV: str(paths.state_path),
-            LOG_PATH_ENV: str(paths.log_path),
-            SESSION_ID_ENV: session_id,
-        }
-    )
-    state = SessionState(
-        session_id=session_id,
-        pid=int(ready["pid"]),
-        token=token,
-        protocol=settings.protocol,
-        receivers=sorted(settings.receivers),
-        harnesses=[h.name for h in settings.harnesses],
-        endpoints=endpoints,
-        status_url=str(ready["status_url"]),
-        started_at=utc_now(),
-        started_monotonic_wall=time.time(),
-        base_dir=str(paths.base_dir),
-        log_path=str(paths.log_path),
-        spool_path=str(paths.spool_path),
-        exports=exports,
-        previous={name: environ.get(name, "") for name in exports},
-        original_destination=original_destination(environ),
-        max_duration_s=max_duration_s,
-    )
-    write_private(paths.state_path, state.to_json())
-    write_private(paths.env_path, format_exports(exports, "sh"))
+    try:
+        endpoints = {str(k): str(v) for k, v in ready["endpoints"].items()}
+        exports = telemetry_environment(
+            harnesses=settings.harnesses,
+            protocol=settings.protocol,
+            endpoint=endpoint_for(settings.protocol, endpoints),
+            token=token,
+            session_id=session_id,
+            job_environ=environ,
+            switches=settings.switches,
+        )
+        exports.update(
+            {
+                BASE_DIR_ENV: str(paths.base_dir),
+                STATE_PATH_ENV: str(paths.state_path),
+                LOG_PATH_ENV: str(paths.log_path),
+                SESSION_ID_ENV: session_id,
+            }
+        )
+        state = SessionState(
+            session_id=session_id,
+            pid=int(ready["pid"]),
+            token=token,
+            protocol=settings.protocol,
+            receivers=sorted(settings.receivers),
+            harnesses=[h.name for h in settings.harnesses],
+            endpoints=endpoints,
+            status_url=str(ready["status_url"]),
+            started_at=utc_now(),
+            started_unix=time.time(),
+            base_dir=str(paths.base_dir),
+            log_path=str(paths.log_path),
+            spool_path=str(paths.spool_path),
+            exports=exports,
+            previous={name: environ.get(name, "") for name in exports},
+            original_destination=original_destination(environ),
+            max_duration_s=max_duration_s,
+        )
+        write_private(paths.state_path, state.to_json())
+        write_private(paths.env_path, format_exports(exports, "sh"))
+    except BaseException:
+        # Never leave a daemon nobody can find: no state file points at it.
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(int(ready["pid"]), signal.SIGTERM)
+        raise
     return Started(state, reused=False)
 
 
@@ -318,7 +324,7 @@ def session_status(paths: ArtifactPaths) -> dict[str, Any]:
         "alive": bool(alive and live is not None),
         "pid": state.pid,
         "session_id": state.session_id,
-        "uptime_s": round(time.time() - state.started_monotonic_wall, 3),
+        "uptime_s": round(time.time() - state.started_unix, 3),
         "endpoints": state.endpoints,
         "protocol": state.protocol,
         "records": {"logs": 0, "metrics": 0, "traces": 0},

@@ -32,8 +32,8 @@ class SessionState:
     endpoints: dict[str, str]
     status_url: str
     started_at: str
-    started_monotonic_wall: float
-    """time.time() at start, for uptime."""
+    started_unix: float
+    """``time.time()`` at start, for the uptime."""
     base_dir: str
     log_path: str
     spool_path: str
