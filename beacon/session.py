@@ -193,6 +193,7 @@ def spawn_daemon(
     env = dict(environ)
     env[TOKEN_ENV] = token
     log_fd = os.open(paths.daemon_log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, FILE_MODE)
+    os.fchmod(log_fd, FILE_MODE)  # an older log may have looser permissions
     try:
         process = subprocess.Popen(
             argv,
