@@ -42,6 +42,7 @@ _HARMLESS_VALUE_RE = re.compile(
     r"(?i)^(?:true|false|yes|no|on|off|none|null|[0-9.:\-]+|(?:/|~/|\./)[^\s]*)$"
 )
 MIN_SECRET_VALUE_LENGTH = 8
+MIN_NAMED_VALUE_LENGTH = 4
 
 
 def _is_secret_name(name: str) -> bool:
@@ -82,7 +83,8 @@ class RedactionSettings:
         values: list[str] = []
         for name, value in environ.items():
             if name in named:
-                if value:
+                # Even when asked for, a 1-3 character value would blank out ordinary text.
+                if len(value) >= MIN_NAMED_VALUE_LENGTH:
                     values.append(value)
             elif _is_secret_name(name) and _is_secret_value(value):
                 values.append(value)

@@ -149,8 +149,9 @@ def test_environment_literals_and_user_patterns() -> None:
             "CUSTOM": "custom-literal-1",
             "SSH_AUTH_SOCK": "/tmp/ssh-XXXX/agent.1",
             "SHORT_KEY": "abc",
+            "TINY": "a",
         },
-        redact_env=["CUSTOM"],
+        redact_env=["CUSTOM", "TINY", "ABSENT"],
         patterns=[r"INTERNAL-\d{4}"],
     )
     assert set(redaction.env_values) == {"plain-words-value", "custom-literal-1"}
