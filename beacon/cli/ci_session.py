@@ -21,7 +21,7 @@ ci_app.add_typer(session_app, name="session")
 MaxDuration = Annotated[
     str,
     typer.Option(
-        "--max-duration", help="The daemon exits after this long (e.g. 6h, 30m, 90) [6h]."
+        "--max-duration", help="The daemon exits after this long (e.g. 6h, 30m, 90)."
     ),
 ]
 Reuse = Annotated[

@@ -19,8 +19,8 @@ BaseDir = Annotated[
     Path | None,
     typer.Option(
         "--base-dir",
-        help="Where beacon keeps its artifacts [default: $BEACON_CI_BASE_DIR, "
-        "else $RUNNER_TEMP/beacon, else <tmp>/beacon].",
+        help="Where beacon keeps its artifacts (default: $BEACON_CI_BASE_DIR, "
+        "else $RUNNER_TEMP/beacon, else <tmp>/beacon).",
         file_okay=False,
     ),
 ]
@@ -29,7 +29,7 @@ LogPath = Annotated[
     typer.Option(
         "--log-path",
         help="Where runtime.jsonl goes "
-        "[default: $BEACON_CI_LOG_PATH, else <base-dir>/runtime.jsonl].",
+        "(default: $BEACON_CI_LOG_PATH, else <base-dir>/runtime.jsonl).",
         dir_okay=False,
     ),
 ]
