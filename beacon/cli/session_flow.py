@@ -103,6 +103,7 @@ def run_stop(args: StopArgs) -> int:
     from beacon.ci import github
     from beacon.run import deferred_signals
     from beacon.session import restore_values, stop_session
+    from beacon.session_state import load_state
 
     environ = dict(os.environ)
     reporter = Reporter.for_environ(environ, quiet=args.quiet, json_output=args.json_output)
@@ -116,18 +117,22 @@ def run_stop(args: StopArgs) -> int:
         redact_pattern=args.redact_pattern,
     )
     paths = resolve_paths(args.base_dir, None, environ)
-    with deferred_signals():
-        stopped = stop_session(
-            paths, environ, settings, say=reporter.status, log_path=args.log_path
-        )
+    state = load_state(paths)
+    try:
+        with deferred_signals():
+            stopped = stop_session(
+                paths, environ, settings, say=reporter.status, log_path=args.log_path
+            )
+    finally:
+        env_file = github.env_file_path(environ)
+        if state is not None and env_file is not None:
+            # Later steps must stop exporting to a port nobody listens on,
+            # even when processing the spool failed.
+            github.append_env_file(env_file, restore_values(state))
     if stopped is None:
         reporter.status(f"no session in {paths.base_dir}: nothing to stop")
         reporter.result({"session_id": None, "exit_code": 0, "stopped": False})
         return 0
-    env_file = github.env_file_path(environ)
-    if env_file is not None:
-        # Later steps must stop exporting to a port nobody listens on.
-        github.append_env_file(env_file, restore_values(stopped.state))
     log_path = args.log_path or Path(stopped.state.log_path)
     report_finish(reporter, stopped.result, log_path=log_path, require_telemetry=required)
     return stopped.result.exit_code
