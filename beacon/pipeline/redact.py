@@ -283,6 +283,8 @@ class Redactor:
     def _redact_uncached(self, text: str, counts: Counts) -> str:
         stripped = text.strip()
         if stripped[:1] in ("{", "[") and stripped[-1:] in ("}", "]"):
+            if self._json_text_is_clean(text):
+                return text
             structured = self._redact_json_text(text, counts)
             if structured is not None:
                 return structured
@@ -290,6 +292,16 @@ class Redactor:
         if "%" in result:
             result = self._redact_percent_decoded(result, counts)
         return result
+
+    def _json_text_is_clean(self, text: str) -> bool:
+        """True when no rule can match anything inside this JSON text, without parsing it.
+
+        JSON escapes only quotes, backslashes and control characters, which no anchor
+        contains; ``\\u``, ``\\/`` and ``%`` escapes could hide one, so they force the parse.
+        """
+        if self._fixed or "\\u" in text or "\\/" in text or "%" in text:
+            return False
+        return _TABLES.patterns_for(text) == (None, None)
 
     def _redact_plain(self, text: str, counts: Counts) -> str:
         for pattern, family in self._fixed:

@@ -190,3 +190,17 @@ def test_a_secret_nested_deeper_than_the_walk_is_still_redacted() -> None:
         out, counts = redact(text)
         assert token not in out
         assert counts["github_token"] == 1
+
+
+@pytest.mark.parametrize(
+    ("document", "secret"),
+    [
+        ('{"a": "\\u0067hp_' + "Ab1" * 12 + '"}', "Ab1" * 12),
+        ('{"url": "https:\\/\\/deploy:Pa55w0rd9@db"}', "Pa55w0rd9"),
+        ('{"q": "x%3Dghp_' + "Cc2" * 12 + '"}', "Cc2" * 12),
+    ],
+)
+def test_json_escapes_cannot_hide_a_secret(document: str, secret: str) -> None:
+    out, counts = redact(document)
+    assert secret not in out
+    assert counts
