@@ -186,7 +186,3 @@ async def _end(
     with contextlib.suppress(ProcessLookupError):
         process.kill()
     await exited
-
-
-def describe_command(argv: Sequence[str]) -> str:
-    return " ".join(argv) if len(" ".join(argv)) < 80 else " ".join(argv)[:77] + "..."

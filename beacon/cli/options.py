@@ -1,4 +1,4 @@
-"""Options shared by several commands, and the parsing typer cannot do itself.
+"""The typer options shared by several commands (the fast path parses in beacon.cli.argv).
 
 Options are ``Annotated`` aliases so each command lists them once, with one
 help text.
@@ -11,9 +11,7 @@ from typing import Annotated
 
 import typer
 
-from beacon.cli.argv import REQUIRE_TELEMETRY, normalize_argv, require_telemetry
-
-__all__ = ["normalize_argv", "require_telemetry"]
+from beacon.cli.argv import REQUIRE_TELEMETRY
 
 BaseDir = Annotated[
     Path | None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from beacon.cli.options import normalize_argv, require_telemetry
+from beacon.cli.argv import normalize_argv, require_telemetry
 from beacon.errors import ExitCode, UsageError
 from beacon.run import decide_exit_code
 
