@@ -235,10 +235,6 @@ async def test_exec_maps_mcp_connections_and_tool_spans(
 
 # Claude names the tool `mcp_tool` on its events and puts server and tool into
 # tool_parameters (docs/claude-code.md); the pipeline only recognises `mcp__<server>__<tool>`.
-@pytest.mark.xfail(
-    strict=True,
-    reason="pipeline maps the MCP tool_result event (tool_name=mcp_tool) to tool.invoked",
-)
 async def test_exec_maps_mcp_tool_result_events(
     claude_bin: Path, stub: MessagesStub, tmp_path: Path
 ) -> None:
