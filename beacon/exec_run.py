@@ -139,6 +139,7 @@ async def capture(
     timeout_s: float | None,
     say: Say,
     mask: Say | None = None,
+    early_signals: list[int] | None = None,
 ) -> Capture:
     """Collector up, child run, drain, collector down.
 
@@ -222,7 +223,13 @@ async def capture(
                 "child.started", child_started_attributes(argv, cwd, pid)
             )
 
-        child = await run_child(argv, child_env, timeout_s=timeout_s, on_started=child_started)
+        child = await run_child(
+            argv,
+            child_env,
+            timeout_s=timeout_s,
+            on_started=child_started,
+            early_signals=early_signals,
+        )
         assert collector is not None
         await collector.record_lifecycle("child.exited", child_exited(child))
         say(describe_exit(child))
@@ -268,6 +275,7 @@ async def join_session(
     *,
     timeout_s: float | None,
     say: Say,
+    early_signals: list[int] | None = None,
 ) -> ChildResult:
     """Run the child against a live session; lifecycle records go to its spool."""
     say(f"joining session {state.session_id} (validation happens at `session stop`)")
@@ -280,7 +288,9 @@ async def join_session(
             post_lifecycle, state, "child.started", child_started_attributes(argv, cwd, pid)
         )
 
-    child = await run_child(argv, child_env, timeout_s=timeout_s, on_started=started)
+    child = await run_child(
+        argv, child_env, timeout_s=timeout_s, on_started=started, early_signals=early_signals
+    )
     await asyncio.to_thread(post_lifecycle, state, "child.exited", child_exited(child))
     say(describe_exit(child))
     return child

@@ -71,7 +71,10 @@ async def run_child(
     on_started: Callable[[int], Awaitable[None]] | None = None,
     cancel_grace_s: float = CANCEL_GRACE_S,
     timeout_grace_s: float = TIMEOUT_GRACE_S,
+    early_signals: list[int] | None = None,
 ) -> ChildResult:
+    """``early_signals``: signals beacon received before this call (while it
+    was starting); the child gets the first of them as soon as it exists."""
     if not argv:
         raise UsageError(
             "no command to run", hint="put the command after --: beacon ci exec -- CMD"
@@ -99,12 +102,13 @@ async def run_child(
     previous = {signum: signal.getsignal(signum) for signum in FORWARDED_SIGNALS}
     for signum in FORWARDED_SIGNALS:
         signal.signal(signum, on_signal)
+    if early_signals:
+        forward(early_signals[0])
     started = time.monotonic()
     try:
         process = await _spawn(argv, env)
-        if cancellation.received and not (
-            cancellation.received[0] == signal.SIGINT and skip_sigint
-        ):
+        if cancellation.received:
+            # Arrived before the child existed: not even the terminal reached it.
             with contextlib.suppress(ProcessLookupError):
                 process.send_signal(cancellation.received[0])
         if on_started is not None:

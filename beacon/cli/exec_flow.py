@@ -18,11 +18,11 @@ def run_exec(args: ExecArgs) -> int:
     # From here to the exit, SIGINT/SIGTERM/SIGHUP never kill beacon outright:
     # while the child runs they are forwarded to it, afterwards they are held
     # until runtime.jsonl is written (the runner's SIGKILL comes ~10 s later).
-    with deferred_signals():
-        return _run_exec(args)
+    with deferred_signals() as early_signals:
+        return _run_exec(args, early_signals)
 
 
-def _run_exec(args: ExecArgs) -> int:
+def _run_exec(args: ExecArgs, early_signals: list[int]) -> int:
     environ = dict(os.environ)
     reporter = Reporter.for_environ(environ, quiet=args.quiet, json_output=args.json_output)
     argv = list(args.command)
@@ -70,7 +70,14 @@ def _run_exec(args: ExecArgs) -> int:
         from beacon.run import RunOutcome, decide_exit_code, result_object
 
         child = asyncio.run(
-            join_session(argv, state, environ, timeout_s=timeout_s, say=reporter.status)
+            join_session(
+                argv,
+                state,
+                environ,
+                timeout_s=timeout_s,
+                say=reporter.status,
+                early_signals=early_signals,
+            )
         )
         code = decide_exit_code(
             child_exit_code=child.exit_code,
@@ -97,7 +104,15 @@ def _run_exec(args: ExecArgs) -> int:
             reporter.command(github.add_mask(secret))
 
     captured = asyncio.run(
-        capture(argv, settings, environ, timeout_s=timeout_s, say=reporter.status, mask=mask)
+        capture(
+            argv,
+            settings,
+            environ,
+            timeout_s=timeout_s,
+            say=reporter.status,
+            mask=mask,
+            early_signals=early_signals,
+        )
     )
     child_code = captured.outcome.child_exit_code or 0
     if captured.child.timed_out:

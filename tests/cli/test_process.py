@@ -71,3 +71,18 @@ async def test_handlers_are_restored(hup_guard: None) -> None:
 async def test_missing_command_is_a_usage_error() -> None:
     with pytest.raises(UsageError, match="command not found"):
         await run_child(["/nonexistent/beacon-test-binary"], dict(os.environ))
+
+
+async def test_a_signal_beacon_got_while_starting_reaches_the_child(tmp_path: Path) -> None:
+    got = tmp_path / "got"
+    result = await run_child(
+        [*CHILD, f"waitsig:{got}"],
+        dict(os.environ),
+        early_signals=[signal.SIGTERM],
+        cancel_grace_s=10,
+    )
+    assert result.cancelled_by == signal.SIGTERM
+    if result.signal is None:
+        assert got.read_text() == str(int(signal.SIGTERM))
+    else:
+        assert result.signal == signal.SIGTERM
