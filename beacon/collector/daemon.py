@@ -28,6 +28,7 @@ import orjson
 from aiohttp import web
 
 from beacon.collector.config import CollectorConfig
+from beacon.collector.connections import ConnectionCount, accept_queue_pending
 from beacon.collector.export import ExportHandler
 from beacon.collector.otelcol import otelcol_config, write_otelcol_yaml
 from beacon.collector.otlp_http import STATUS_PATH, build_app
@@ -43,15 +44,24 @@ if TYPE_CHECKING:
 #: taken there, pick another port this many times before giving up.
 _EPHEMERAL_ATTEMPTS: Final = 5
 _LISTEN_BACKLOG: Final = 128
+#: Loop iterations ``wait_drained`` lets pass once the HTTP side looks idle:
+#: asyncio takes ~3 (accept callback, transport task, connection_made) to turn an
+#: accepted socket into a connection the count sees.
+_SETTLE_ITERATIONS: Final = 4
 
 
 @dataclass(frozen=True, slots=True)
 class DrainResult:
-    """``records``: records accepted while waiting; ``timed_out``: exports kept coming."""
+    """``records``: records accepted while waiting; ``timed_out``: exports kept coming.
+
+    ``quiet_skipped``: the drain ended because every HTTP client connection had
+    closed (``wait_drained(clients_gone=True)``), without a quiet period.
+    """
 
     waited_s: float
     records: int
     timed_out: bool
+    quiet_skipped: bool = False
 
 
 def _url_host(host: str) -> str:
@@ -110,6 +120,8 @@ class Collector:
         self._spool = SpoolWriter(config.spool_path)
         self._handler = ExportHandler(self._spool, self._stats, config.token)
         self._runner: web.AppRunner | None = None
+        self._connections = ConnectionCount(self._stats.notify)
+        self._http_listeners: list[socket.socket] = []
         self._grpc_server: grpc.aio.Server | None = None
         self._http_port: int | None = None
         self._grpc_port: int | None = None
@@ -153,9 +165,12 @@ class Collector:
         runner = web.AppRunner(app, access_log=None, auto_decompress=False)
         await runner.setup()
         self._runner = runner
+        assert runner.server is not None
+        self._connections.attach(runner.server)
         socks = list(self.config.http_sockets) or _bind_all(
             self.config.hosts, self.config.http_port
         )
+        self._http_listeners = socks
         try:
             for sock in socks:
                 await web.SockSite(runner, sock).start()
@@ -305,6 +320,7 @@ class Collector:
         return {
             "ready": self._ready,
             **self._stats.snapshot(),
+            "http_connections": self._connections.open,
             "started_at": None if started is None else rfc3339(started),
             "uptime_s": 0.0 if mono is None else round(time.monotonic() - mono, 3),
             "endpoints": self.endpoints,
@@ -342,6 +358,61 @@ class Collector:
             records=stats.total_records() - records_before,
             timed_out=timed_out,
         )
+
+    async def wait_drained(
+        self, quiet: float = 0.2, max_wait: float = 5.0, *, clients_gone: bool = False
+    ) -> DrainResult:
+        """``wait_quiet``, or sooner when the caller knows the clients are gone.
+
+        ``clients_gone=True`` means the caller knows every client process has
+        exited (``ci exec`` after its child ended): the kernel has closed their
+        sockets, so once no export is in flight, no HTTP connection is open
+        and no connection waits to be accepted, nothing more can arrive and
+        this returns without a quiet period (``quiet_skipped``). gRPC
+        connections cannot be observed (grpc.aio has no hook), so with the
+        gRPC receiver running this falls back to ``wait_quiet``.
+        """
+        if not clients_gone or "grpc" in self.config.receivers:
+            return await self.wait_quiet(quiet, max_wait)
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        deadline = start + max_wait
+        stats = self._stats
+        records_before = stats.total_records()
+        while True:
+            stats.changed.clear()
+            if self._http_idle() and await self._still_idle_after_settling():
+                timed_out = False
+                break
+            now = loop.time()
+            if now >= deadline:
+                timed_out = True
+                break
+            with contextlib.suppress(TimeoutError):
+                # Wakes on every export arrival/completion and connection open/close.
+                await asyncio.wait_for(stats.changed.wait(), timeout=deadline - now)
+        return DrainResult(
+            waited_s=round(loop.time() - start, 3),
+            records=stats.total_records() - records_before,
+            timed_out=timed_out,
+            quiet_skipped=not timed_out,
+        )
+
+    def _http_idle(self) -> bool:
+        return (
+            self._stats.in_flight == 0
+            and self._connections.open == 0
+            and not accept_queue_pending(self._http_listeners)
+        )
+
+    async def _still_idle_after_settling(self) -> bool:
+        # A connection asyncio already took off the accept queue becomes visible
+        # to the count a few loop iterations later.
+        for _ in range(_SETTLE_ITERATIONS):
+            await asyncio.sleep(0)
+            if not self._http_idle():
+                return False
+        return True
 
     # ------------------------------------------------------------------ lifecycle records
 
