@@ -31,6 +31,15 @@ def finish_settings(
     redact_env: list[str] | None,
     redact_pattern: list[str] | None,
 ) -> FinishSettings:
+    for pattern in redact_pattern or ():
+        # Checked before the child runs, not after it has done its work.
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise UsageError(
+                f"invalid --redact-pattern {pattern!r}: {exc}",
+                hint="use a Python regular expression",
+            ) from exc
     return FinishSettings(
         require_telemetry=require_telemetry,
         keep_spool=keep_spool,

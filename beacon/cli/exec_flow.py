@@ -93,7 +93,7 @@ def _run_exec(args: ExecArgs, early_signals: list[int]) -> int:
         return code
 
     from beacon.exec_run import capture
-    from beacon.run import finish_run
+    from beacon.run import finish_run, result_object
 
     mask = None
     if reporter.actions:
@@ -125,12 +125,14 @@ def _run_exec(args: ExecArgs, early_signals: list[int]) -> int:
             settings=finish,
             environ=environ,
         )
-    except BeaconError as exc:
-        reporter.error(f"could not process the captured telemetry: {exc}")
-        return child_code or int(exc.exit_code)
     except Exception as exc:
-        # The child ran; a crash while processing must not hide its exit code.
-        reporter.error(f"could not process the captured telemetry: {exc!r}")
-        return child_code or int(ExitCode.BEACON_FAILED)
+        # The child ran; a failure while processing must not hide its exit code.
+        failed = exc.exit_code if isinstance(exc, BeaconError) else ExitCode.BEACON_FAILED
+        code = child_code or int(failed)
+        reporter.error(f"could not process the captured telemetry: {exc}")
+        result = result_object(outcome=captured.outcome, exit_code=code, validation=None)
+        result["error"] = str(exc)
+        reporter.result(result)
+        return code
     report_finish(reporter, run, log_path=paths.log_path, require_telemetry=required)
     return run.exit_code

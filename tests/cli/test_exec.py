@@ -108,12 +108,15 @@ def test_bare_require_telemetry_means_true(tmp_path: Path) -> None:
         ["ci", "exec", "--require-telemetry=maybe", "--", "true"],
         ["ci", "exec", "--harness", "nope", "--", "true"],
         ["ci", "exec", "--timeout", "soon", "--", "true"],
+        ["ci", "exec", "--redact-pattern", "(", "--", "true"],
+        ["ci", "exec", "--min-events", "-1", "--", "true"],
     ],
 )
 def test_usage_errors_exit_2(tmp_path: Path, args: list[str]) -> None:
     result = beacon(*args[:2], "--base-dir", str(tmp_path), *args[2:])
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr
+    assert "child exited" not in result.stderr  # refused before anything ran
 
 
 def test_missing_command_is_a_usage_error(tmp_path: Path) -> None:
@@ -454,3 +457,24 @@ def test_concurrent_exec_in_one_base_dir_is_refused(tmp_path: Path) -> None:
         if outer.poll() is None:
             outer.kill()
             outer.wait()
+
+
+@pytest.mark.parametrize(("child_code", "expected"), [(0, 5), (9, 9)])
+def test_a_failure_while_processing_keeps_the_child_code(
+    tmp_path: Path, child_code: int, expected: int
+) -> None:
+    log_dir = tmp_path / "a-directory"
+    log_dir.mkdir()
+    result = beacon(
+        *exec_args(tmp_path / "b", "--json", "--log-path", str(log_dir)),
+        *CHILD,
+        f"exit:{child_code}",
+    )
+    assert result.returncode == expected, result.stderr
+    assert "could not process the captured telemetry" in result.stderr
+    outcome = last_json_line(result.stdout)
+    assert outcome["child_exit_code"] == child_code
+    assert outcome["exit_code"] == expected
+    assert outcome["error"]
+    # Nothing was validated: the raw spool stays for troubleshooting.
+    assert (tmp_path / "b" / "spool" / "otlp.jsonl").exists()
