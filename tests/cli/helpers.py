@@ -22,6 +22,17 @@ if not Path(BEACON).exists():  # pragma: no cover - a venv always has it
 _SCRUBBED_PREFIXES = ("OTEL_", "BEACON_", "GITHUB_", "RUNNER_", "CLAUDE_CODE_")
 
 
+OPTIONAL_SHELLS = ("zsh", "fish")
+
+
+def require_shell(name: str) -> None:
+    """zsh and fish are not on every machine: their tests say so instead of failing."""
+    import pytest
+
+    if name in OPTIONAL_SHELLS and shutil.which(name) is None:
+        pytest.skip(f"{name} is not installed (apt-get install {name})")
+
+
 def clean_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(_SCRUBBED_PREFIXES)}
     env.update(extra)

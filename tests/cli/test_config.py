@@ -13,7 +13,7 @@ from beacon.config import resolve_paths, resolve_receivers
 from beacon.errors import UsageError
 from beacon.session import format_exports
 
-from .helpers import CHILD
+from .helpers import CHILD, require_shell
 
 ADVERSARIAL = {
     "PLAIN": "value",
@@ -90,12 +90,14 @@ def dump_env_after(shell: list[str], script: str) -> dict[str, str]:
 
 @pytest.mark.parametrize("shell", ["bash", "dash", "zsh"])
 def test_sh_format_survives_eval(shell: str) -> None:
+    require_shell(shell)
     text = format_exports(ADVERSARIAL, "sh")
     seen = dump_env_after([shell, "-c"], f"eval {sh_single(text)}")
     assert {k: seen.get(k) for k in ADVERSARIAL} == ADVERSARIAL
 
 
 def test_fish_format() -> None:
+    require_shell("fish")
     seen = dump_env_after(["fish", "-c"], format_exports(ADVERSARIAL, "fish"))
     assert {k: seen.get(k) for k in ADVERSARIAL} == ADVERSARIAL
 

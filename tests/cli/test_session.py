@@ -14,7 +14,16 @@ import pytest
 from beacon.ci.github import parse_env_file
 from beacon.session_state import process_alive
 
-from .helpers import BEACON, CHILD, beacon, clean_env, last_json_line, runtime_lines, wait_for
+from .helpers import (
+    BEACON,
+    CHILD,
+    beacon,
+    clean_env,
+    last_json_line,
+    require_shell,
+    runtime_lines,
+    wait_for,
+)
 
 
 def session_pid(base: Path) -> int:
@@ -121,6 +130,7 @@ def test_start_steps_stop_on_github_actions(tmp_path: Path, base: Path) -> None:
 
 @pytest.mark.parametrize("shell", ["bash", "dash", "zsh"])
 def test_eval_env_in_posix_shells(tmp_path: Path, base: Path, shell: str) -> None:
+    require_shell(shell)
     tricky = 'team=it\'s "quoted" $HOME `uname` \\ back'
     job = clean_env(OTEL_RESOURCE_ATTRIBUTES=tricky)
     start(base, env=job)
@@ -143,6 +153,7 @@ def test_eval_env_in_posix_shells(tmp_path: Path, base: Path, shell: str) -> Non
 
 
 def test_fish_and_dotenv_formats(base: Path) -> None:
+    require_shell("fish")
     start(base, env=clean_env(OTEL_RESOURCE_ATTRIBUTES='a=it\'s \\ "x" $y'))
     expected = json.loads(
         beacon("ci", "session", "env", "--base-dir", str(base), "--format", "json").stdout
