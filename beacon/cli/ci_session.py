@@ -20,9 +20,7 @@ ci_app.add_typer(session_app, name="session")
 
 MaxDuration = Annotated[
     str,
-    typer.Option(
-        "--max-duration", help="The daemon exits after this long (e.g. 6h, 30m, 90)."
-    ),
+    typer.Option("--max-duration", help="The daemon exits after this long (e.g. 6h, 30m, 90)."),
 ]
 Reuse = Annotated[
     bool, typer.Option("--reuse", help="Succeed with the running session instead of failing.")
