@@ -6,11 +6,13 @@ key of a line names its signal.
 
 ``SpoolWriter`` is the only writer. Its file I/O runs on one dedicated thread,
 which both keeps the event loop free and serializes the appends, so lines
-never interleave. ``append`` returns only once the line has reached the OS
-(``os.write`` on an unbuffered descriptor), which is what lets the collector
-acknowledge an export only after it is stored. A failed write is rolled back
-(the file is truncated to the last whole line), so a reader never sees half a
-record from a failure the writer survived.
+never interleave. Appends that arrive while a write is under way are batched
+into the next single write, so concurrent exports cost one thread hop, not one
+each. ``append`` returns only once its line has reached the OS (``os.write``
+on an unbuffered descriptor), which is what lets the collector acknowledge an
+export only after it is stored. A failed write is rolled back (the file is
+truncated to the last whole line) and fails every append of its batch, so a
+reader never sees half a record from a failure the writer survived.
 
 ``read_spool`` is the tolerant reader: it streams, counts lines it cannot
 use, and reports a truncated last line (a writer killed mid-write) instead
@@ -72,6 +74,12 @@ class SpoolWriter:
         self._offset = 0
         self._closed = False
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
+        #: Lines waiting for the next write, with the futures of their appends.
+        self._pending: list[tuple[bytes, asyncio.Future[None]]] = []
+        #: The write under way (None when idle); close() waits for it.
+        self._writing: asyncio.Future[None] | None = None
+        #: Write calls made (one per batch of lines), for tests and status.
+        self.writes = 0
 
     @property
     def is_open(self) -> bool:
@@ -111,12 +119,48 @@ class SpoolWriter:
 
     async def append(self, line: bytes) -> None:
         """Write ``line`` + newline and hand it to the OS before returning."""
-        if self._fd is None or self._executor is None:
+        if self._fd is None or self._executor is None or self._closed:
             raise SpoolError(f"spool {self.path} is not open")
         if b"\n" in line:
             # A newline inside would split one record into two broken lines.
             raise ValueError("a spool line must not contain a newline")
-        await self._run(self._append_sync, line + b"\n")
+        done = asyncio.get_running_loop().create_future()
+        self._pending.append((line, done))
+        if self._writing is None:
+            self._write_pending()
+        # shield: a cancelled caller must not cancel the batch's bookkeeping;
+        # its line is written anyway (as with any write already handed over).
+        await asyncio.shield(done)
+
+    def _write_pending(self) -> None:
+        """Hand every pending line to the writer thread as one write."""
+        assert self._executor is not None
+        batch, self._pending = self._pending, []
+        lines = [line for line, _ in batch]
+        self.writes += 1
+        writing = asyncio.get_running_loop().run_in_executor(
+            self._executor, self._append_lines_sync, lines
+        )
+        self._writing = writing
+        writing.add_done_callback(lambda f: self._written(f, batch))
+
+    def _written(self, writing: asyncio.Future[None], batch: list[Any]) -> None:
+        error = writing.exception()
+        for _, done in batch:
+            if done.done():
+                continue
+            if error is None:
+                done.set_result(None)
+            else:
+                done.set_exception(error)
+        if self._pending:
+            self._write_pending()
+        else:
+            self._writing = None
+
+    def _append_lines_sync(self, lines: list[bytes]) -> None:
+        lines.append(b"")
+        self._append_sync(b"\n".join(lines))
 
     def _append_sync(self, data: bytes) -> None:
         fd = self._fd
@@ -144,6 +188,10 @@ class SpoolWriter:
     async def close(self) -> None:
         """Flush and close; idempotent and safe before ``open``."""
         self._closed = True
+        while self._writing is not None:
+            # Appends accepted before close() get written and answered first.
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._writing)
         executor, self._executor = self._executor, None
         if executor is None:
             return

@@ -16,7 +16,7 @@ import grpc
 import grpc.aio
 
 from beacon.collector.export import ExportHandler, Outcome
-from beacon.collector.responses import success_message
+from beacon.collector.responses import success_body
 from beacon.errors import StartupError
 
 #: Full service names of the OTLP collector services (opentelemetry-proto).
@@ -55,8 +55,7 @@ def _export_method(handler: ExportHandler, signal: str) -> Any:
                     # The OTLP spec's RetryInfo would need googleapis protos; a hint suffices.
                     context.set_trailing_metadata((("retry-after", str(result.retry_after_s)),))
                 await context.abort(GRPC_CODE[result.outcome], result.message)
-            data: bytes = success_message(signal, result).SerializeToString()
-            return data
+            return success_body(signal, result, "protobuf")
 
     return export
 

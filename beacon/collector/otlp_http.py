@@ -119,18 +119,22 @@ async def read_body(request: web.Request, limit: int) -> bytes:
     if declared is not None and declared > limit:
         raise BodyRefused(Outcome.TOO_LARGE, f"body of {declared} bytes exceeds {limit} bytes")
     inflater = None if coding == "identity" else BoundedInflater(coding, limit)
-    raw = bytearray()
+    chunks: list[bytes] = []
     received = 0
-    async for chunk in request.content.iter_any():
+    content = request.content
+    while chunk := await content.readany():
         received += len(chunk)
         # Compressed bodies are bounded too: compression never makes sane data bigger.
         if received > limit:
             raise BodyRefused(Outcome.TOO_LARGE, f"body exceeds the {limit}-byte limit")
         if inflater is None:
-            raw += chunk
+            chunks.append(chunk)
         else:
             inflater.feed(chunk)
-    return bytes(raw) if inflater is None else inflater.finish()
+    if inflater is not None:
+        return inflater.finish()
+    # A small body usually arrives as one chunk: hand it on without a copy.
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def _encoding_of(request: web.Request) -> Encoding | None:

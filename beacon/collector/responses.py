@@ -45,6 +45,9 @@ def success_message(signal: str, result: ExportResult) -> Any:
 
 
 def success_body(signal: str, result: ExportResult, encoding: Encoding) -> bytes:
+    if not (result.rejected or result.message):
+        # A plain success is an empty response message in either encoding.
+        return b"" if encoding == "protobuf" else b"{}"
     if encoding == "protobuf":
         data: bytes = success_message(signal, result).SerializeToString()
         return data

@@ -48,6 +48,37 @@ async def test_concurrent_appends_never_interleave(tmp_path: Path) -> None:
     assert sorted(path.read_bytes().splitlines()) == sorted(lines)
 
 
+async def test_concurrent_appends_are_batched_and_each_returns_after_its_line_is_stored(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "otlp.jsonl"
+    writer = SpoolWriter(path)
+    await writer.open()
+    lines = [b'{"resourceLogs":[{"schemaUrl":"%d"}]}' % i for i in range(100)]
+
+    async def append_then_check(line: bytes) -> None:
+        await writer.append(line)
+        # Acknowledged only once the line is in the file (what an export's OK relies on).
+        assert line + b"\n" in path.read_bytes()
+
+    await asyncio.gather(*(append_then_check(line) for line in lines))
+    assert path.read_bytes() == b"".join(line + b"\n" for line in lines)
+    assert 1 <= writer.writes < len(lines)
+    await writer.close()
+
+
+async def test_close_writes_appends_queued_behind_a_write_in_progress(tmp_path: Path) -> None:
+    path = tmp_path / "otlp.jsonl"
+    writer = SpoolWriter(path)
+    await writer.open()
+    # gather starts its tasks in order: the appends queue up, then close() begins.
+    await asyncio.wait_for(
+        asyncio.gather(*(writer.append(b"[%d]" % i) for i in range(20)), writer.close()),
+        timeout=5,
+    )
+    assert path.read_bytes() == b"".join(b"[%d]\n" % i for i in range(20))
+
+
 async def test_append_after_close_or_before_open_raises(tmp_path: Path) -> None:
     writer = SpoolWriter(tmp_path / "otlp.jsonl")
     with pytest.raises(SpoolError, match="not open"):
@@ -86,6 +117,11 @@ async def test_write_failure_raises_spool_error(tmp_path: Path) -> None:
     os.close(full)
     with pytest.raises(SpoolError, match="cannot write spool"):
         await writer.append(b'{"resourceLogs":[]}')
+    # A failed batch fails every append in it, and nothing half-written stays.
+    results = await asyncio.gather(
+        *(writer.append(b"[%d]" % i) for i in range(10)), return_exceptions=True
+    )
+    assert all(isinstance(r, SpoolError) for r in results)
     await writer.close()
 
 
