@@ -8,6 +8,7 @@ nox -s bench        the performance benchmarks (prints a table)
 from __future__ import annotations
 
 import os
+import shutil
 
 import nox
 
@@ -29,6 +30,21 @@ def install_test_clients(session: nox.Session) -> None:
     """The real clients the end-to-end tests drive: Claude Code and the Node OTel SDK (npm)."""
     session.run("python", "tests/e2e/claude_install.py")
     session.run("python", "tests/e2e/node_install.py")
+    install_shells(session)
+
+
+def install_shells(session: nox.Session) -> None:
+    """`eval "$(beacon ci session env)"` is tested in zsh and fish too (bash and dash are given).
+
+    Installed from Debian's packages when missing and we may (root, apt-get present);
+    elsewhere those tests skip, except in CI where they fail.
+    """
+    missing = [shell for shell in ("zsh", "fish") if shutil.which(shell) is None]
+    if not missing or os.geteuid() != 0 or shutil.which("apt-get") is None:
+        return
+    env = {"DEBIAN_FRONTEND": "noninteractive"}
+    session.run("apt-get", "update", "-qq", external=True, env=env)
+    session.run("apt-get", "install", "-y", "-qq", *missing, external=True, env=env)
 
 
 @nox.session

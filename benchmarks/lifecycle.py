@@ -16,7 +16,9 @@ import orjson
 from benchmarks.report import Figure, alternate, median_of
 
 PYTHON = sys.executable
-BEACON = [PYTHON, "-m", "beacon"]
+# The console script, as users run it (`python -m beacon` would pick up a `beacon/`
+# artifact directory in the working directory before the package).
+BEACON = [str(Path(PYTHON).with_name("beacon"))]
 FLOOR_IMPORTS = (
     "import aiohttp.web, grpc.aio; "
     "from opentelemetry.proto.collector.logs.v1 import logs_service_pb2_grpc; "
