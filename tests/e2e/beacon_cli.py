@@ -12,7 +12,9 @@ from typing import Any
 from e2e.claude_runner import ProcessResult, run_process
 from e2e.runtime_checks import Line, load_runtime
 
-BEACON = (sys.executable, "-m", "beacon")
+# The installed console script, as a CI job runs it (`python -m beacon` would
+# import a `beacon/` artifact directory in the working directory instead).
+BEACON = (str(Path(sys.executable).with_name("beacon")),)
 
 
 @dataclass(frozen=True)
