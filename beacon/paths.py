@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -64,7 +63,7 @@ class ArtifactPaths:
         for directory in (self.base_dir, self.spool_dir):
             try:
                 directory.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
-                os.chmod(directory, DIR_MODE)
+                directory.chmod(DIR_MODE)
             except OSError as exc:
                 raise StartupError(
                     f"cannot use base dir {directory}: {exc.strerror}",

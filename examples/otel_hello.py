@@ -9,8 +9,8 @@ It knows nothing about beacon: like any OTLP program, it reads the standard
 from __future__ import annotations
 
 import os
+from typing import Any
 
-from opentelemetry import metrics, trace
 from opentelemetry._logs import SeverityNumber
 from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
@@ -21,7 +21,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 
-def exporters():  # type: ignore[no-untyped-def]
+def exporters() -> tuple[Any, Any, Any]:
     protocol = os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
     if protocol == "grpc":
         from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
