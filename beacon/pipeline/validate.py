@@ -120,6 +120,35 @@ def _get(line: Mapping[str, Any], *path: str) -> Any:
     return node
 
 
+class SequenceSet:
+    """Distinct ints, mostly as bits of a bitmap: a million Claude sequences (0..n) take
+    125 KB where a set of ints takes ~60 MB. Values outside the bitmap go to a set."""
+
+    _BITMAP_LIMIT = 1 << 27  # at most 16 MB of bitmap, however large a sequence claims to be
+
+    def __init__(self) -> None:
+        self._bits = bytearray()
+        self._others: set[int] = set()
+        self.count = 0
+        self.max: int | None = None
+
+    def add(self, value: int) -> None:
+        if self.max is None or value > self.max:
+            self.max = value
+        if 0 <= value < self._BITMAP_LIMIT:
+            index, bit = value >> 3, 1 << (value & 7)
+            bits = self._bits
+            if index >= len(bits):
+                # Grow geometrically: sequences arrive in increasing order.
+                bits.extend(bytes(max(index + 1 - len(bits), len(bits))))
+            if not bits[index] & bit:
+                bits[index] |= bit
+                self.count += 1
+        elif value not in self._others:
+            self._others.add(value)
+            self.count += 1
+
+
 @dataclass
 class _RunCounts:
     """What validation needs from the lines of one run (small, whatever the run size)."""
@@ -128,7 +157,7 @@ class _RunCounts:
     matching: int = 0
     actions: dict[str, int] = field(default_factory=dict)
     rejected: dict[str, int] = field(default_factory=dict)
-    sequences: dict[str, set[int]] = field(default_factory=dict)
+    sequences: dict[str, SequenceSet] = field(default_factory=dict)
     spool: dict[str, Any] = field(default_factory=dict)
 
 
@@ -217,16 +246,16 @@ def _count(scan: _RunCounts, digest: Mapping[str, Any], harnesses: tuple[str, ..
     claude_session = digest.get("claude_session")
     if isinstance(sequence, int) and harness == "claude_code":
         key = claude_session if isinstance(claude_session, str) else "?"
-        scan.sequences.setdefault(key, set()).add(sequence)
+        scan.sequences.setdefault(key, SequenceSet()).add(sequence)
 
 
-def _sequence_gaps(sequences: Mapping[str, set[int]]) -> list[str]:
+def _sequence_gaps(sequences: Mapping[str, SequenceSet]) -> list[str]:
     problems: list[str] = []
     for claude_session, seen in sequences.items():
-        if not seen:
+        if seen.max is None:
             continue
-        expected = max(seen) + 1  # Claude numbers events from 0 in each process
-        missing = expected - len(seen)
+        expected = seen.max + 1  # Claude numbers events from 0 in each process
+        missing = expected - seen.count
         if missing > 0:
             problems.append(
                 f"Claude session {claude_session}: {missing} of {expected} events missing "
