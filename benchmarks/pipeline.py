@@ -3,7 +3,11 @@
     python -m benchmarks.pipeline write SPOOL EVENTS   # a Claude-shaped spool
     python -m benchmarks.pipeline run SPOOL LOG        # run_pipeline; prints a JSON result
 
-``run`` happens in its own process so its peak RSS is the pipeline's alone.
+``run`` happens in its own process so its peak RSS is the pipeline's alone. It
+reports wall time, CPU seconds (user + system, of this process and of any child
+process it waited for) and peak RSS of the process and, separately, of its
+largest child (RUSAGE_CHILDREN reports the largest, not a sum). The machine is
+shared: CPU per event is the steadier figure.
 """
 
 from __future__ import annotations
@@ -29,17 +33,32 @@ def write_spool(path: Path, events: int) -> None:
             written += 100
 
 
+def _cpu_seconds() -> float:
+    total = 0.0
+    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
+        usage = resource.getrusage(who)
+        total += usage.ru_utime + usage.ru_stime
+    return total
+
+
 def run(spool: Path, log_path: Path) -> dict[str, object]:
     from beacon.pipeline import PipelineOptions, run_pipeline
 
+    cpu_before = _cpu_seconds()
     started = time.perf_counter()
     result = run_pipeline(spool, PipelineOptions(session_id="bench", log_path=log_path))
     elapsed = time.perf_counter() - started
+    cpu = _cpu_seconds() - cpu_before
+    events = result.events_written
     return {
-        "events": result.events_written,
+        "events": events,
         "seconds": elapsed,
+        "events_per_s": events / elapsed if elapsed else 0.0,
+        "cpu_seconds": cpu,
+        "cpu_us_per_event": cpu / events * 1e6 if events else 0.0,
         # Linux reports ru_maxrss in KiB.
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_children_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
         "validation": result.validation.status,
         "redactions": dict(result.redactions),
     }
