@@ -63,11 +63,8 @@ class LineProtector:
                     merge_counts(counts, hit[1])
                 return hit[0]
         local: Counts = {}
-        result = self.redactor.redact_text(text, local)
-        if needs_sanitizing(result):
-            result = self.redactor.redact_text(sanitize_text(result), local)
-            if not result:
-                self._emptied = True
+        # Most strings: one scan proves there is nothing to redact or sanitize.
+        result = text if self.redactor.is_clean(text) else self._clean_uncached(text, local)
         if local:
             merge_counts(counts, local)
         # An emptied string is not cached: each occurrence must raise ``_emptied``.
@@ -75,6 +72,14 @@ class LineProtector:
             if len(self._cache) >= _CACHE_MAX_ENTRIES:
                 self._cache.clear()
             self._cache[text] = (result, local)
+        return result
+
+    def _clean_uncached(self, text: str, local: Counts) -> str:
+        result = self.redactor.redact_text(text, local)
+        if needs_sanitizing(result):
+            result = self.redactor.redact_text(sanitize_text(result), local)
+            if not result:
+                self._emptied = True
         return result
 
     def _walk(self, node: Any, path: str, line: dict[str, Any], counts: Counts) -> Any:

@@ -25,6 +25,7 @@ from urllib.parse import unquote
 
 import orjson
 
+from beacon.pipeline.sanitize import NEEDS_SANITIZING_CLASS
 from beacon.pipeline.secrets_rules import (
     CONTEXT_RULES,
     HARMLESS_VALUE_PATTERN,
@@ -62,6 +63,31 @@ def _compile_rules(rules: Iterable[SecretRule]) -> re.Pattern[str]:
             body = body.replace(f"(?P<{inner}>", f"(?P<{rule.family}__{inner}>")
         parts.append(f"(?P<{rule.family}>{body})")
     return re.compile("|".join(parts))
+
+
+def trie_pattern(words: Iterable[str]) -> str:
+    """A regex matching the same words as ``a|b|...`` (longest first), shaped as a trie.
+
+    At each position it finds the longest word starting there, like the flat
+    longest-first alternation, but it does not try every word at every position:
+    ~4x faster on long strings, and every string of every line goes through it.
+    """
+    trie: dict[str, Any] = {}
+    for word in words:
+        node = trie
+        for char in word:
+            node = node.setdefault(char, {})
+        node[""] = {}
+
+    def build(node: dict[str, Any]) -> str:
+        branches = [re.escape(char) + build(child) for char, child in sorted(node.items()) if char]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        # A word ends here: the longer continuations are tried first (greedy ``?``).
+        return f"(?:{body})?" if "" in node else body
+
+    return build(trie)
 
 
 class _RuleTables:
@@ -102,9 +128,13 @@ class _RuleTables:
             )
             for anchor in owners
         }
-        longest_first = sorted(owners, key=len, reverse=True)
-        finder = re.compile("|".join(re.escape(a) for a in longest_first))
-        return finder, rules_of
+        return re.compile(trie_pattern(owners)), rules_of
+
+    def has_anchor(self, text: str) -> bool:
+        """True when ``text`` holds an anchor of any rule (``patterns_for`` may choose one)."""
+        if self._finder is not None and self._finder.search(text.lower()) is not None:
+            return True
+        return self._finder_cs is not None and self._finder_cs.search(text) is not None
 
     def _pattern(self, chosen: frozenset[int]) -> re.Pattern[str] | None:
         if not chosen:
@@ -250,6 +280,7 @@ class Redactor:
     user_patterns: tuple[re.Pattern[str], ...] = ()
     _fixed: list[tuple[re.Pattern[str], str]] = field(init=False, repr=False)
     _cache: dict[str, tuple[str, Counts]] = field(init=False, repr=False, default_factory=dict)
+    _trigger: re.Pattern[str] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         fixed: list[tuple[re.Pattern[str], str]] = []
@@ -258,6 +289,24 @@ class Redactor:
             fixed.append((literal, "env_value"))
         fixed.extend((p, "custom_pattern") for p in self.user_patterns)
         self._fixed = fixed
+        # What makes a string need more than the anchor scan: '%' (URL-decoding), JSON
+        # escapes that could hide an anchor, characters sanitizing changes, literal values.
+        triggers = ["%", r"\\[u/]", NEEDS_SANITIZING_CLASS]
+        if literal is not None:
+            triggers.append(literal.pattern)
+        self._trigger = re.compile("|".join(triggers))
+
+    def is_clean(self, text: str) -> bool:
+        """True when neither redaction nor sanitizing can change ``text`` (no false "True").
+
+        Every rule acts only on text holding one of its anchors, a literal value, '%' or
+        a JSON escape (see ``_redact_uncached``); sanitizing only on control characters
+        and surrogates. One scan for those and one for the anchors prove most strings
+        clean. User patterns are arbitrary regexes, so with any, nothing is proven clean.
+        """
+        if self.user_patterns or self._trigger.search(text) is not None:
+            return False
+        return not _TABLES.has_anchor(text)
 
     # -- strings -------------------------------------------------------------------------
 
@@ -281,6 +330,8 @@ class Redactor:
         return result
 
     def _redact_uncached(self, text: str, counts: Counts) -> str:
+        if self.is_clean(text):
+            return text
         stripped = text.strip()
         if stripped[:1] in ("{", "[") and stripped[-1:] in ("}", "]"):
             if self._json_text_is_clean(text):
