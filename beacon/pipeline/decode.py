@@ -27,6 +27,8 @@ Json = Any
 
 def as_int(value: Any) -> int | None:
     """An int from an int, an integral float or a decimal string; else None."""
+    if type(value) is int:  # the common case first (bool is a subclass: not here)
+        return value if _INT_MIN <= value <= _INT_MAX else None
     if isinstance(value, bool):
         return int(value)
     if isinstance(value, int):
@@ -141,7 +143,10 @@ def attributes(items: Any, depth: int = 0) -> dict[str, Json]:
         key = item.get("key")
         if not isinstance(key, str):
             continue
-        result[key] = any_value(item.get("value"), depth)
+        value = item.get("value")
+        # Most attributes are strings: answer them here, as any_value would, without a call.
+        text = value.get("stringValue") if isinstance(value, dict) else None
+        result[key] = text if isinstance(text, str) else any_value(value, depth)
     return result
 
 
