@@ -11,7 +11,7 @@ import pytest
 
 from beacon.collector import Collector
 from beacon.collector.otlp_grpc import SERVICES
-from beacon.otlp.codec import encode_spool_line, request_to_dict
+from beacon.otlp.codec import count_records, encode_spool_line, request_to_dict
 
 from .conftest import MakeCollector, raw_data_lines
 from .otlp_fixtures import CLAUDE, all_fixture_paths, load_request, signal_of
@@ -57,6 +57,8 @@ async def test_three_protocols_store_identical_lines(
     await _http(collector, signal, _json_body(path), "application/json")
     lines = raw_data_lines(collector)
     assert lines == [encode_spool_line(signal, req)] * 3
+    # Each path counts the same records (the JSON path counts without protobuf).
+    assert collector.status()["records"][signal] == 3 * count_records(signal, req)
 
 
 def test_example_ids_stay_intact_as_lower_case_hex() -> None:
