@@ -18,6 +18,7 @@ from beacon import __version__
 from beacon.ci.providers import run_context
 from beacon.errors import SpoolError
 from beacon.pipeline.decode import rfc3339
+from beacon.pipeline.follow import Follower
 from beacon.pipeline.jsonl import JsonlAppender
 from beacon.pipeline.normalize import (
     SUMMARY_ACTION,
@@ -157,11 +158,19 @@ def _spool_requests(reader: Any) -> Iterator[tuple[str, Mapping[str, Any]]]:
         yield record.signal, record.payload
 
 
+def _spool_size(spool_path: Path) -> int:
+    try:
+        return Path(spool_path).stat().st_size
+    except OSError:
+        return 0
+
+
 def run_pipeline(spool_path: Path, options: PipelineOptions) -> PipelineResult:
     """Turn the spool into runtime.jsonl lines for ``options.session_id`` and validate them.
 
     A missing spool is not an error: the run still gets its summary line and
-    validation reports what is missing (usually: no events).
+    validation reports what is missing (usually: no events). A large spool is
+    validated on the second core while it is processed (``follow.py``).
     """
     from beacon.spool import read_spool
 
@@ -181,18 +190,34 @@ def run_pipeline(spool_path: Path, options: PipelineOptions) -> PipelineResult:
             return SpoolHealth(missing=missing)
         return SpoolHealth(truncated_tail=reader.truncated_tail, bad_lines=reader.bad_lines)
 
-    with JsonlAppender(Path(options.log_path)) as writer:
-        written, actions, redactions, stats, spool = process_requests(
-            requests, options, writer, health
+    log_path = Path(options.log_path)
+    follower: Follower | None = None
+    try:
+        with JsonlAppender(log_path) as writer:
+            if _spool_size(spool_path) >= options.concurrent_validation_min_bytes:
+                follower = Follower.start(
+                    log_path,
+                    session_id=options.session_id,
+                    harnesses=options.harnesses,
+                    min_events=options.min_events,
+                    require_actions=options.require_actions,
+                )
+            written, actions, redactions, stats, spool = process_requests(
+                requests, options, writer, health
+            )
+        validation = follower.finish(spool) if follower is not None else None
+    finally:
+        if follower is not None and follower.process.returncode is None:
+            follower.abandon()
+    if validation is None:
+        validation = validate_log(
+            log_path,
+            session_id=options.session_id,
+            harnesses=options.harnesses,
+            min_events=options.min_events,
+            require_actions=options.require_actions,
+            spool_health=spool,
         )
-    validation = validate_log(
-        Path(options.log_path),
-        session_id=options.session_id,
-        harnesses=options.harnesses,
-        min_events=options.min_events,
-        require_actions=options.require_actions,
-        spool_health=spool,
-    )
     return PipelineResult(
         events_written=written,
         redactions=redactions,

@@ -19,7 +19,7 @@ and must stay valid); stages 4-7 only look at this run's lines.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
@@ -79,6 +79,21 @@ class ValidationResult:
             "actions": dict(self.actions),
             "session_id": self.session_id,
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ValidationResult:
+        """The inverse of ``to_dict`` (a result computed in another process)."""
+        return cls(
+            status=data["status"],
+            log_path=data["log_path"],
+            event_count=int(data["event_count"]),
+            stages=tuple(
+                ValidationStage(s["name"], s["status"], s["message"]) for s in data["stages"]
+            ),
+            generated_at=data["generated_at"],
+            actions={str(k): int(v) for k, v in data["actions"].items()},
+            session_id=data["session_id"],
+        )
 
     @property
     def ok(self) -> bool:
@@ -175,10 +190,13 @@ class _Scan:
 
 
 def _scan(
-    log_path: Path, session_id: str | None, harnesses: tuple[str, ...]
+    log_path: Path,
+    session_id: str | None,
+    harnesses: tuple[str, ...],
+    lines: Iterable[tuple[int, bytes]] | None = None,
 ) -> tuple[_Scan, str | None]:
     scan = _Scan()
-    for number, raw_line in iter_lines(log_path):
+    for number, raw_line in iter_lines(log_path) if lines is None else lines:
         scan.lines += 1
         try:
             line = orjson.loads(raw_line)
@@ -283,9 +301,15 @@ def validate_log(
     harnesses: tuple[str, ...] = ("claude_code",),
     min_events: int = 1,
     require_actions: tuple[str, ...] = (),
-    spool_health: SpoolHealth | None = None,
+    spool_health: SpoolHealth | Callable[[], SpoolHealth | None] | None = None,
+    lines: Iterable[tuple[int, bytes]] | None = None,
 ) -> ValidationResult:
-    """Check ``log_path`` for the run ``session_id`` (None: the most recent run in the file)."""
+    """Check ``log_path`` for the run ``session_id`` (None: the most recent run in the file).
+
+    ``lines``: the file's numbered lines when the caller reads them itself (``follow``
+    reads them while they are being written); default: read ``log_path``.
+    ``spool_health`` may be a callable, asked once every line has been read.
+    """
     log_path = Path(log_path)
     stages: list[ValidationStage] = []
 
@@ -304,7 +328,7 @@ def validate_log(
         stages.append(ValidationStage("log_exists", "fail", f"{log_path} does not exist"))
         return finish(0, {}, session_id)
     try:
-        scan, chosen = _scan(log_path, session_id, harnesses)
+        scan, chosen = _scan(log_path, session_id, harnesses, lines)
     except OSError as exc:
         stages.append(
             ValidationStage("log_exists", "fail", f"cannot read {log_path}: {exc.strerror or exc}")
@@ -379,6 +403,8 @@ def validate_log(
                 )
             )
 
+    if callable(spool_health):
+        spool_health = spool_health()
     health = spool_health or SpoolHealth(
         truncated_tail=bool(scan.run.spool.get("truncated_tail", False)),
         bad_lines=int(scan.run.spool.get("bad_lines", 0) or 0),
