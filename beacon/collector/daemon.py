@@ -30,6 +30,7 @@ from aiohttp import web
 from beacon.collector.config import CollectorConfig
 from beacon.collector.connections import ConnectionCount, accept_queue_pending
 from beacon.collector.export import ExportHandler
+from beacon.collector.gctune import tune_gc_for_serving
 from beacon.collector.otelcol import otelcol_config, write_otelcol_yaml
 from beacon.collector.otlp_http import STATUS_PATH, build_app
 from beacon.collector.stats import Stats, rfc3339
@@ -150,6 +151,8 @@ class Collector:
             await self._shutdown_receivers(grace=1.0)
             await self._spool.close()
             raise
+        if self.config.tune_gc:
+            tune_gc_for_serving()
         self._ready = True
 
     async def _start_http(self) -> None:
