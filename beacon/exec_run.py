@@ -166,6 +166,8 @@ async def capture(
                 otelcol_path=paths.otelcol_path,
                 session_id=session_id,
                 http_sockets=(listener,) if listener is not None else (),
+                # This process exists to serve the collector: see beacon.collector.gctune.
+                tune_gc=True,
             )
         )
         await started.start()
@@ -236,11 +238,17 @@ async def capture(
         drain_max = settings.drain_max_s
         if child.cancelled_by is not None:
             drain_max = min(drain_max, CANCELLED_DRAIN_MAX_S)
-        drain = await collector.wait_quiet(quiet=settings.drain_quiet_s, max_wait=drain_max)
+        # The child has exited, so the kernel has closed its sockets: once every
+        # HTTP connection is closed and nothing is in flight, nothing more can
+        # come and the quiet period is skipped (with gRPC it still applies).
+        drain = await collector.wait_drained(
+            quiet=settings.drain_quiet_s, max_wait=drain_max, clients_gone=True
+        )
         drain_info = {
             "waited_ms": int(drain.waited_s * 1000),
             "records": int(drain.records),
             "timed_out": bool(drain.timed_out),
+            "quiet_skipped": bool(drain.quiet_skipped),
         }
         await collector.record_lifecycle("drain.completed", drain_info)
         say(

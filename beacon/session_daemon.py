@@ -61,6 +61,8 @@ async def serve(args: argparse.Namespace, token: str) -> int:
             token=token,
             otelcol_path=args.otelcol_path,
             session_id=args.session_id,
+            # The daemon exists to serve the collector: see beacon.collector.gctune.
+            tune_gc=True,
         )
     )
     await collector.start()
