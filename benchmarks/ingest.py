@@ -45,7 +45,9 @@ async def serve(spool: Path) -> None:
     from beacon.collector import Collector, CollectorConfig
 
     collector = Collector(
-        CollectorConfig(spool_path=spool, receivers=frozenset({"http", "grpc"}), token=TOKEN)
+        CollectorConfig(
+            spool_path=spool, receivers=frozenset({"http", "grpc"}), token=TOKEN, tune_gc=True
+        )
     )
     await collector.start()
     print(orjson.dumps(collector.endpoints).decode(), flush=True)
@@ -59,25 +61,54 @@ async def serve(spool: Path) -> None:
 # ----------------------------------------------------------------------------- load
 
 
+def _raw_requests(url: str, protocol: str, bodies: list[bytes]) -> list[bytes]:
+    """Whole HTTP/1.1 requests, built once: the client's per-request cost is a write."""
+    content_type = "application/json" if protocol == "http/json" else "application/x-protobuf"
+    host = url.removeprefix("http://")
+    return [
+        (
+            f"POST /v1/logs HTTP/1.1\r\nHost: {host}\r\nContent-Type: {content_type}\r\n"
+            f"Authorization: Bearer {TOKEN}\r\nContent-Length: {len(body)}\r\n\r\n"
+        ).encode("ascii")
+        + body
+        for body in bodies
+    ]
+
+
+async def _read_response(reader: asyncio.StreamReader) -> int:
+    status = int((await reader.readline()).split()[1])
+    length = 0
+    while (line := await reader.readline()) not in (b"\r\n", b""):
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    await reader.readexactly(length)
+    return status
+
+
 async def _http_client(
     url: str, protocol: str, bodies: list[bytes], deadline: float, latencies: list[float]
 ) -> int:
-    import aiohttp
-
-    content_type = "application/json" if protocol == "http/json" else "application/x-protobuf"
-    headers = {"Content-Type": content_type, "Authorization": f"Bearer {TOKEN}"}
+    # A bare keep-alive connection rather than aiohttp's client: with one client
+    # the measurement is a ping-pong, and a heavy client would be measured too.
+    host, _, port = url.removeprefix("http://").rpartition(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
     acknowledged = 0
-    async with aiohttp.ClientSession() as session:
-        for body in itertools.cycle(bodies):
-            if time.monotonic() >= deadline:
+    try:
+        # Every client completes at least one export, however short the run.
+        for request in itertools.cycle(_raw_requests(url, protocol, bodies)):
+            if acknowledged and time.monotonic() >= deadline:
                 break
             started = time.perf_counter()
-            async with session.post(f"{url}/v1/logs", data=body, headers=headers) as response:
-                await response.read()
-                if response.status != 200:
-                    raise RuntimeError(f"export refused: HTTP {response.status}")
+            writer.write(request)
+            status = await _read_response(reader)
+            if status != 200:
+                raise RuntimeError(f"export refused: HTTP {status}")
             latencies.append(time.perf_counter() - started)
             acknowledged += RECORDS_PER_REQUEST
+    finally:
+        writer.close()
+        await writer.wait_closed()
     return acknowledged
 
 
@@ -92,7 +123,7 @@ async def _grpc_client(
     metadata = (("authorization", f"Bearer {TOKEN}"),)
     acknowledged = 0
     for body in itertools.cycle(bodies):
-        if time.monotonic() >= deadline:
+        if acknowledged and time.monotonic() >= deadline:
             break
         started = time.perf_counter()
         await export(body, metadata=metadata, timeout=30)
@@ -135,11 +166,20 @@ async def load(url: str, protocol: str, clients: int, seconds: float) -> dict[st
 
 def floor(protocol: str, seconds: float) -> dict[str, Any]:
     """What one thread can do with these payloads: decode, convert to the spool line, write."""
+    from beacon.collector.gctune import tune_gc_for_serving
     from beacon.otlp.codec import encode_spool_line, parse_protobuf_request
-    from beacon.otlp.jsondecode import parse_json_request
+    from beacon.otlp.jsoncanon import canonical_json_line
 
     bodies = payloads(protocol)
-    parse = parse_json_request if protocol == "http/json" else parse_protobuf_request
+    # The same GC settings as the collector under test (CollectorConfig.tune_gc).
+    tune_gc_for_serving()
+
+    def to_line(body: bytes) -> bytes:
+        # The collector's own conversion: OTLP/JSON goes straight to the line.
+        if protocol == "http/json":
+            return canonical_json_line("logs", body)[0]
+        return encode_spool_line("logs", parse_protobuf_request("logs", body))
+
     records = 0
     with tempfile.TemporaryDirectory() as tmp, Path(tmp, "floor.jsonl").open("wb") as out:
         deadline = time.perf_counter() + seconds
@@ -147,7 +187,7 @@ def floor(protocol: str, seconds: float) -> dict[str, Any]:
         for body in itertools.cycle(bodies):
             if time.perf_counter() >= deadline:
                 break
-            out.write(encode_spool_line("logs", parse("logs", body)) + b"\n")
+            out.write(to_line(body) + b"\n")
             out.flush()
             records += RECORDS_PER_REQUEST
         elapsed = time.perf_counter() - started
