@@ -6,13 +6,18 @@ verdict must be exactly the sequential one, older runs' lines included.
 
 from __future__ import annotations
 
+import itertools
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from beacon.pipeline import PipelineOptions, SpoolHealth, run_pipeline, runner, validate_log
 from beacon.pipeline.follow import Follower, follow_lines
+from beacon.pipeline.jsonl import iter_lines
 
 from .helpers import fixture_requests, write_spool
 from .test_validate import full_run
@@ -115,3 +120,26 @@ def test_a_failed_child_gives_no_verdict(tmp_path: Path) -> None:
     assert follower is not None
     follower.process.kill()
     assert follower.finish(SpoolHealth(), timeout=30) is None  # the caller validates itself
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    content=st.binary(max_size=300).map(lambda b: b.replace(b"\x00", b"\n")),
+    cuts=st.lists(st.integers(min_value=0, max_value=300), max_size=6),
+)
+def test_follow_lines_reads_what_iter_lines_reads(content: bytes, cuts: list[int]) -> None:
+    # However the writes are split, the followed lines are the lines of the final file.
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "log.jsonl"
+        bounds = sorted({0, len(content), *(c for c in cuts if c < len(content))})
+        pieces = [content[a:b] for a, b in itertools.pairwise(bounds)]
+        path.write_bytes(pieces.pop(0) if pieces else b"")
+
+        def finished(timeout: float) -> bool:
+            if pieces:
+                with path.open("ab") as file:
+                    file.write(pieces.pop(0))
+                return False
+            return True
+
+        assert list(follow_lines(path, finished)) == list(iter_lines(path))
