@@ -13,7 +13,7 @@ MAX_FALSE_POSITIVE_RATE = 0.01
 
 
 def corpus_lines() -> list[tuple[str, str]]:
-    lines = []
+    lines: list[tuple[str, str]] = []
     for path in sorted(CORPUS.iterdir()):
         lines.extend((path.name, line) for line in path.read_text().splitlines() if line.strip())
     return lines

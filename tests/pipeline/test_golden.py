@@ -7,7 +7,6 @@ and metric points are summed per (metric name, attributes).
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any
 
 import orjson
@@ -50,14 +49,14 @@ def _strip(node: Any) -> Any:
 
 def _canonical(lines: list[dict[str, Any]]) -> tuple[list[str], dict[str, float]]:
     events: list[str] = []
-    metrics: Counter[str] = Counter()
+    metrics: dict[str, float] = {}
     for line in lines:
         if line["event"]["action"] == "metric.observed":
             attrs = _strip(line["raw"])
             key = orjson.dumps([line["metric"]["name"], attrs], option=orjson.OPT_SORT_KEYS)
             name = line["metric"]["name"]
             value = 0.0 if name in MEASURED_METRICS else line["metric"].get("value", 0.0)
-            metrics[key.decode()] += value
+            metrics[key.decode()] = metrics.get(key.decode(), 0.0) + value
         else:
             events.append(orjson.dumps(_strip(line), option=orjson.OPT_SORT_KEYS).decode())
     return sorted(events), {k: round(v, 9) for k, v in metrics.items()}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +58,7 @@ def test_the_schema_rejects_what_the_contract_forbids() -> None:
         if x["event"]["action"] == "command.executed" and x["beacon"]["source"]["signal"] == "logs"
     ]
     assert validate_line(line) is None
-    for mutate in (
+    mutations: tuple[Callable[[dict[str, Any]], Any], ...] = (
         lambda x: x.update(vendor="other"),
         lambda x: x.update(message=""),
         lambda x: x["run"].update(run_id=7) if "run" in x else x.update(run={"run_id": 7}),
@@ -66,7 +67,8 @@ def test_the_schema_rejects_what_the_contract_forbids() -> None:
         lambda x: x.update(**{"event.action": "dotted"}),
         lambda x: x["endpoint"].pop("hostname"),
         lambda x: x.update(timestamp="yesterday"),
-    ):
+    )
+    for mutate in mutations:
         broken = json.loads(json.dumps(line))
         mutate(broken)
         assert validate_line(broken) is not None
