@@ -60,7 +60,9 @@ def _compile_rules(rules: Iterable[SecretRule]) -> re.Pattern[str]:
     for rule in rules:
         body = rule.pattern
         for inner in ("v", "v2", "q"):
+            # Group definitions and conditionals on them, e.g. ``(?(q)quoted|bare)``.
             body = body.replace(f"(?P<{inner}>", f"(?P<{rule.family}__{inner}>")
+            body = body.replace(f"(?({inner})", f"(?({rule.family}__{inner})")
         parts.append(f"(?P<{rule.family}>{body})")
     return re.compile("|".join(parts))
 

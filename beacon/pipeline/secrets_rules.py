@@ -170,7 +170,9 @@ CONTEXT_RULES: tuple[SecretRule, ...] = (
         "secret_flag",
         r"(?<!-)(?i:--[A-Za-z0-9\-]{0,40}?"
         + _SECRET_WORD
-        + r")(?:=|\s+)(?P<v>[^\s\"'`;&|<>()\[\]{}]{3,})"
+        # A quoted value runs to its closing quote (spaces and shell characters are
+        # part of it); an unquoted one ends where the shell would end the word.
+        + r")(?:=|\s+)(?P<q>[\"'])?(?P<v>(?(q)[^\"'\n]{3,512}|[^\s\"'`;&|<>()\[\]{}]{3,}))"
         r"|(?i:\b(?:mysql|mysqldump|mysqladmin|mariadb))\b[^\n|;&]{0,200}?\s-p(?P<v2>[^\s\"'`;&|]{3,})",
         anchors=(
             "password",
@@ -192,7 +194,8 @@ CONTEXT_RULES: tuple[SecretRule, ...] = (
         r"(?<![A-Za-z0-9_.\-])(?i:[A-Za-z0-9_.\-]{0,64}?"
         + _SECRET_WORD
         + r")(?![A-Za-z0-9])\\?[\"']?\s*(?::=|=>|[:=])[ \t]*"
-        r"(?P<q>\\?[\"'])?(?P<v>[^\s\"'\\`,;&|<>()\[\]{}]{1,512})",
+        # Quoted: up to the closing quote (a passphrase has spaces); unquoted: one word.
+        r"(?P<q>\\?[\"'])?(?P<v>(?(q)[^\"'\\\n]{1,512}|[^\s\"'\\`,;&|<>()\[\]{}]{1,512}))",
         anchors=("password", "passwd", "passphrase", "pwd", "secret", "token", "key", "credential"),
     ),
 )
