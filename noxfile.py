@@ -79,4 +79,5 @@ def stress(session: nox.Session) -> None:
 @nox.session
 def bench(session: nox.Session) -> None:
     install_project(session, "test")
+    # `nox -s bench -- --check` exits 1 when a target is missed.
     session.run("python", "-m", "benchmarks", *session.posargs)

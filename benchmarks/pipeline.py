@@ -35,6 +35,11 @@ def write_spool(path: Path, events: int) -> None:
             written += 100
 
 
+def _peak_rss_mb() -> float:
+    with Path("/proc/self/status").open() as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
+
+
 def _cpu_seconds(*who: int) -> float:
     total = 0.0
     for which in who:
@@ -56,8 +61,10 @@ def run(spool: Path, log_path: Path) -> dict[str, object]:
     cpu = _cpu_seconds(*_ALL) - cpu_before
     own = _cpu_seconds(resource.RUSAGE_SELF) - own_before
     events = result.events_written
-    # Linux reports ru_maxrss in KiB.
-    main_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss across exec, so it would report
+    # the peak of whatever process spawned this one if that was larger.
+    main_rss = _peak_rss_mb()
+    # Linux reports ru_maxrss in KiB; the child was forked from this process.
     child_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     return {
         "events": events,
