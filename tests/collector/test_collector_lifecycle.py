@@ -4,7 +4,6 @@ otelcol.yaml, concurrency."""
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import socket
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -14,6 +13,7 @@ import aiohttp
 import grpc.aio
 import orjson
 import pytest
+import yaml
 
 from beacon.collector import Collector, CollectorConfig
 from beacon.errors import StartupError, UsageError
@@ -310,10 +310,14 @@ async def test_otelcol_yaml(make_collector: MakeCollector, tmp_path: Path) -> No
     assert 'format: "json"' in text
     for signal in ("logs", "metrics", "traces"):
         assert f'    {signal}:\n      receivers: ["otlp"]\n      exporters: ["file"]' in text
-    if importlib.util.find_spec("yaml") is not None:
-        import yaml
-
-        doc = yaml.safe_load(text)
-        protocols = doc["receivers"]["otlp"]["protocols"]
-        assert protocols["grpc"]["auth"] == {"authenticator": "bearertokenauth"}
-        assert doc["service"]["extensions"] == ["bearertokenauth"]
+    # A real YAML parser reads it the way the OpenTelemetry Collector would.
+    doc = yaml.safe_load(text)
+    protocols = doc["receivers"]["otlp"]["protocols"]
+    assert protocols["grpc"]["endpoint"] == grpc_hostport
+    assert protocols["http"]["endpoint"] == http_hostport
+    assert protocols["grpc"]["auth"] == {"authenticator": "bearertokenauth"}
+    assert doc["extensions"]["bearertokenauth"] == {"token": "${env:BEACON_OTLP_TOKEN}"}
+    assert doc["exporters"]["file"] == {"path": str(collector.config.spool_path), "format": "json"}
+    assert doc["service"]["extensions"] == ["bearertokenauth"]
+    for signal in ("logs", "metrics", "traces"):
+        assert doc["service"]["pipelines"][signal] == {"receivers": ["otlp"], "exporters": ["file"]}
