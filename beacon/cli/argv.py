@@ -9,6 +9,7 @@ test keeps this table and the typer command's options identical.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TypeVar
@@ -276,3 +277,13 @@ def parse_fast(argv: list[str]) -> object | None:
         if tuple(argv[: len(path)]) == path:
             return parse_options(argv[len(path) :], table, cls(), command=cls is ExecArgs)
     return None
+
+
+def args_from_parameters(cls: type[T], given: Mapping[str, object]) -> T:
+    """The fast path's argument object from a typer command's parameters (``locals()``).
+
+    The typer commands exist for ``--help`` and for what the fast path declines;
+    building the same object makes both run one flow.
+    """
+    values = {f.name: given[f.name] for f in fields(cls) if given[f.name] is not None}  # type: ignore[arg-type]
+    return cls(**values)

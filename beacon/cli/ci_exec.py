@@ -56,13 +56,8 @@ def exec_command(
     json_output: o.JsonOutput = False,
     quiet: o.Quiet = False,
 ) -> None:
-    from dataclasses import fields
-
-    from beacon.cli.argv import ExecArgs
+    from beacon.cli.argv import ExecArgs, args_from_parameters
     from beacon.cli.exec_flow import run_exec
 
-    given = dict(locals())
-    args = ExecArgs(
-        **{f.name: given[f.name] for f in fields(ExecArgs) if given[f.name] is not None}
-    )
+    args = args_from_parameters(ExecArgs, dict(locals()))
     raise typer.Exit(run_exec(args))

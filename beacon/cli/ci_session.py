@@ -45,15 +45,10 @@ def start(
     quiet: o.Quiet = False,
 ) -> None:
     """Start the session daemon and export its environment to later steps."""
-    from dataclasses import fields
-
-    from beacon.cli.argv import StartArgs
+    from beacon.cli.argv import StartArgs, args_from_parameters
     from beacon.cli.session_flow import run_start
 
-    given = dict(locals())
-    args = StartArgs(
-        **{f.name: given[f.name] for f in fields(StartArgs) if given[f.name] is not None}
-    )
+    args = args_from_parameters(StartArgs, dict(locals()))
     raise typer.Exit(run_start(args))
 
 
@@ -62,13 +57,10 @@ def env(
     fmt: Format = "sh",
 ) -> None:
     """Print the running session's exports (eval "$(beacon ci session env)")."""
-    from dataclasses import fields
-
-    from beacon.cli.argv import EnvArgs
+    from beacon.cli.argv import EnvArgs, args_from_parameters
     from beacon.cli.session_flow import run_env
 
-    given = dict(locals())
-    args = EnvArgs(**{f.name: given[f.name] for f in fields(EnvArgs) if given[f.name] is not None})
+    args = args_from_parameters(EnvArgs, dict(locals()))
     raise typer.Exit(run_env(args))
 
 
@@ -77,15 +69,10 @@ def status(
     json_output: o.JsonOutput = False,
 ) -> None:
     """Report the session: alive, pid, endpoints, records received."""
-    from dataclasses import fields
-
-    from beacon.cli.argv import StatusArgs
+    from beacon.cli.argv import StatusArgs, args_from_parameters
     from beacon.cli.session_flow import run_status
 
-    given = dict(locals())
-    args = StatusArgs(
-        **{f.name: given[f.name] for f in fields(StatusArgs) if given[f.name] is not None}
-    )
+    args = args_from_parameters(StatusArgs, dict(locals()))
     raise typer.Exit(run_status(args))
 
 
@@ -103,15 +90,10 @@ def stop(
     quiet: o.Quiet = False,
 ) -> None:
     """Drain and stop the daemon, then write and validate runtime.jsonl."""
-    from dataclasses import fields
-
-    from beacon.cli.argv import StopArgs
+    from beacon.cli.argv import StopArgs, args_from_parameters
     from beacon.cli.session_flow import run_stop
 
-    given = dict(locals())
-    args = StopArgs(
-        **{f.name: given[f.name] for f in fields(StopArgs) if given[f.name] is not None}
-    )
+    args = args_from_parameters(StopArgs, dict(locals()))
     raise typer.Exit(run_stop(args))
 
 
