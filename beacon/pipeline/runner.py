@@ -133,23 +133,23 @@ def _spool_chunks(spool: IO[bytes]) -> Iterator[tuple[bytes, bool]]:
     The spool's last line may lack its newline (a writer stopped mid-line): it
     ends the last chunk as it is.
     """
-    pending = b""
+    tail: list[bytes] = []  # the current line's start, while no newline has come
     held: bytes | None = None
     while True:
         block = spool.read(CHUNK_BYTES)
         if not block:
             break
-        data = pending + block
-        cut = data.rfind(b"\n") + 1
+        cut = block.rfind(b"\n") + 1
         if cut == 0:
-            pending = data  # one line longer than a chunk: read on
+            tail.append(block)  # a line longer than a chunk: read on (joined once)
             continue
-        pending = data[cut:]
+        data = b"".join([*tail, block[:cut]])
+        tail = [block[cut:]] if cut < len(block) else []
         if held is not None:
             yield held, False
-        held = data[:cut]
-    if pending:
-        held = (held or b"") + pending
+        held = data
+    if tail:
+        held = b"".join([held or b"", *tail])
     if held is not None:
         yield held, True
 

@@ -139,7 +139,10 @@ class Worker:
         return self._answers.pop(0)
 
     def close(self) -> None:
-        """Let the worker exit (or end it if it failed); waits for it, bounded."""
+        """Let the worker exit (or end it if it failed or still holds chunks: the run
+        stopped early); waits for it, bounded."""
+        if self.in_flight:
+            self._fail()
         stdin = self.process.stdin
         if stdin is not None and not stdin.closed:
             with contextlib.suppress(OSError):

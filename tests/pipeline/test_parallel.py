@@ -7,12 +7,15 @@ must be byte for byte what the pipeline writes alone, and the verdict the one
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from beacon.pipeline import PipelineOptions, RedactionSettings, SpoolHealth, run_pipeline, runner
 from beacon.pipeline import validate_log as read_and_validate
@@ -251,3 +254,20 @@ def test_the_chunk_settings_travel_intact() -> None:
         harnesses=("claude_code", "otel"),
     )
     assert ChunkSettings.from_json(settings.to_json()) == settings
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    content=st.binary(max_size=200).map(lambda b: bytes(b"ab\n"[x % 3] for x in b)),
+    chunk_bytes=st.integers(min_value=1, max_value=32),
+)
+def test_spool_chunks_are_whole_lines_that_add_up_to_the_spool(
+    content: bytes, chunk_bytes: int
+) -> None:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(runner, "CHUNK_BYTES", chunk_bytes)
+        chunks = list(runner._spool_chunks(io.BytesIO(content)))
+    assert b"".join(chunk for chunk, _ in chunks) == content
+    assert all(chunk for chunk, _ in chunks)
+    assert [last for _, last in chunks] == [False] * (len(chunks) - 1) + [True] * bool(chunks)
+    assert all(chunk.endswith(b"\n") for chunk, _ in chunks[:-1])
