@@ -4,8 +4,8 @@
     python -m benchmarks.pipeline run SPOOL LOG        # run_pipeline; prints a JSON result
 
 ``run`` happens in its own process so its peak RSS is the pipeline's alone. It
-reports wall time, CPU seconds (user + system, of this process and of the child
-that validates the log concurrently for large spools, and of this process alone)
+reports wall time, CPU seconds (user + system, of this process and of the worker
+process that shares the chunks of a large spool, and of this process alone)
 and peak RSS of the process and, separately, of its largest child
 (RUSAGE_CHILDREN reports the largest, not a sum; there is one child).
 ``peak_rss_mb`` is their sum: the pipeline's memory footprint. The machine is
@@ -64,7 +64,7 @@ def run(spool: Path, log_path: Path) -> dict[str, object]:
     # VmHWM, not ru_maxrss: Linux carries ru_maxrss across exec, so it would report
     # the peak of whatever process spawned this one if that was larger.
     main_rss = _peak_rss_mb()
-    # Linux reports ru_maxrss in KiB; the child was forked from this process.
+    # Linux reports ru_maxrss in KiB; the worker was forked from this process.
     child_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     return {
         "events": events,
@@ -72,8 +72,8 @@ def run(spool: Path, log_path: Path) -> dict[str, object]:
         "events_per_s": events / elapsed if elapsed else 0.0,
         "cpu_seconds": cpu,
         "cpu_us_per_event": cpu / events * 1e6 if events else 0.0,
-        # The pipeline process alone: the bound on wall time when the validating child
-        # (beacon/pipeline/follow.py) has the other core to itself.
+        # The pipeline process alone (the worker, beacon/pipeline/worker.py, takes the
+        # chunks this process does not).
         "cpu_us_per_event_main": own / events * 1e6 if events else 0.0,
         # The footprint: this process's peak plus the child's (an upper bound of what
         # was resident at once), so the table's RSS figure counts the child too.

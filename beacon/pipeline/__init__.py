@@ -4,7 +4,7 @@ Pure stages (``normalize``, ``redact``, ``validate``) joined by
 :func:`run_pipeline`, the one entry point. Never imports aiohttp or grpc.
 
 Exports are loaded on first use, so a process that needs one stage (the
-validating child of ``follow.py``) does not import them all.
+chunk worker of ``worker.py``) does not import them all.
 """
 
 from __future__ import annotations

@@ -27,6 +27,7 @@ class JsonlAppender:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.lines_written = 0
+        self.bytes_written = 0
         self._buffer: list[bytes] = []
         self._buffered = 0
         try:
@@ -38,12 +39,24 @@ class JsonlAppender:
             )
         except OSError as exc:
             raise LogWriteError(f"cannot open {path} for appending: {exc.strerror or exc}") from exc
+        # What the file held before this writer (lines of earlier runs).
+        self.initial_size = os.fstat(self._fd).st_size
 
     def append(self, line: bytes) -> None:
         self._buffer.append(line)
         self._buffer.append(b"\n")
         self._buffered += len(line) + 1
         self.lines_written += 1
+        if self._buffered >= _FLUSH_BYTES:
+            self.flush()
+
+    def append_lines(self, data: bytes, lines: int) -> None:
+        """Append ``lines`` complete lines already joined (each ending in a newline)."""
+        if not data:
+            return
+        self._buffer.append(data)
+        self._buffered += len(data)
+        self.lines_written += lines
         if self._buffered >= _FLUSH_BYTES:
             self.flush()
 
@@ -54,6 +67,7 @@ class JsonlAppender:
         self._buffer.clear()
         self._buffered = 0
         view = memoryview(data)
+        self.bytes_written += len(data)
         try:
             while view:
                 written = os.write(self._fd, view)

@@ -9,28 +9,29 @@ from __future__ import annotations
 import platform
 import socket
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from beacon import __version__
 from beacon.ci.providers import run_context
 from beacon.errors import SpoolError
+from beacon.pipeline.chunks import ChunkProcessor, ChunkResult, ChunkSettings
 from beacon.pipeline.decode import rfc3339
-from beacon.pipeline.follow import Follower
 from beacon.pipeline.jsonl import JsonlAppender
-from beacon.pipeline.normalize import (
-    SUMMARY_ACTION,
-    LineContext,
-    NormalizeStats,
-    base_line,
-    normalize,
-)
+from beacon.pipeline.normalize import SUMMARY_ACTION, LineContext, NormalizeStats, base_line
 from beacon.pipeline.protect import LineProtector
-from beacon.pipeline.redact import Redactor
+from beacon.pipeline.redact import Redactor, merge_counts
 from beacon.pipeline.settings import PipelineOptions
-from beacon.pipeline.validate import SpoolHealth, ValidationResult, validate_log
+from beacon.pipeline.validate import (
+    LogScan,
+    SpoolHealth,
+    ValidationResult,
+    validate_log,
+    verdict,
+)
+from beacon.pipeline.worker import Worker
 
 
 @dataclass(frozen=True)
@@ -119,43 +120,225 @@ def summary_line(
     return line
 
 
-def process_requests(
-    requests: Iterable[tuple[str, Mapping[str, Any]]],
-    options: PipelineOptions,
-    writer: JsonlAppender,
-    spool_health: Any = None,
-) -> tuple[int, dict[str, int], dict[str, int], NormalizeStats, SpoolHealth]:
-    """Normalize, protect and append every request's lines, then the summary line.
+# Spool bytes per chunk: large enough that passing a chunk costs little, small enough
+# that the chunks in flight stay a few MB.
+CHUNK_BYTES = 256 << 10
+# Chunks processed here that wait for an earlier chunk of the worker (bounds memory).
+_MAX_WAITING = 4
 
-    ``spool_health``: called after ``requests`` is exhausted for the reader's findings.
-    Returns (events written, actions, redaction totals, stats, spool health).
+
+def _spool_chunks(spool: IO[bytes]) -> Iterator[tuple[bytes, bool]]:
+    """(whole spool lines, is it the spool's end), ~``CHUNK_BYTES`` at a time.
+
+    The spool's last line may lack its newline (a writer stopped mid-line): it
+    ends the last chunk as it is.
     """
+    tail: list[bytes] = []  # the current line's start, while no newline has come
+    held: bytes | None = None
+    while True:
+        block = spool.read(CHUNK_BYTES)
+        if not block:
+            break
+        cut = block.rfind(b"\n") + 1
+        if cut == 0:
+            tail.append(block)  # a line longer than a chunk: read on (joined once)
+            continue
+        data = b"".join([*tail, block[:cut]])
+        tail = [block[cut:]] if cut < len(block) else []
+        if held is not None:
+            yield held, False
+        held = data
+    if tail:
+        held = b"".join([held or b"", *tail])
+    if held is not None:
+        yield held, True
+
+
+def _scan_existing(log_path: Path, size: int, scan: LogScan) -> tuple[int, bool]:
+    """Check the lines the log held before this run (``validate_log``'s numbering).
+
+    Returns (lines in those bytes, blank ones included; do they end on a newline).
+    """
+    if size == 0:
+        return 0, True
+    number = 0
+    with log_path.open("rb") as log:
+        remaining = size
+        pending = b""
+        while remaining > 0:
+            block = log.read(min(CHUNK_BYTES, remaining))
+            if not block:
+                break
+            remaining -= len(block)
+            *complete, pending = (pending + block).split(b"\n")
+            for line in complete:
+                number += 1
+                stripped = line.rstrip(b"\r")
+                if stripped.strip():
+                    scan.add(number, stripped)
+    return number, not pending and remaining == 0
+
+
+class _Totals:
+    """The run's counts, summed over its chunks in spool order."""
+
+    def __init__(self, protector: LineProtector) -> None:
+        self.protector = protector
+        self.stats = NormalizeStats()
+        self.actions: dict[str, int] = {}
+        self.written = 0
+        self.bad_lines = 0
+        self.truncated_tail = False
+
+    def add(self, result: ChunkResult) -> None:
+        self.written += result.lines
+        for table, counts in (
+            (self.actions, result.actions),
+            (self.stats.requests, result.requests),
+            (self.stats.records, result.records),
+        ):
+            for key, value in counts.items():
+                table[key] = table.get(key, 0) + value
+        self.stats.malformed += result.malformed
+        merge_counts(self.protector.totals, result.redactions)
+        self.bad_lines += result.bad_lines
+        self.truncated_tail = self.truncated_tail or result.truncated_tail
+
+
+def _process_chunks(
+    chunks: Iterator[tuple[bytes, bool]],
+    processor: ChunkProcessor,
+    worker: Worker | None,
+) -> Iterator[ChunkResult]:
+    """Every chunk's result in spool order; the worker takes chunks while it has room."""
+    # Spool order: ("worker", None) for a chunk given to the worker, else its result.
+    order: list[ChunkResult | None] = []
+
+    def ready(wait: bool) -> Iterator[ChunkResult]:
+        while order:
+            head = order[0]
+            if head is None:
+                assert worker is not None
+                answer = worker.answer(wait=wait)
+                if answer is None:
+                    if not worker.failed:
+                        return
+                    # The worker is gone: do its chunks here, in their places.
+                    redo = iter(worker.in_flight)
+                    worker.in_flight = []
+                    for index, item in enumerate(order):
+                        if item is None:
+                            chunk, last = next(redo)
+                            order[index] = processor.process(chunk, last=last)
+                    continue
+                head = answer
+            order.pop(0)
+            yield head
+
+    for chunk, last in chunks:
+        if worker is not None and worker.has_room:
+            worker.submit(chunk, last=last)
+            order.append(None)
+        else:
+            order.append(processor.process(chunk, last=last))
+        yield from ready(wait=len(order) > _MAX_WAITING)
+    yield from ready(wait=True)
+
+
+def run_pipeline(spool_path: Path, options: PipelineOptions) -> PipelineResult:
+    """Turn the spool into runtime.jsonl lines for ``options.session_id`` and validate them.
+
+    A missing spool is not an error: the run still gets its summary line and
+    validation reports what is missing (usually: no events). Every line is
+    checked as it is written, from the bytes written; the lines the log held
+    before are read and checked too, so the verdict is ``validate_log``'s on
+    the whole file. A large spool is shared with a worker process on the
+    second core (``worker.py``).
+    """
+    spool_path = Path(spool_path)
+    spool: IO[bytes] | None = None
+    try:
+        spool = spool_path.open("rb")
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise SpoolError(f"cannot read spool {spool_path}: {exc.strerror or exc}") from exc
+    missing = spool is None
     protector = make_protector(options)
     ctx = make_context(options, protector)
-    stats = NormalizeStats()
-    actions: dict[str, int] = {}
-    written = 0
-    for line in normalize(requests, ctx, stats):
-        action = line["event"]["action"]
-        actions[action] = actions.get(action, 0) + 1
-        writer.append(protector.protect(line))
-        written += 1
-    health = spool_health() if callable(spool_health) else SpoolHealth()
-    summary = summary_line(
-        ctx,
-        actions=actions,
-        stats=stats,
-        redactions=protector.totals,
-        events_written=written,
-        spool=health,
+    settings = ChunkSettings(
+        ctx=ctx,
+        env_values=options.redaction.env_values,
+        patterns=options.redaction.patterns,
+        max_field_bytes=options.max_field_bytes,
+        max_line_bytes=options.max_line_bytes,
+        harnesses=options.harnesses,
     )
-    writer.append(protector.protect(summary))
-    return written, actions, dict(protector.totals), stats, health
-
-
-def _spool_requests(reader: Any) -> Iterator[tuple[str, Mapping[str, Any]]]:
-    for record in reader:
-        yield record.signal, record.payload
+    processor = ChunkProcessor(settings)
+    totals = _Totals(protector)
+    log_path = Path(options.log_path)
+    scan = LogScan(session_id=options.session_id, harnesses=options.harnesses)
+    worker: Worker | None = None
+    try:
+        with JsonlAppender(log_path) as writer:
+            if spool is not None and _spool_size(spool_path) >= options.parallel_min_bytes:
+                worker = Worker.start(settings)
+            file_lines, clean_start = _scan_existing(log_path, writer.initial_size, scan)
+            chunks = _spool_chunks(spool) if spool is not None else iter(())
+            for result in _process_chunks(chunks, processor, worker):
+                writer.append_lines(result.data, result.lines)
+                scan.absorb(result.check, file_lines)
+                file_lines += result.lines
+                totals.add(result)
+            health = SpoolHealth(
+                truncated_tail=totals.truncated_tail, bad_lines=totals.bad_lines, missing=missing
+            )
+            summary = protector.protect(
+                summary_line(
+                    ctx,
+                    actions=totals.actions,
+                    stats=totals.stats,
+                    redactions=protector.totals,
+                    events_written=totals.written,
+                    spool=health,
+                )
+            )
+            writer.append(summary)
+            scan.add(file_lines + 1, summary)
+    finally:
+        if spool is not None:
+            spool.close()
+        if worker is not None:
+            worker.close()
+    if clean_start and _spool_size(log_path) == writer.initial_size + writer.bytes_written:
+        validation = verdict(
+            log_path,
+            scan,
+            min_events=options.min_events,
+            require_actions=options.require_actions,
+            spool_health=health,
+        )
+    else:
+        # The log did not end on a newline, or another process appended meanwhile:
+        # what was checked is not the file. Read the file itself.
+        validation = validate_log(
+            log_path,
+            session_id=options.session_id,
+            harnesses=options.harnesses,
+            min_events=options.min_events,
+            require_actions=options.require_actions,
+            spool_health=health,
+        )
+    return PipelineResult(
+        events_written=totals.written,
+        redactions=dict(protector.totals),
+        validation=validation,
+        spool_truncated_tail=health.truncated_tail,
+        spool_bad_lines=health.bad_lines,
+        spool_missing=health.missing,
+        actions=totals.actions,
+        malformed_records=totals.stats.malformed,
+    )
 
 
 def _spool_size(spool_path: Path) -> int:
@@ -163,68 +346,3 @@ def _spool_size(spool_path: Path) -> int:
         return Path(spool_path).stat().st_size
     except OSError:
         return 0
-
-
-def run_pipeline(spool_path: Path, options: PipelineOptions) -> PipelineResult:
-    """Turn the spool into runtime.jsonl lines for ``options.session_id`` and validate them.
-
-    A missing spool is not an error: the run still gets its summary line and
-    validation reports what is missing (usually: no events). A large spool is
-    validated on the second core while it is processed (``follow.py``).
-    """
-    from beacon.spool import read_spool
-
-    reader: Any = None
-    requests: Iterable[tuple[str, Mapping[str, Any]]] = ()
-    missing = False
-    try:
-        reader = read_spool(Path(spool_path))
-        requests = _spool_requests(reader)
-    except SpoolError:
-        missing = not Path(spool_path).exists()
-        if not missing:
-            raise
-
-    def health() -> SpoolHealth:
-        if reader is None:
-            return SpoolHealth(missing=missing)
-        return SpoolHealth(truncated_tail=reader.truncated_tail, bad_lines=reader.bad_lines)
-
-    log_path = Path(options.log_path)
-    follower: Follower | None = None
-    try:
-        with JsonlAppender(log_path) as writer:
-            if _spool_size(spool_path) >= options.concurrent_validation_min_bytes:
-                follower = Follower.start(
-                    log_path,
-                    session_id=options.session_id,
-                    harnesses=options.harnesses,
-                    min_events=options.min_events,
-                    require_actions=options.require_actions,
-                )
-            written, actions, redactions, stats, spool = process_requests(
-                requests, options, writer, health
-            )
-        validation = follower.finish(spool) if follower is not None else None
-    finally:
-        if follower is not None and follower.process.returncode is None:
-            follower.abandon()
-    if validation is None:
-        validation = validate_log(
-            log_path,
-            session_id=options.session_id,
-            harnesses=options.harnesses,
-            min_events=options.min_events,
-            require_actions=options.require_actions,
-            spool_health=spool,
-        )
-    return PipelineResult(
-        events_written=written,
-        redactions=redactions,
-        validation=validation,
-        spool_truncated_tail=spool.truncated_tail,
-        spool_bad_lines=spool.bad_lines,
-        spool_missing=spool.missing,
-        actions=actions,
-        malformed_records=stats.malformed,
-    )

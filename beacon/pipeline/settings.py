@@ -119,9 +119,10 @@ class PipelineOptions:
     max_line_bytes: int = 65536
     min_events: int = 1
     require_actions: tuple[str, ...] = ()
-    # From this spool size on, a child process validates the log while it is written
-    # (docs/validation.md). Below it, starting a Python (~0.1-0.2 s) costs more than it saves.
-    concurrent_validation_min_bytes: int = 16 << 20
+    # From this spool size on, a worker process shares the chunks on the second core
+    # (beacon/pipeline/worker.py). Below it, starting a Python (~0.1-0.2 s) costs more
+    # than it saves, and small ``ci exec`` runs must stay fast.
+    parallel_min_bytes: int = 16 << 20
 
     def __post_init__(self) -> None:
         if self.max_field_bytes < 256:

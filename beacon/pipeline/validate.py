@@ -175,11 +175,35 @@ class _RunCounts:
     sequences: dict[str, SequenceSet] = field(default_factory=dict)
     spool: dict[str, Any] = field(default_factory=dict)
 
+    def add_sequence(self, claude_session: str, sequence: int) -> None:
+        seen = self.sequences.get(claude_session)
+        if seen is None:
+            seen = self.sequences[claude_session] = SequenceSet()
+        seen.add(sequence)
+
 
 @dataclass
-class _Scan:
-    """Everything one pass over the file collects."""
+class _PartRunCounts(_RunCounts):
+    """A chunk's counts (``LogScan.part``): sequences kept as lists, to be merged."""
 
+    sequence_lists: dict[str, list[int]] = field(default_factory=dict)
+
+    def add_sequence(self, claude_session: str, sequence: int) -> None:
+        self.sequence_lists.setdefault(claude_session, []).append(sequence)
+
+
+@dataclass
+class LogScan:
+    """Everything one pass over the file collects, one line at a time.
+
+    ``LogScan.part`` checks a chunk of lines about to be appended (numbered from
+    1 within the chunk); ``absorb`` adds such a chunk's findings, in file order,
+    to the scan of the whole file. The verdict is the one a single pass over the
+    file gives, because each line is checked from the very bytes that are written.
+    """
+
+    session_id: str | None = None
+    harnesses: tuple[str, ...] = ("claude_code",)
     lines: int = 0
     bad_json: list[int] = field(default_factory=list)
     bad_json_count: int = 0
@@ -188,83 +212,131 @@ class _Scan:
     last_session: str | None = None
     run: _RunCounts = field(default_factory=_RunCounts)
 
+    @classmethod
+    def part(cls, session_id: str, harnesses: tuple[str, ...]) -> LogScan:
+        return cls(session_id=session_id, harnesses=harnesses, run=_PartRunCounts())
+
+    def add(self, number: int, raw_line: bytes) -> None:
+        """Check one line (``number``: its line number in the file, or in the chunk)."""
+        self.lines += 1
+        try:
+            line = orjson.loads(raw_line)
+        except orjson.JSONDecodeError:
+            line = None
+        if not isinstance(line, dict):
+            self.bad_json_count += 1
+            if len(self.bad_json) < 5:
+                self.bad_json.append(number)
+            return
+        error = validate_line(line)
+        if error is not None:
+            self.schema_error_count += 1
+            if not self.schema_errors:
+                self.schema_errors.append((number, error))
+        line_session = _get(line, "beacon", "session_id")
+        if not isinstance(line_session, str):
+            return
+        if self.session_id is None:
+            # The most recent run is the last line's: restart counting when the run changes.
+            if line_session != self.last_session:
+                self.last_session = line_session
+                self.run = _RunCounts()
+            _count(self.run, line, self.harnesses)
+        elif line_session == self.session_id:
+            _count(self.run, line, self.harnesses)
+
+    @property
+    def chosen(self) -> str | None:
+        return self.session_id if self.session_id is not None else self.last_session
+
+    def to_wire(self) -> dict[str, Any]:
+        """A part's findings as JSON-able data (it is computed in another process)."""
+        run = self.run
+        assert isinstance(run, _PartRunCounts), "only parts travel"
+        return {
+            "lines": self.lines,
+            "bad_json": self.bad_json,
+            "bad_json_count": self.bad_json_count,
+            "schema_errors": self.schema_errors,
+            "schema_error_count": self.schema_error_count,
+            "run_lines": run.run_lines,
+            "matching": run.matching,
+            "actions": run.actions,
+            "rejected": run.rejected,
+            "sequences": run.sequence_lists,
+            "spool": run.spool,
+        }
+
+    def absorb(self, part: Mapping[str, Any], line_offset: int) -> None:
+        """Add a part's findings (``to_wire``) whose line 1 is file line ``line_offset + 1``."""
+        if self.session_id is None:
+            raise ValueError("parts can only be merged into the scan of one known run")
+        self.lines += part["lines"]
+        for number in part["bad_json"]:
+            if len(self.bad_json) < 5:
+                self.bad_json.append(line_offset + number)
+        self.bad_json_count += part["bad_json_count"]
+        if part["schema_errors"] and not self.schema_errors:
+            number, error = part["schema_errors"][0]
+            self.schema_errors.append((line_offset + number, error))
+        self.schema_error_count += part["schema_error_count"]
+        run = self.run
+        run.run_lines += part["run_lines"]
+        run.matching += part["matching"]
+        for table, counts in ((run.actions, part["actions"]), (run.rejected, part["rejected"])):
+            for key, value in counts.items():
+                table[key] = table.get(key, 0) + value
+        for claude_session, values in part["sequences"].items():
+            for value in values:
+                run.add_sequence(claude_session, value)
+        if part["spool"]:
+            run.spool = dict(part["spool"])
+
 
 def _scan(
     log_path: Path,
     session_id: str | None,
     harnesses: tuple[str, ...],
     lines: Iterable[tuple[int, bytes]] | None = None,
-) -> tuple[_Scan, str | None]:
-    scan = _Scan()
+) -> tuple[LogScan, str | None]:
+    scan = LogScan(session_id=session_id, harnesses=harnesses)
     for number, raw_line in iter_lines(log_path) if lines is None else lines:
-        scan.lines += 1
-        try:
-            line = orjson.loads(raw_line)
-        except orjson.JSONDecodeError:
-            line = None
-        if not isinstance(line, dict):
-            scan.bad_json_count += 1
-            if len(scan.bad_json) < 5:
-                scan.bad_json.append(number)
-            continue
-        error = validate_line(line)
-        if error is not None:
-            scan.schema_error_count += 1
-            if not scan.schema_errors:
-                scan.schema_errors.append((number, error))
-        line_session = _get(line, "beacon", "session_id")
-        if not isinstance(line_session, str):
-            continue
-        if session_id is None:
-            # The most recent run is the last line's: restart counting when the run changes.
-            if line_session != scan.last_session:
-                scan.last_session = line_session
-                scan.run = _RunCounts()
-            _count(scan.run, _digest(line), harnesses)
-        elif line_session == session_id:
-            _count(scan.run, _digest(line), harnesses)
-    chosen = session_id if session_id is not None else scan.last_session
-    return scan, chosen
+        scan.add(number, raw_line)
+    return scan, scan.chosen
 
 
-def _digest(line: Mapping[str, Any]) -> dict[str, Any]:
-    """The few fields of a line validation needs (keeps memory small for big runs)."""
-    digest: dict[str, Any] = {
-        "action": _get(line, "event", "action"),
-        "harness": _get(line, "harness", "name"),
-        "event_name": _get(line, "beacon", "source", "event_name"),
-        "sequence": _get(line, "beacon", "source", "sequence"),
-        "claude_session": _get(line, "session", "id"),
-    }
-    if digest["event_name"] == LIFECYCLE_STOPPED:
-        raw = line.get("raw")
-        if isinstance(raw, dict):
-            digest["rejected"] = {
-                k: v for k, v in raw.items() if k.startswith("rejected.") and isinstance(v, int)
-            }
-    summary = _get(line, "beacon", "summary", "spool")
-    if isinstance(summary, dict):
-        digest["spool"] = summary
-    return digest
-
-
-def _count(scan: _RunCounts, digest: Mapping[str, Any], harnesses: tuple[str, ...]) -> None:
-    scan.run_lines += 1
-    action = digest.get("action")
+def _count(run: _RunCounts, line: Mapping[str, Any], harnesses: tuple[str, ...]) -> None:
+    """Count one line of the run. Direct lookups: this runs once per line of big logs."""
+    run.run_lines += 1
+    event = line.get("event")
+    action = event.get("action") if isinstance(event, dict) else None
     if isinstance(action, str):
-        scan.actions[action] = scan.actions.get(action, 0) + 1
-    harness = digest.get("harness")
+        run.actions[action] = run.actions.get(action, 0) + 1
+    harness_info = line.get("harness")
+    harness = harness_info.get("name") if isinstance(harness_info, dict) else None
     if harness in harnesses and harness != LIFECYCLE_HARNESS and action != SUMMARY_ACTION:
-        scan.matching += 1
-    for key, value in digest.get("rejected", {}).items():
-        scan.rejected[key] = scan.rejected.get(key, 0) + value
-    if "spool" in digest:
-        scan.spool = dict(digest["spool"])
-    sequence = digest.get("sequence")
-    claude_session = digest.get("claude_session")
-    if isinstance(sequence, int) and harness == "claude_code":
-        key = claude_session if isinstance(claude_session, str) else "?"
-        scan.sequences.setdefault(key, SequenceSet()).add(sequence)
+        run.matching += 1
+    beacon = line.get("beacon")
+    if not isinstance(beacon, dict):
+        return
+    source = beacon.get("source")
+    if isinstance(source, dict):
+        if source.get("event_name") == LIFECYCLE_STOPPED:
+            raw = line.get("raw")
+            if isinstance(raw, dict):
+                for key, value in raw.items():
+                    if key.startswith("rejected.") and isinstance(value, int):
+                        run.rejected[key] = run.rejected.get(key, 0) + value
+        sequence = source.get("sequence")
+        if isinstance(sequence, int) and harness == "claude_code":
+            session = line.get("session")
+            claude_session = session.get("id") if isinstance(session, dict) else None
+            run.add_sequence(claude_session if isinstance(claude_session, str) else "?", sequence)
+    summary = beacon.get("summary")
+    if isinstance(summary, dict):
+        spool = summary.get("spool")
+        if isinstance(spool, dict):
+            run.spool = dict(spool)
 
 
 def _sequence_gaps(sequences: Mapping[str, SequenceSet]) -> list[str]:
@@ -306,8 +378,8 @@ def validate_log(
 ) -> ValidationResult:
     """Check ``log_path`` for the run ``session_id`` (None: the most recent run in the file).
 
-    ``lines``: the file's numbered lines when the caller reads them itself (``follow``
-    reads them while they are being written); default: read ``log_path``.
+    ``lines``: the file's numbered lines when the caller reads them itself; default:
+    read ``log_path``.
     ``spool_health`` may be a callable, asked once every line has been read.
     """
     log_path = Path(log_path)
@@ -328,12 +400,33 @@ def validate_log(
         stages.append(ValidationStage("log_exists", "fail", f"{log_path} does not exist"))
         return finish(0, {}, session_id)
     try:
-        scan, chosen = _scan(log_path, session_id, harnesses, lines)
+        scan, _ = _scan(log_path, session_id, harnesses, lines)
     except OSError as exc:
         stages.append(
             ValidationStage("log_exists", "fail", f"cannot read {log_path}: {exc.strerror or exc}")
         )
         return finish(0, {}, session_id)
+    return verdict(
+        log_path,
+        scan,
+        min_events=min_events,
+        require_actions=require_actions,
+        spool_health=spool_health,
+    )
+
+
+def verdict(
+    log_path: Path,
+    scan: LogScan,
+    *,
+    min_events: int = 1,
+    require_actions: tuple[str, ...] = (),
+    spool_health: SpoolHealth | Callable[[], SpoolHealth | None] | None = None,
+) -> ValidationResult:
+    """The result for a file whose every line ``scan`` has checked."""
+    chosen = scan.chosen
+    harnesses = scan.harnesses
+    stages: list[ValidationStage] = []
     stages.append(
         ValidationStage("log_exists", "ok", f"{log_path} ({_plural(scan.lines, 'line')})")
     )
@@ -432,4 +525,12 @@ def validate_log(
     else:
         stages.append(ValidationStage("spool_health", "ok", "no loss detected"))
 
-    return finish(scan.run.matching, dict(sorted(scan.run.actions.items())), chosen)
+    return ValidationResult(
+        status=_worst(stages),
+        log_path=str(log_path),
+        event_count=scan.run.matching,
+        stages=tuple(stages),
+        generated_at=_now(),
+        actions=dict(sorted(scan.run.actions.items())),
+        session_id=chosen,
+    )

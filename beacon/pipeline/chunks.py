@@ -1,0 +1,198 @@
+"""One chunk of spool lines -> its runtime lines, checked (the unit both cores work on).
+
+A chunk is a run of whole spool lines (``bytes``, each ending in a newline,
+except possibly the spool's very last). ``ChunkProcessor.process`` reads each
+line as ``SpoolReader`` does, normalizes, protects and serializes its records,
+then checks every produced line exactly as validation checks a line of the
+file (parse the bytes, schema, this run's counts). Nothing carries over from
+one chunk to the next except caches, so the concatenated output of any split
+into chunks is the output of the whole spool, processed by this process or by
+the worker (``worker.py``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from beacon.pipeline.normalize import LineContext, NormalizeStats, normalize
+from beacon.pipeline.protect import LineProtector
+from beacon.pipeline.redact import Counts, Redactor, merge_counts
+from beacon.pipeline.validate import LogScan
+
+# The top-level key that tells a spool line's signal (as ``beacon.spool.SpoolReader``).
+_SIGNAL_OF_KEY = {"resourceLogs": "logs", "resourceMetrics": "metrics", "resourceSpans": "traces"}
+
+
+@dataclass
+class ChunkResult:
+    """A chunk's runtime lines (``data``: each line followed by a newline) and its counts."""
+
+    data: bytes
+    lines: int
+    actions: dict[str, int]
+    redactions: Counts
+    requests: dict[str, int]
+    records: dict[str, int]
+    malformed: int
+    bad_lines: int
+    truncated_tail: bool
+    check: dict[str, Any] = field(default_factory=dict)  # ``LogScan.to_wire`` of ``data``
+
+    def header(self) -> bytes:
+        """Everything but ``data``, as JSON (the worker's reply carries ``data`` raw)."""
+        return orjson.dumps(
+            {
+                "lines": self.lines,
+                "actions": self.actions,
+                "redactions": self.redactions,
+                "requests": self.requests,
+                "records": self.records,
+                "malformed": self.malformed,
+                "bad_lines": self.bad_lines,
+                "truncated_tail": self.truncated_tail,
+                "check": self.check,
+            }
+        )
+
+    @classmethod
+    def from_header(cls, header: bytes, data: bytes) -> ChunkResult:
+        fields = orjson.loads(header)
+        return cls(data=data, **fields)
+
+
+@dataclass(frozen=True)
+class ChunkSettings:
+    """What a process needs to turn chunks into lines (sent to the worker on its stdin:
+    it holds secrets to redact, which must never appear in a command line)."""
+
+    ctx: LineContext
+    env_values: tuple[str, ...]
+    patterns: tuple[str, ...]
+    max_field_bytes: int
+    max_line_bytes: int
+    harnesses: tuple[str, ...]
+
+    def to_json(self) -> bytes:
+        ctx = self.ctx
+        return orjson.dumps(
+            {
+                "ctx": {
+                    "session_id": ctx.session_id,
+                    "hostname": ctx.hostname,
+                    "os": ctx.os,
+                    "agent_version": ctx.agent_version,
+                    "now_nanos": ctx.now_nanos,
+                    "working_directory": ctx.working_directory,
+                    "run": dict(ctx.run),
+                },
+                "env_values": list(self.env_values),
+                "patterns": list(self.patterns),
+                "max_field_bytes": self.max_field_bytes,
+                "max_line_bytes": self.max_line_bytes,
+                "harnesses": list(self.harnesses),
+            }
+        )
+
+    @classmethod
+    def from_json(cls, data: bytes) -> ChunkSettings:
+        fields = orjson.loads(data)
+        return cls(
+            ctx=LineContext(**fields["ctx"]),
+            env_values=tuple(fields["env_values"]),
+            patterns=tuple(fields["patterns"]),
+            max_field_bytes=int(fields["max_field_bytes"]),
+            max_line_bytes=int(fields["max_line_bytes"]),
+            harnesses=tuple(fields["harnesses"]),
+        )
+
+
+def make_protector(
+    env_values: tuple[str, ...],
+    patterns: tuple[str, ...],
+    max_field_bytes: int,
+    max_line_bytes: int,
+) -> LineProtector:
+    import re
+
+    redactor = Redactor(
+        literal_values=env_values,
+        user_patterns=tuple(re.compile(p) for p in patterns),
+    )
+    return LineProtector(
+        redactor=redactor, max_field_bytes=max_field_bytes, max_line_bytes=max_line_bytes
+    )
+
+
+class ChunkProcessor:
+    """Turns chunks into checked runtime lines; one per process, reused for every chunk."""
+
+    def __init__(self, settings: ChunkSettings) -> None:
+        self.settings = settings
+        self.protector = make_protector(
+            settings.env_values,
+            settings.patterns,
+            settings.max_field_bytes,
+            settings.max_line_bytes,
+        )
+
+    def process(self, chunk: bytes, *, last: bool) -> ChunkResult:
+        """``last``: the chunk ends the spool (its last line may be a writer's partial line)."""
+        pieces = chunk.split(b"\n")
+        # A chunk ends with a newline unless the spool's last line lacks it: that line is
+        # a partial one, never read (``SpoolReader``: truncated tail).
+        tail = pieces.pop()
+        truncated_tail = bool(tail)
+        bad_lines = 0
+        settings = self.settings
+        protector = self.protector
+        protector.totals = {}
+        stats = NormalizeStats()
+        actions: dict[str, int] = {}
+        out: list[bytes] = []
+        check = LogScan.part(settings.ctx.session_id, settings.harnesses)
+        final_index = len(pieces) - 1 if last and not truncated_tail else -1
+        for index, piece in enumerate(pieces):
+            request = _request(piece)
+            if request is None:
+                if index == final_index:
+                    truncated_tail = True  # the last line did not parse: a writer stopped
+                else:
+                    bad_lines += 1
+                continue
+            for line in normalize((request,), settings.ctx, stats):
+                action = line["event"]["action"]
+                actions[action] = actions.get(action, 0) + 1
+                data = protector.protect(line)
+                out.append(data)
+                check.add(len(out), data)
+        out.append(b"")
+        redactions: Counts = {}
+        merge_counts(redactions, protector.totals)
+        return ChunkResult(
+            data=b"\n".join(out) if len(out) > 1 else b"",
+            lines=len(out) - 1,
+            actions=actions,
+            redactions=redactions,
+            requests=stats.requests,
+            records=stats.records,
+            malformed=stats.malformed,
+            bad_lines=bad_lines,
+            truncated_tail=truncated_tail,
+            check=check.to_wire(),
+        )
+
+
+def _request(line: bytes) -> tuple[str, dict[str, Any]] | None:
+    try:
+        payload = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(payload, dict):
+        return None
+    for key, signal in _SIGNAL_OF_KEY.items():
+        if key in payload:
+            return signal, payload
+    return None
