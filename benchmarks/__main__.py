@@ -137,7 +137,7 @@ def pipeline(sizes: Sizes) -> list[Figure]:
                 rule="abs-min",
                 note=f"CPU {result['cpu_us_per_event']:.0f} us/event in all processes, "
                 f"{result['cpu_us_per_event_main']:.0f} in the pipeline process; RSS "
-                f"{result['peak_rss_main_mb']:.0f} MB + validating child "
+                f"{result['peak_rss_main_mb']:.0f} MB + chunk worker "
                 f"{result['peak_rss_children_mb']:.0f} MB; validation "
                 f"{result['validation']}, redactions {result['redactions']}",
             )
