@@ -32,16 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Final
 
-import orjson
-
 from beacon.errors import SpoolError
-
-#: Spool line top-level key -> signal.
-SIGNAL_OF_KEY: Final[dict[str, str]] = {
-    "resourceLogs": "logs",
-    "resourceMetrics": "metrics",
-    "resourceSpans": "traces",
-}
+from beacon.otlp import parse_spool_line
 
 _FILE_MODE: Final = 0o600
 
@@ -264,16 +256,8 @@ class SpoolReader:
 
     def _parse(self, line: bytes) -> SpoolRecord | None:
         self.lines += 1
-        try:
-            payload = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            return None
-        if not isinstance(payload, dict):
-            return None
-        for key, signal in SIGNAL_OF_KEY.items():
-            if key in payload:
-                return SpoolRecord(signal, payload)
-        return None
+        parsed = parse_spool_line(line)
+        return None if parsed is None else SpoolRecord(*parsed)
 
 
 def read_spool(path: Path) -> SpoolReader:

@@ -488,12 +488,6 @@ _TO_DICT: Final[dict[str, Callable[[Any], dict[str, Any]]]] = {
     "traces": traces_request_to_dict,
 }
 
-#: The top-level key of each signal's OTLP/JSON (and of its spool lines).
-TOP_LEVEL_KEY: Final[dict[str, str]] = {
-    "logs": "resourceLogs",
-    "metrics": "resourceMetrics",
-    "traces": "resourceSpans",
-}
 
 #: Protobuf field names covered above, per message; a test compares this to the descriptors.
 HANDLED_FIELDS: Final[dict[str, frozenset[str]]] = {

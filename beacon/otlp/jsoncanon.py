@@ -35,8 +35,8 @@ from typing import Any, Final
 import orjson
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 
-from beacon.otlp import OtlpDecodeError
-from beacon.otlp.codec import REQUEST_TYPES, TOP_LEVEL_KEY
+from beacon.otlp import TOP_LEVEL_KEY, OtlpDecodeError
+from beacon.otlp.codec import REQUEST_TYPES
 
 __all__ = ["canonical_json_line"]
 

@@ -17,13 +17,13 @@ from typing import Any
 
 import orjson
 
+from beacon.otlp import parse_spool_line
 from beacon.pipeline.normalize import LineContext, NormalizeStats, normalize
 from beacon.pipeline.protect import LineProtector
 from beacon.pipeline.redact import Counts, Redactor, merge_counts
 from beacon.pipeline.validate import LogScan
 
 # The top-level key that tells a spool line's signal (as ``beacon.spool.SpoolReader``).
-_SIGNAL_OF_KEY = {"resourceLogs": "logs", "resourceMetrics": "metrics", "resourceSpans": "traces"}
 
 
 @dataclass
@@ -155,7 +155,7 @@ class ChunkProcessor:
         check = LogScan.part(settings.ctx.session_id, settings.harnesses)
         final_index = len(pieces) - 1 if last and not truncated_tail else -1
         for index, piece in enumerate(pieces):
-            request = _request(piece)
+            request = parse_spool_line(piece)
             if request is None:
                 if index == final_index:
                     truncated_tail = True  # the last line did not parse: a writer stopped
@@ -183,16 +183,3 @@ class ChunkProcessor:
             truncated_tail=truncated_tail,
             check=check.to_wire(),
         )
-
-
-def _request(line: bytes) -> tuple[str, dict[str, Any]] | None:
-    try:
-        payload = orjson.loads(line)
-    except orjson.JSONDecodeError:
-        return None
-    if not isinstance(payload, dict):
-        return None
-    for key, signal in _SIGNAL_OF_KEY.items():
-        if key in payload:
-            return signal, payload
-    return None

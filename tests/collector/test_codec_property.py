@@ -9,9 +9,9 @@ from google.protobuf.descriptor import FieldDescriptor
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from beacon.otlp import TOP_LEVEL_KEY
 from beacon.otlp.codec import (
     REQUEST_TYPES,
-    TOP_LEVEL_KEY,
     encode_spool_line,
     parse_protobuf_request,
     request_to_dict,
