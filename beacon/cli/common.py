@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Protocol
 
+from beacon.cli.argv import require_telemetry
 from beacon.cli.render import Reporter, describe_validation
 from beacon.config import FinishSettings
 from beacon.errors import UsageError
@@ -22,16 +24,21 @@ def parse_duration(value: str, *, option: str) -> float:
     return float(match.group(1)) * _UNIT_S[match.group(2)]
 
 
-def finish_settings(
-    *,
-    require_telemetry: bool,
-    keep_spool: bool,
-    min_events: int,
-    require_action: list[str] | None,
-    redact_env: list[str] | None,
-    redact_pattern: list[str] | None,
-) -> FinishSettings:
-    for pattern in redact_pattern or ():
+class FinishFlags(Protocol):
+    """The flags that say how a run ends (``ExecArgs`` and ``StopArgs`` both carry them)."""
+
+    require_telemetry: str | None
+    no_require_telemetry: bool
+    keep_spool: bool
+    min_events: int
+    require_action: list[str]
+    redact_env: list[str]
+    redact_pattern: list[str]
+
+
+def finish_settings(flags: FinishFlags) -> FinishSettings:
+    redact_pattern = flags.redact_pattern
+    for pattern in redact_pattern:
         # Checked before the child runs, not after it has done its work.
         try:
             re.compile(pattern)
@@ -41,12 +48,12 @@ def finish_settings(
                 hint="use a Python regular expression",
             ) from exc
     return FinishSettings(
-        require_telemetry=require_telemetry,
-        keep_spool=keep_spool,
-        min_events=min_events,
-        require_actions=tuple(require_action or ()),
-        redact_env=tuple(redact_env or ()),
-        redact_patterns=tuple(redact_pattern or ()),
+        require_telemetry=require_telemetry(flags.require_telemetry, flags.no_require_telemetry),
+        keep_spool=flags.keep_spool,
+        min_events=flags.min_events,
+        require_actions=tuple(flags.require_action),
+        redact_env=tuple(flags.redact_env),
+        redact_patterns=tuple(redact_pattern),
     )
 
 

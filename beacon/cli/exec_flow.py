@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 
-from beacon.cli.argv import ExecArgs, require_telemetry
+from beacon.cli.argv import ExecArgs
 from beacon.cli.common import finish_settings, parse_duration, report_finish
 from beacon.cli.render import Reporter
 from beacon.config import CaptureSettings, resolve_paths
@@ -28,15 +28,8 @@ def _run_exec(args: ExecArgs, early_signals: list[int]) -> int:
     argv = list(args.command)
     if not argv:
         raise UsageError("no command to run", hint="put it after --: beacon ci exec -- CMD ARGS")
-    required = require_telemetry(args.require_telemetry, args.no_require_telemetry)
-    finish = finish_settings(
-        require_telemetry=required,
-        keep_spool=args.keep_spool,
-        min_events=args.min_events,
-        require_action=args.require_action,
-        redact_env=args.redact_env,
-        redact_pattern=args.redact_pattern,
-    )
+    finish = finish_settings(args)
+    required = finish.require_telemetry
     paths = resolve_paths(args.base_dir, args.log_path, environ)
     settings = CaptureSettings.build(
         paths=paths,

@@ -8,7 +8,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from beacon.cli.argv import EnvArgs, StartArgs, StatusArgs, StopArgs, require_telemetry
+from beacon.cli.argv import EnvArgs, StartArgs, StatusArgs, StopArgs
 from beacon.cli.common import finish_settings, parse_duration, report_finish
 from beacon.cli.render import Reporter
 from beacon.config import CaptureSettings, resolve_paths
@@ -107,15 +107,8 @@ def run_stop(args: StopArgs) -> int:
 
     environ = dict(os.environ)
     reporter = Reporter.for_environ(environ, quiet=args.quiet, json_output=args.json_output)
-    required = require_telemetry(args.require_telemetry, args.no_require_telemetry)
-    settings = finish_settings(
-        require_telemetry=required,
-        keep_spool=args.keep_spool,
-        min_events=args.min_events,
-        require_action=args.require_action,
-        redact_env=args.redact_env,
-        redact_pattern=args.redact_pattern,
-    )
+    settings = finish_settings(args)
+    required = settings.require_telemetry
     paths = resolve_paths(args.base_dir, None, environ)
     state = load_state(paths)
     try:
