@@ -27,6 +27,37 @@ def exec_args(base: Path, *options: str) -> list[str]:
     return ["ci", "exec", "--base-dir", str(base), *options, "--"]
 
 
+def start_waiting_exec(
+    tmp_path: Path, options: tuple[str, ...], *steps: str, stdout: int = subprocess.PIPE
+) -> tuple[subprocess.Popen[str], Path]:
+    """`ci exec` around a child that signals readiness, then runs ``steps``.
+
+    Returns the running beacon and the file the child writes the signal it got to.
+    """
+    ready, got = tmp_path / "ready", tmp_path / "got-signal"
+    process = subprocess.Popen(
+        [
+            BEACON,
+            *exec_args(tmp_path / "b", *options),
+            *CHILD,
+            f"ready:{ready}",
+            *(step.format(got=got) for step in steps),
+        ],
+        env=clean_env(),
+        stdin=subprocess.DEVNULL,
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for(ready.exists, what="the child to start")
+    except BaseException:
+        process.kill()
+        process.communicate()
+        raise
+    return process, got
+
+
 def test_stdout_stderr_pass_through_and_child_exit_code_wins(tmp_path: Path) -> None:
     result = beacon(*exec_args(tmp_path), *CHILD, "out:to-stdout", "err:to-stderr", "exit:7")
     assert result.returncode == 7
@@ -231,25 +262,10 @@ def test_export_after_last_output_line_is_captured(tmp_path: Path) -> None:
 def test_signals_are_forwarded_and_the_log_is_still_written(
     tmp_path: Path, signum: signal.Signals
 ) -> None:
-    ready = tmp_path / "ready"
-    got = tmp_path / "got-signal"
-    process = subprocess.Popen(
-        [
-            BEACON,
-            *exec_args(tmp_path / "b", "--harness", "otel"),
-            *CHILD,
-            f"ready:{ready}",
-            f"waitsig:{got}",
-            "log:flushed-on-cancel",
-        ],
-        env=clean_env(),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    process, got = start_waiting_exec(
+        tmp_path, ("--harness", "otel"), "waitsig:{got}", "log:flushed-on-cancel"
     )
     try:
-        wait_for(ready.exists, what="the child to start")
         sent = time.monotonic()
         process.send_signal(signum)
         _, stderr = process.communicate(timeout=15)
@@ -267,25 +283,14 @@ def test_signals_are_forwarded_and_the_log_is_still_written(
 
 
 def test_child_ignoring_the_signal_is_killed_within_the_window(tmp_path: Path) -> None:
-    ready = tmp_path / "ready"
-    got = tmp_path / "got"
-    process = subprocess.Popen(
-        [
-            BEACON,
-            *exec_args(tmp_path / "b", "--no-require-telemetry"),
-            *CHILD,
-            f"ready:{ready}",
-            f"waitsig:{got}",
-            f"waitsig:{got}",
-        ],
-        env=clean_env(),
-        stdin=subprocess.DEVNULL,
+    process, _ = start_waiting_exec(
+        tmp_path,
+        ("--no-require-telemetry",),
+        "waitsig:{got}",
+        "waitsig:{got}",
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
     )
     try:
-        wait_for(ready.exists, what="the child to start")
         sent = time.monotonic()
         process.send_signal(signal.SIGINT)
         _, stderr = process.communicate(timeout=15)
@@ -352,25 +357,14 @@ def test_base_dir_defaults_to_runner_temp(tmp_path: Path) -> None:
 
 
 def test_a_second_signal_after_the_child_exited_does_not_lose_the_log(tmp_path: Path) -> None:
-    ready = tmp_path / "ready"
-    got = tmp_path / "got"
-    process = subprocess.Popen(
-        [
-            BEACON,
-            *exec_args(tmp_path / "b", "--harness", "otel"),
-            *CHILD,
-            f"ready:{ready}",
-            f"waitsig:{got}",
-            "log:last-words",
-        ],
-        env=clean_env(),
-        stdin=subprocess.DEVNULL,
+    process, _ = start_waiting_exec(
+        tmp_path,
+        ("--harness", "otel"),
+        "waitsig:{got}",
+        "log:last-words",
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
     )
     try:
-        wait_for(ready.exists, what="the child to start")
         process.send_signal(signal.SIGINT)
         assert process.stderr is not None
         for line in process.stderr:
