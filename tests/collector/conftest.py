@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import orjson
 import pytest
 
 from beacon.collector import Collector, CollectorConfig
 
+from .otlp_fixtures import CLAUDE, load_request
+
 TOKEN = "s3cret-token"
 MakeCollector = Callable[..., Awaitable[Collector]]
+TIMEOUT = aiohttp.ClientTimeout(total=30)
 
 
 @pytest.fixture
@@ -58,3 +63,40 @@ def raw_data_lines(collector: Collector) -> list[bytes]:
         for line in collector.config.spool_path.read_bytes().splitlines()
         if not is_lifecycle(orjson.loads(line))
     ]
+
+
+@pytest.fixture(scope="module")
+def logs_body() -> bytes:
+    """A real Claude Code logs export, as protobuf."""
+    data: bytes = load_request(CLAUDE / "logs.http-protobuf.json").SerializeToString()
+    return data
+
+
+async def post_logs(session: aiohttp.ClientSession, collector: Collector, body: object) -> int:
+    """POST ``body`` (bytes or an async iterator of chunks) to /v1/logs; the HTTP status."""
+    async with session.post(
+        f"{collector.endpoints['http']}/v1/logs",
+        data=body,
+        headers={"Content-Type": "application/x-protobuf"},
+    ) as response:
+        await response.read()
+        return response.status
+
+
+async def held_body(body: bytes, release: asyncio.Event) -> AsyncIterator[bytes]:
+    """A chunked body whose rest arrives only when ``release`` is set."""
+    yield body[:10]
+    await release.wait()
+    yield body[10:]
+
+
+async def until(collector: Collector, predicate: Callable[[], bool], limit_s: float = 5) -> None:
+    """Wait, on the collector's change events, until ``predicate`` holds."""
+    stats = collector._stats
+
+    async def wait() -> None:
+        while not predicate():
+            stats.changed.clear()
+            await stats.changed.wait()
+
+    await asyncio.wait_for(wait(), limit_s)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,38 +17,17 @@ import yaml
 from beacon.collector import Collector, CollectorConfig
 from beacon.errors import StartupError, UsageError
 
-from .conftest import TOKEN, MakeCollector, data_lines, is_lifecycle, spool_lines
-from .otlp_fixtures import CLAUDE, load_request
-
-TIMEOUT = aiohttp.ClientTimeout(total=30)
-
-
-@pytest.fixture(scope="module")
-def logs_body() -> bytes:
-    data: bytes = load_request(CLAUDE / "logs.http-protobuf.json").SerializeToString()
-    return data
-
-
-async def _post(session: aiohttp.ClientSession, collector: Collector, body: Any) -> int:
-    async with session.post(
-        f"{collector.endpoints['http']}/v1/logs",
-        data=body,
-        headers={"Content-Type": "application/x-protobuf"},
-    ) as resp:
-        await resp.read()
-        return resp.status
-
-
-async def until(collector: Collector, predicate: Callable[[], bool], limit_s: float = 5) -> None:
-    """Wait, on the collector's change events, until ``predicate`` holds."""
-    stats = collector._stats
-
-    async def wait() -> None:
-        while not predicate():
-            stats.changed.clear()
-            await stats.changed.wait()
-
-    await asyncio.wait_for(wait(), limit_s)
+from .conftest import (
+    TIMEOUT,
+    TOKEN,
+    MakeCollector,
+    data_lines,
+    held_body,
+    is_lifecycle,
+    post_logs,
+    spool_lines,
+    until,
+)
 
 
 def _lifecycle_records(collector: Collector) -> list[dict[str, Any]]:
@@ -67,8 +45,8 @@ async def test_started_and_stopped_records_frame_the_data(
 ) -> None:
     collector = await make_collector(receivers=frozenset({"http", "grpc"}), session_id="s-1")
     async with aiohttp.ClientSession(timeout=TIMEOUT) as session:
-        assert await _post(session, collector, logs_body) == 200
-        assert await _post(session, collector, b"\xff") == 400
+        assert await post_logs(session, collector, logs_body) == 200
+        assert await post_logs(session, collector, b"\xff") == 400
     await collector.stop()
     lines = spool_lines(collector)
     assert [is_lifecycle(line) for line in lines] == [True, False, True]
@@ -178,17 +156,11 @@ async def test_wait_quiet_returns_promptly_after_an_export(
 ) -> None:
     collector = await make_collector()
     async with aiohttp.ClientSession(timeout=TIMEOUT) as session:
-        assert await _post(session, collector, logs_body) == 200
+        assert await post_logs(session, collector, logs_body) == 200
     result = await collector.wait_quiet(quiet=0.05, max_wait=5)
     assert result.timed_out is False
     assert result.waited_s < 1
     assert result.records == 0  # accepted before the wait began
-
-
-async def _held_body(first: bytes, release: asyncio.Event) -> AsyncIterator[bytes]:
-    yield first[:10]
-    await release.wait()
-    yield first[10:]
 
 
 async def test_wait_quiet_times_out_while_an_export_is_in_flight(
@@ -197,7 +169,7 @@ async def test_wait_quiet_times_out_while_an_export_is_in_flight(
     collector = await make_collector()
     release = asyncio.Event()
     async with aiohttp.ClientSession(timeout=TIMEOUT) as session:
-        post = asyncio.create_task(_post(session, collector, _held_body(logs_body, release)))
+        post = asyncio.create_task(post_logs(session, collector, held_body(logs_body, release)))
         await until(collector, lambda: collector.status()["in_flight"] == 1)
         result = await collector.wait_quiet(quiet=0.05, max_wait=0.3)
         assert result.timed_out is True
@@ -220,7 +192,7 @@ async def test_wait_quiet_times_out_while_exports_keep_arriving(
     async def keep_sending(session: aiohttp.ClientSession) -> None:
         nonlocal sent
         while not stop_sending.is_set():
-            assert await _post(session, collector, logs_body) == 200
+            assert await post_logs(session, collector, logs_body) == 200
             sent += 1
 
     async with aiohttp.ClientSession(timeout=TIMEOUT) as session:
@@ -242,7 +214,7 @@ async def test_stop_lets_an_in_flight_export_finish(
     collector = await make_collector()
     release = asyncio.Event()
     async with aiohttp.ClientSession(timeout=TIMEOUT) as session:
-        post = asyncio.create_task(_post(session, collector, _held_body(logs_body, release)))
+        post = asyncio.create_task(post_logs(session, collector, held_body(logs_body, release)))
         await until(collector, lambda: collector.status()["in_flight"] == 1)
         stopping = asyncio.create_task(collector.stop(timeout=5))
         await until(collector, lambda: not collector.status()["ready"])
@@ -260,7 +232,7 @@ async def test_many_concurrent_exporters(make_collector: MakeCollector, logs_bod
     async with aiohttp.ClientSession(timeout=TIMEOUT, connector=connector) as session:
 
         async def client() -> list[int]:
-            return [await _post(session, collector, logs_body) for _ in range(per_client)]
+            return [await post_logs(session, collector, logs_body) for _ in range(per_client)]
 
         results = await asyncio.gather(*(client() for _ in range(clients)))
     statuses = [s for r in results for s in r]
@@ -274,7 +246,7 @@ async def test_many_concurrent_exporters(make_collector: MakeCollector, logs_bod
 async def test_status_fields(make_collector: MakeCollector, logs_body: bytes) -> None:
     collector = await make_collector()
     async with aiohttp.ClientSession(timeout=TIMEOUT) as session:
-        assert await _post(session, collector, logs_body) == 200
+        assert await post_logs(session, collector, logs_body) == 200
         async with session.get(collector.status_url) as resp:
             doc = await resp.json()
     assert doc["ready"] is True

@@ -4,35 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator
 
 import aiohttp
-import pytest
 
-from beacon.collector import Collector
+from .conftest import TIMEOUT, MakeCollector, data_lines, held_body, post_logs, until
 
-from .conftest import MakeCollector, data_lines
-from .otlp_fixtures import CLAUDE, load_request
-from .test_collector_lifecycle import until
-
-TIMEOUT = aiohttp.ClientTimeout(total=30)
 QUIET = 2.0  # long, so that "returned without it" is unmistakable
-
-
-@pytest.fixture
-def logs_body() -> bytes:
-    data: bytes = load_request(CLAUDE / "logs.http-protobuf.json").SerializeToString()
-    return data
-
-
-async def _post(session: aiohttp.ClientSession, collector: Collector, body: object) -> int:
-    async with session.post(
-        f"{collector.endpoints['http']}/v1/logs",
-        data=body,
-        headers={"Content-Type": "application/x-protobuf"},
-    ) as response:
-        await response.read()
-        return response.status
 
 
 async def test_returns_well_before_the_quiet_period_once_the_client_closed(
@@ -40,7 +17,7 @@ async def test_returns_well_before_the_quiet_period_once_the_client_closed(
 ) -> None:
     collector = await make_collector()
     async with aiohttp.ClientSession(timeout=TIMEOUT) as session:
-        assert await _post(session, collector, logs_body) == 200
+        assert await post_logs(session, collector, logs_body) == 200
     result = await collector.wait_drained(quiet=QUIET, max_wait=5, clients_gone=True)
     assert result.timed_out is False
     assert result.quiet_skipped is True
@@ -71,19 +48,13 @@ async def test_a_connection_still_in_the_accept_queue_is_waited_for(
     assert len(data_lines(collector)) == 1
 
 
-async def _held_body(body: bytes, release: asyncio.Event) -> AsyncIterator[bytes]:
-    yield body[:10]
-    await release.wait()
-    yield body[10:]
-
-
 async def test_waits_for_an_export_whose_chunked_body_is_still_arriving(
     make_collector: MakeCollector, logs_body: bytes
 ) -> None:
     collector = await make_collector()
     release = asyncio.Event()
     async with aiohttp.ClientSession(timeout=TIMEOUT) as session:
-        post = asyncio.create_task(_post(session, collector, _held_body(logs_body, release)))
+        post = asyncio.create_task(post_logs(session, collector, held_body(logs_body, release)))
         await until(collector, lambda: collector.status()["in_flight"] == 1)
         drain = asyncio.create_task(
             collector.wait_drained(quiet=QUIET, max_wait=10, clients_gone=True)
@@ -104,7 +75,7 @@ async def test_an_open_connection_holds_the_drain_until_max_wait(
     collector = await make_collector()
     async with aiohttp.ClientSession(timeout=TIMEOUT) as session:
         # The keep-alive connection stays open: a client that may still send.
-        assert await _post(session, collector, logs_body) == 200
+        assert await post_logs(session, collector, logs_body) == 200
         assert collector.status()["http_connections"] == 1
         result = await collector.wait_drained(quiet=0.05, max_wait=0.3, clients_gone=True)
     assert result.timed_out is True
