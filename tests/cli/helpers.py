@@ -122,3 +122,39 @@ def spool_log_records(spool_path: Path) -> list[dict[str, Any]]:
 
 def text_mentions(path: Path, needle: str) -> bool:
     return path.exists() and needle in path.read_text()
+
+
+def start_waiting_exec(
+    base_dir: Path,
+    scratch: Path,
+    options: tuple[str, ...],
+    *steps: str,
+    stdout: int = subprocess.PIPE,
+    stderr: int = subprocess.PIPE,
+) -> tuple[subprocess.Popen[str], Path]:
+    """`ci exec` around the test child, returned once the child runs; then it runs ``steps``.
+
+    ``{got}`` in a step names the file the child writes the signal it received to.
+    """
+    ready, got = scratch / "ready", scratch / "got-signal"
+    process = subprocess.Popen(
+        [
+            BEACON,
+            *("ci", "exec", "--base-dir", str(base_dir), *options, "--"),
+            *CHILD,
+            f"ready:{ready}",
+            *(step.format(got=got) for step in steps),
+        ],
+        env=clean_env(),
+        stdin=subprocess.DEVNULL,
+        stdout=stdout,
+        stderr=stderr,
+        text=True,
+    )
+    try:
+        wait_for(ready.exists, what="the child to start")
+    except BaseException:
+        process.kill()
+        process.communicate()
+        raise
+    return process, got

@@ -19,43 +19,12 @@ from .helpers import (
     last_json_line,
     runtime_lines,
     spool_log_records,
-    wait_for,
+    start_waiting_exec,
 )
 
 
 def exec_args(base: Path, *options: str) -> list[str]:
     return ["ci", "exec", "--base-dir", str(base), *options, "--"]
-
-
-def start_waiting_exec(
-    tmp_path: Path, options: tuple[str, ...], *steps: str, stdout: int = subprocess.PIPE
-) -> tuple[subprocess.Popen[str], Path]:
-    """`ci exec` around a child that signals readiness, then runs ``steps``.
-
-    Returns the running beacon and the file the child writes the signal it got to.
-    """
-    ready, got = tmp_path / "ready", tmp_path / "got-signal"
-    process = subprocess.Popen(
-        [
-            BEACON,
-            *exec_args(tmp_path / "b", *options),
-            *CHILD,
-            f"ready:{ready}",
-            *(step.format(got=got) for step in steps),
-        ],
-        env=clean_env(),
-        stdin=subprocess.DEVNULL,
-        stdout=stdout,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        wait_for(ready.exists, what="the child to start")
-    except BaseException:
-        process.kill()
-        process.communicate()
-        raise
-    return process, got
 
 
 def test_stdout_stderr_pass_through_and_child_exit_code_wins(tmp_path: Path) -> None:
@@ -263,7 +232,7 @@ def test_signals_are_forwarded_and_the_log_is_still_written(
     tmp_path: Path, signum: signal.Signals
 ) -> None:
     process, got = start_waiting_exec(
-        tmp_path, ("--harness", "otel"), "waitsig:{got}", "log:flushed-on-cancel"
+        tmp_path / "b", tmp_path, ("--harness", "otel"), "waitsig:{got}", "log:flushed-on-cancel"
     )
     try:
         sent = time.monotonic()
@@ -284,6 +253,7 @@ def test_signals_are_forwarded_and_the_log_is_still_written(
 
 def test_child_ignoring_the_signal_is_killed_within_the_window(tmp_path: Path) -> None:
     process, _ = start_waiting_exec(
+        tmp_path / "b",
         tmp_path,
         ("--no-require-telemetry",),
         "waitsig:{got}",
@@ -358,6 +328,7 @@ def test_base_dir_defaults_to_runner_temp(tmp_path: Path) -> None:
 
 def test_a_second_signal_after_the_child_exited_does_not_lose_the_log(tmp_path: Path) -> None:
     process, _ = start_waiting_exec(
+        tmp_path / "b",
         tmp_path,
         ("--harness", "otel"),
         "waitsig:{got}",
@@ -424,23 +395,15 @@ def test_nested_exec_joins_the_outer_run(tmp_path: Path) -> None:
 
 
 def test_concurrent_exec_in_one_base_dir_is_refused(tmp_path: Path) -> None:
-    ready = tmp_path / "ready"
-    got = tmp_path / "got"
-    outer = subprocess.Popen(
-        [
-            BEACON,
-            *exec_args(tmp_path / "b", "--no-require-telemetry"),
-            *CHILD,
-            f"ready:{ready}",
-            f"waitsig:{got}",
-        ],
-        env=clean_env(),
-        stdin=subprocess.DEVNULL,
+    outer, _ = start_waiting_exec(
+        tmp_path / "b",
+        tmp_path,
+        ("--no-require-telemetry",),
+        "waitsig:{got}",
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     try:
-        wait_for(ready.exists, what="the first run's child to start")
         second = beacon(*exec_args(tmp_path / "b"), *CHILD)
         assert second.returncode == 5
         assert "another `beacon ci exec`" in second.stderr

@@ -22,6 +22,7 @@ from .helpers import (
     last_json_line,
     require_shell,
     runtime_lines,
+    start_waiting_exec,
     wait_for,
 )
 
@@ -303,28 +304,15 @@ def test_grpc_session(base: Path) -> None:
 
 
 def test_session_start_is_refused_while_an_exec_runs(tmp_path: Path, base: Path) -> None:
-    ready = tmp_path / "ready"
-    got = tmp_path / "got"
-    running = subprocess.Popen(
-        [
-            BEACON,
-            "ci",
-            "exec",
-            "--base-dir",
-            str(base),
-            "--no-require-telemetry",
-            "--",
-            *CHILD,
-            f"ready:{ready}",
-            f"waitsig:{got}",
-        ],
-        env=clean_env(),
-        stdin=subprocess.DEVNULL,
+    running, _ = start_waiting_exec(
+        base,
+        tmp_path,
+        ("--no-require-telemetry",),
+        "waitsig:{got}",
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     try:
-        wait_for(ready.exists, what="the exec child to start")
         refused = beacon("ci", "session", "start", "--base-dir", str(base))
         assert refused.returncode == 5
         assert "`beacon ci exec`" in refused.stderr
