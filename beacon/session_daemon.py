@@ -61,7 +61,7 @@ async def serve(args: argparse.Namespace, token: str) -> int:
             token=token,
             otelcol_path=args.otelcol_path,
             session_id=args.session_id,
-            # The daemon exists to serve the collector: see beacon.collector.gctune.
+            # The daemon exists to serve the collector: see beacon.gctune.
             tune_gc=True,
         )
     )

@@ -166,7 +166,7 @@ async def load(url: str, protocol: str, clients: int, seconds: float) -> dict[st
 
 def floor(protocol: str, seconds: float) -> dict[str, Any]:
     """What one thread can do with these payloads: decode, convert to the spool line, write."""
-    from beacon.collector.gctune import tune_gc_for_serving
+    from beacon.gctune import tune_gc_for_serving
     from beacon.otlp.codec import encode_spool_line, parse_protobuf_request
     from beacon.otlp.jsoncanon import canonical_json_line
 

@@ -30,11 +30,11 @@ from aiohttp import web
 from beacon.collector.config import CollectorConfig
 from beacon.collector.connections import ConnectionCount, accept_queue_pending
 from beacon.collector.export import ExportHandler
-from beacon.collector.gctune import tune_gc_for_serving
 from beacon.collector.otelcol import otelcol_config, write_otelcol_yaml
 from beacon.collector.otlp_http import STATUS_PATH, build_app
 from beacon.collector.stats import Stats, rfc3339
 from beacon.errors import StartupError
+from beacon.gctune import tune_gc_for_serving
 from beacon.lifecycle import AttributeValue, lifecycle_request
 from beacon.spool import SpoolWriter
 

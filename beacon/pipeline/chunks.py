@@ -17,13 +17,12 @@ from typing import Any
 
 import orjson
 
+from beacon.gctune import paused_gc
 from beacon.otlp import parse_spool_line
 from beacon.pipeline.normalize import LineContext, NormalizeStats, normalize
 from beacon.pipeline.protect import LineProtector
 from beacon.pipeline.redact import Counts, Redactor, merge_counts
 from beacon.pipeline.validate import LogScan
-
-# The top-level key that tells a spool line's signal (as ``beacon.spool.SpoolReader``).
 
 
 @dataclass
@@ -140,6 +139,10 @@ class ChunkProcessor:
 
     def process(self, chunk: bytes, *, last: bool) -> ChunkResult:
         """``last``: the chunk ends the spool (its last line may be a writer's partial line)."""
+        with paused_gc():
+            return self._process(chunk, last=last)
+
+    def _process(self, chunk: bytes, *, last: bool) -> ChunkResult:
         pieces = chunk.split(b"\n")
         # A chunk ends with a newline unless the spool's last line lacks it: that line is
         # a partial one, never read (``SpoolReader``: truncated tail).

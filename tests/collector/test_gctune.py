@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from beacon.collector.gctune import GEN0_THRESHOLD
+from beacon.gctune import GEN0_THRESHOLD
 
 from .conftest import MakeCollector
 
