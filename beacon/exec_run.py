@@ -79,7 +79,7 @@ def warm_up_pipeline() -> None:
     import importlib
 
     validate = importlib.import_module("beacon.pipeline.validate")
-    compile_schema = getattr(validate, "schema_validator", None)
+    compile_schema = getattr(validate, "schema_check", None)
     if callable(compile_schema):
         compile_schema()
 
@@ -166,7 +166,7 @@ async def capture(
                 otelcol_path=paths.otelcol_path,
                 session_id=session_id,
                 http_sockets=(listener,) if listener is not None else (),
-                # This process exists to serve the collector: see beacon.collector.gctune.
+                # This process exists to serve the collector: see beacon.gctune.
                 tune_gc=True,
             )
         )
