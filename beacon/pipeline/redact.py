@@ -25,7 +25,7 @@ from urllib.parse import unquote
 
 import orjson
 
-from beacon.pipeline.sanitize import NEEDS_SANITIZING_CLASS
+from beacon.pipeline.sanitize import needs_sanitizing
 from beacon.pipeline.secrets_rules import (
     CONTEXT_RULES,
     HARMLESS_VALUE_PATTERN,
@@ -132,6 +132,16 @@ class _RuleTables:
         }
         return re.compile(trie_pattern(owners)), rules_of
 
+    def can_spell_an_anchor(self, characters: str) -> bool:
+        """Could a string made only of ``characters`` hold an anchor of any rule?"""
+        folded = set(characters.lower())
+        exact = set(characters)
+        return any(
+            set(anchor) <= (exact if case_sensitive else folded)
+            for case_sensitive, anchors in ((False, self._rules_of), (True, self._rules_of_cs))
+            for anchor in anchors
+        )
+
     def has_anchor(self, text: str) -> bool:
         """True when ``text`` holds an anchor of any rule (``patterns_for`` may choose one)."""
         if self._finder is not None and self._finder.search(text.lower()) is not None:
@@ -175,6 +185,12 @@ class _RuleTables:
 
 
 _TABLES = _RuleTables(TOKEN_RULES, CONTEXT_RULES)
+# The characters of ids, hex hashes, timestamps and numbers: a string made of these
+# alone spells no anchor of the built-in rules (checked below, per Redactor), holds no
+# trigger ('%', '\\', control characters), so it is clean without the anchor scan.
+# Every line carries several such strings (event timestamps, prompt and tool ids),
+# unique each time, so the result cache cannot answer for them.
+ID_CHARACTERS = "0123456789abcdef-:.TZ+"
 
 
 def _secret_span(match: re.Match[str], family: str) -> tuple[int, int] | None:
@@ -282,7 +298,8 @@ class Redactor:
     user_patterns: tuple[re.Pattern[str], ...] = ()
     _fixed: list[tuple[re.Pattern[str], str]] = field(init=False, repr=False)
     _cache: dict[str, tuple[str, Counts]] = field(init=False, repr=False, default_factory=dict)
-    _trigger: re.Pattern[str] = field(init=False, repr=False)
+    _literal: re.Pattern[str] | None = field(init=False, repr=False)
+    _id_characters: str | None = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         fixed: list[tuple[re.Pattern[str], str]] = []
@@ -293,10 +310,11 @@ class Redactor:
         self._fixed = fixed
         # What makes a string need more than the anchor scan: '%' (URL-decoding), JSON
         # escapes that could hide an anchor, characters sanitizing changes, literal values.
-        triggers = ["%", r"\\[u/]", NEEDS_SANITIZING_CLASS]
-        if literal is not None:
-            triggers.append(literal.pattern)
-        self._trigger = re.compile("|".join(triggers))
+        self._literal = literal
+        proven = not self.user_patterns and literal is None
+        self._id_characters = (
+            ID_CHARACTERS if proven and not _TABLES.can_spell_an_anchor(ID_CHARACTERS) else None
+        )
 
     def is_clean(self, text: str) -> bool:
         """True when neither redaction nor sanitizing can change ``text`` (no false "True").
@@ -306,7 +324,16 @@ class Redactor:
         and surrogates. One scan for those and one for the anchors prove most strings
         clean. User patterns are arbitrary regexes, so with any, nothing is proven clean.
         """
-        if self.user_patterns or self._trigger.search(text) is not None:
+        if self._id_characters is not None and not text.strip(self._id_characters):
+            return True  # an id, hash, timestamp or number: see ``ID_CHARACTERS``
+        if self.user_patterns or "%" in text:
+            return False
+        if "\\" in text and ("\\u" in text or "\\/" in text):
+            return False
+        # ASCII and printable: no control character, no surrogate (the common case, fast).
+        if not (text.isascii() and text.isprintable()) and needs_sanitizing(text):
+            return False
+        if self._literal is not None and self._literal.search(text) is not None:
             return False
         return not _TABLES.has_anchor(text)
 

@@ -15,9 +15,8 @@ _ANSI_RE = re.compile(
 )
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _SURROGATE_RE = re.compile(r"[\ud800-\udfff]")
-# The characters sanitizing removes or replaces (also used by redaction's clean check).
-NEEDS_SANITIZING_CLASS = r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]"
-_NEEDS_WORK_RE = re.compile(NEEDS_SANITIZING_CLASS)
+# The characters sanitizing removes or replaces (redaction's clean check asks too).
+_NEEDS_WORK_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 def needs_sanitizing(text: str) -> bool:

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from beacon.pipeline import PipelineOptions
 from beacon.pipeline.normalize import NormalizeStats, normalize
 from beacon.pipeline.protect import LineProtector
-from beacon.pipeline.redact import Redactor, trie_pattern
+from beacon.pipeline.redact import _TABLES, ID_CHARACTERS, Redactor, trie_pattern
 from beacon.pipeline.runner import make_context
 from beacon.pipeline.sanitize import needs_sanitizing
 from beacon.pipeline.secrets_rules import CONTEXT_RULES, TOKEN_RULES
@@ -70,6 +70,10 @@ strings = st.one_of(
     st.just(ENV_VALUE),
     st.text(max_size=20).map(lambda t: f"{t}{ENV_VALUE}{t}"),
     st.sampled_from(["claude-opus-4-8", "input_tokens", "npm test", "/home/runner/app.py"]),
+    # ids, hashes, timestamps (the ID_CHARACTERS shortcut) and near misses of them
+    st.text(alphabet=ID_CHARACTERS, max_size=70),
+    st.text(alphabet=ID_CHARACTERS + "ACKS_GIyJ", max_size=70),
+    st.text(alphabet=string.hexdigits, min_size=32, max_size=32).map(lambda h: f"AC{h}"),
 )
 
 
@@ -97,6 +101,23 @@ def test_a_planted_secret_is_never_clean() -> None:
         assert not redactor.is_clean(text), text
     assert not Redactor(user_patterns=(re.compile("zz"),)).is_clean("plain words")
     assert Redactor().is_clean("plain words, nothing else")
+
+
+def test_ids_and_timestamps_are_clean_without_the_anchor_scan() -> None:
+    # No anchor of the built-in rules can be spelled with these characters, so the
+    # shortcut is on; its neighbours that do spell one are not taken for ids.
+    assert not _TABLES.can_spell_an_anchor(ID_CHARACTERS)
+    assert _TABLES.can_spell_an_anchor(ID_CHARACTERS + "AC")
+    redactor = Redactor()
+    for text in ("d23f0824-128b-2f33-0c5c-7fd0a6a3a450", "2026-11-29T00:41:52.338Z", "88"):
+        assert redactor.is_clean(text)
+    twilio = "AC" + "0123456789abcdef" * 2
+    assert not redactor.is_clean(twilio)
+    counts: dict[str, int] = {}
+    assert redactor.redact_text(twilio, counts) == "[REDACTED:twilio_key]"
+    # With literal values or user patterns nothing is taken for clean by its alphabet.
+    assert not Redactor(literal_values=("0123456789",)).is_clean("x0123456789")
+    assert not Redactor(literal_values=("0123456789",)).is_clean("0123456789")
 
 
 @settings(max_examples=300, deadline=None)
@@ -146,6 +167,7 @@ def _protect_all(redactor: Redactor, requests: list[tuple[str, dict[str, Any]]])
 def test_events_are_written_identically_with_and_without_the_fast_path(
     requests: list[tuple[str, dict[str, Any]]],
 ) -> None:
-    fast = _protect_all(Redactor(literal_values=(ENV_VALUE,)), requests)
-    slow = _protect_all(_NeverClean(literal_values=(ENV_VALUE,)), requests)
-    assert fast == slow
+    for literal_values in ((), (ENV_VALUE,)):
+        fast = _protect_all(Redactor(literal_values=literal_values), requests)
+        slow = _protect_all(_NeverClean(literal_values=literal_values), requests)
+        assert fast == slow
