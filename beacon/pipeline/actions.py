@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Mapping
+from functools import cache
 from typing import Any
 
 import orjson
@@ -86,15 +87,21 @@ def put(fields: Fields, dotted: str, value: Any) -> None:
     """Set a nested field; absent values (None, "") are never written."""
     if value is None or value == "":
         return
-    parts = dotted.split(".")
+    *parents, name = _parts(dotted)
     node = fields
-    for part in parts[:-1]:
+    for part in parents:
         child = node.get(part)
         if not isinstance(child, dict):
             child = {}
             node[part] = child
         node = child
-    node[parts[-1]] = value
+    node[name] = value
+
+
+@cache
+def _parts(dotted: str) -> tuple[str, ...]:
+    # The dotted names are the module's constants: a few dozen, split once.
+    return tuple(dotted.split("."))
 
 
 def _str(value: Any) -> str | None:

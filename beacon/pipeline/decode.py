@@ -29,6 +29,15 @@ def as_int(value: Any) -> int | None:
     """An int from an int, an integral float or a decimal string; else None."""
     if type(value) is int:  # the common case first (bool is a subclass: not here)
         return value if _INT_MIN <= value <= _INT_MAX else None
+    if type(value) is str and value.isdigit() and len(value) <= 20:
+        # The spool's int64s: decimal digits (isdigit also takes other scripts' digits,
+        # which int() reads too, and superscripts, which it does not: those go on below).
+        try:
+            number = int(value)
+        except ValueError:
+            pass
+        else:
+            return number if number <= _INT_MAX else None
     if isinstance(value, bool):
         return int(value)
     if isinstance(value, int):

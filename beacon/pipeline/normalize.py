@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from beacon.pipeline import actions
@@ -75,7 +76,7 @@ class NormalizeStats:
         table[key] = table.get(key, 0) + 1
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Source:
     """Where a record came from: resource and scope, decoded once per scope."""
 
@@ -84,7 +85,7 @@ class _Source:
     scope: str
     scope_version: str | None
 
-    @property
+    @cached_property
     def harness(self) -> str:
         if self.scope == BEACON_SCOPE:
             return "beacon"
@@ -92,7 +93,7 @@ class _Source:
             return "claude_code"
         return "otel"
 
-    @property
+    @cached_property
     def harness_version(self) -> str:
         version = self.resource.get("service.version")
         if isinstance(version, str) and version:
