@@ -2,6 +2,7 @@
 
     python -m benchmarks.pipeline write SPOOL EVENTS   # a Claude-shaped spool
     python -m benchmarks.pipeline run SPOOL LOG        # run_pipeline; prints a JSON result
+    python -m benchmarks.pipeline floor SPOOL          # baseline: parse, a line per record
 
 ``run`` happens in its own process so its peak RSS is the pipeline's alone. It
 reports wall time, CPU seconds (user + system, of this process and of the worker
@@ -14,6 +15,7 @@ shared: CPU per event is the steadier figure.
 
 from __future__ import annotations
 
+import os
 import resource
 import sys
 import time
@@ -85,11 +87,35 @@ def run(spool: Path, log_path: Path) -> dict[str, object]:
     }
 
 
+def floor(spool: Path) -> dict[str, object]:
+    """The least a spool -> JSON-lines step does, on one core: parse every spool line
+    and write each log record as one JSON line. Beside the pipeline's figure it tells
+    how fast the machine was in that minute (this VM's speed varies 2-3x)."""
+    from beacon.otlp import parse_spool_line
+
+    events = 0
+    started = time.perf_counter()
+    with spool.open("rb") as lines, Path(os.devnull).open("wb") as out:
+        for raw in lines:
+            parsed = parse_spool_line(raw)
+            if parsed is None:
+                continue
+            for resource in parsed[1].get("resourceLogs", ()):
+                for scope in resource.get("scopeLogs", ()):
+                    records = scope.get("logRecords", ())
+                    out.write(b"".join(orjson.dumps(record) + b"\n" for record in records))
+                    events += len(records)
+    elapsed = time.perf_counter() - started
+    return {"events": events, "seconds": elapsed}
+
+
 def main(argv: list[str]) -> None:
     if argv[0] == "write":
         write_spool(Path(argv[1]), int(argv[2]))
     elif argv[0] == "run":
         print(orjson.dumps(run(Path(argv[1]), Path(argv[2]))).decode(), flush=True)
+    elif argv[0] == "floor":
+        print(orjson.dumps(floor(Path(argv[1]))).decode(), flush=True)
     else:
         raise SystemExit(f"unknown command {argv[0]!r}")
 
