@@ -113,7 +113,12 @@ def main(argv: list[str]) -> None:
     if argv[0] == "write":
         write_spool(Path(argv[1]), int(argv[2]))
     elif argv[0] == "run":
-        print(orjson.dumps(run(Path(argv[1]), Path(argv[2]))).decode(), flush=True)
+        log = Path(argv[2])
+        if log.exists():
+            # The pipeline checks the lines a log already holds: a rerun on the same log
+            # would measure the previous runs too.
+            raise SystemExit(f"{log} exists: give a fresh path (or delete it) for a fair run")
+        print(orjson.dumps(run(Path(argv[1]), log)).decode(), flush=True)
     elif argv[0] == "floor":
         print(orjson.dumps(floor(Path(argv[1]))).decode(), flush=True)
     else:
