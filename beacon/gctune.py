@@ -36,7 +36,7 @@ def paused_gc() -> Iterator[None]:
 
     For the pipeline's per-chunk work: every runtime line allocates a few dozen
     dicts and lists that reference counting frees, yet each 700 allocations
-    start a young collection that scans them: ~12 % of the pipeline's CPU.
+    start a young collection that scans them (a few per cent of the CPU).
     Whatever cycles the block leaves are collected after it.
     """
     was_enabled = gc.isenabled()

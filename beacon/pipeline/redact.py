@@ -308,9 +308,8 @@ class Redactor:
             fixed.append((literal, "env_value"))
         fixed.extend((p, "custom_pattern") for p in self.user_patterns)
         self._fixed = fixed
-        # What makes a string need more than the anchor scan: '%' (URL-decoding), JSON
-        # escapes that could hide an anchor, characters sanitizing changes, literal values.
         self._literal = literal
+        # Literal values and user patterns can match any characters: no shortcut then.
         proven = not self.user_patterns and literal is None
         self._id_characters = (
             ID_CHARACTERS if proven and not _TABLES.can_spell_an_anchor(ID_CHARACTERS) else None
@@ -323,9 +322,11 @@ class Redactor:
         a JSON escape (see ``_redact_uncached``); sanitizing only on control characters
         and surrogates. One scan for those and one for the anchors prove most strings
         clean. User patterns are arbitrary regexes, so with any, nothing is proven clean.
+        Before all that, an id, hash, timestamp or number is clean at once
+        (``ID_CHARACTERS``).
         """
         if self._id_characters is not None and not text.strip(self._id_characters):
-            return True  # an id, hash, timestamp or number: see ``ID_CHARACTERS``
+            return True
         if self.user_patterns or "%" in text:
             return False
         if "\\" in text and ("\\u" in text or "\\/" in text):
