@@ -90,7 +90,7 @@ def run(spool: Path, log_path: Path) -> dict[str, object]:
 def floor(spool: Path) -> dict[str, object]:
     """The least a spool -> JSON-lines step does, on one core: parse every spool line
     and write each log record as one JSON line. Beside the pipeline's figure it tells
-    how fast the machine was in that minute (this VM's speed varies 2-3x)."""
+    how fast the machine was in that minute (this VM's speed varies from run to run)."""
     from beacon.otlp import parse_spool_line
 
     events = 0
