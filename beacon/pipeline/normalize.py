@@ -139,13 +139,17 @@ def _finish(
     event_name: str | None,
     fields: Mapping[str, Any],
     raw: dict[str, Any],
-    claude_session: Any,
-    message: str | None,
+    message: str | None = None,
     sequence: int | None = None,
 ) -> dict[str, Any]:
-    if isinstance(message, str) and message:
+    """Complete ``line``: ``message`` is the event name unless given; the Claude session
+    id is the record's own (``raw``)."""
+    if message is None:
+        message = event_name
+    if message:
         line["message"] = message
     session: dict[str, str] = {}
+    claude_session = raw.get("session.id")
     if isinstance(claude_session, str) and claude_session:
         session["id"] = claude_session
     if ctx.working_directory:
@@ -262,7 +266,6 @@ def _log_line(ctx: LineContext, source: _Source, record: Mapping[str, Any]) -> d
         event_name=qualified,
         fields=fields,
         raw=raw,
-        claude_session=attrs.get("session.id"),
         message=body if body is not None else qualified,
         sequence=sequence,
     )
@@ -305,8 +308,6 @@ def _span_line(ctx: LineContext, source: _Source, span: Mapping[str, Any]) -> di
         event_name=name or None,
         fields=fields,
         raw=attrs,
-        claude_session=attrs.get("session.id"),
-        message=name or None,
     )
     if start is not None and end is not None and end >= start:
         finished["beacon"]["duration_ms"] = (end - start) // 1_000_000
@@ -400,8 +401,6 @@ def _metric_point_line(
         event_name=name or None,
         fields=fields,
         raw=attrs,
-        claude_session=attrs.get("session.id"),
-        message=name or None,
     )
 
 
@@ -425,7 +424,6 @@ def _guarded(
             event_name=None,
             fields={},
             raw={},
-            claude_session=None,
             message="unreadable record",
         )
         line["beacon"]["malformed"] = True
