@@ -8,8 +8,9 @@ from typing import Protocol
 
 from beacon.cli.argv import require_telemetry
 from beacon.cli.render import Reporter, describe_validation
-from beacon.config import FinishSettings
+from beacon.config import CaptureSettings, FinishSettings
 from beacon.errors import UsageError
+from beacon.paths import ArtifactPaths
 from beacon.run import RunResult
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
@@ -22,6 +23,33 @@ def parse_duration(value: str, *, option: str) -> float:
     if not match:
         raise UsageError(f"invalid duration {value!r} for {option}", hint="e.g. 30, 30s, 5m, 6h")
     return float(match.group(1)) * _UNIT_S[match.group(2)]
+
+
+class CaptureFlags(Protocol):
+    """The flags that say what to capture (``ExecArgs`` and ``StartArgs`` both carry them)."""
+
+    protocol: str
+    receivers: str | None
+    harness: list[str]
+    no_traces: bool
+    no_prompts: bool
+    no_tool_details: bool
+    drain_quiet: str
+    drain_max: str
+
+
+def capture_settings(flags: CaptureFlags, paths: ArtifactPaths) -> CaptureSettings:
+    return CaptureSettings.build(
+        paths=paths,
+        protocol=flags.protocol,
+        receivers=flags.receivers,
+        harness=flags.harness or ["claude"],
+        traces=not flags.no_traces,
+        prompts=not flags.no_prompts,
+        tool_details=not flags.no_tool_details,
+        drain_quiet_s=parse_duration(flags.drain_quiet, option="--drain-quiet"),
+        drain_max_s=parse_duration(flags.drain_max, option="--drain-max"),
+    )
 
 
 class FinishFlags(Protocol):

@@ -6,9 +6,9 @@ import asyncio
 import os
 
 from beacon.cli.argv import ExecArgs
-from beacon.cli.common import finish_settings, parse_duration, report_finish
+from beacon.cli.common import capture_settings, finish_settings, parse_duration, report_finish
 from beacon.cli.render import Reporter
-from beacon.config import CaptureSettings, resolve_paths
+from beacon.config import resolve_paths
 from beacon.errors import BeaconError, ExitCode, UsageError
 
 
@@ -31,17 +31,7 @@ def _run_exec(args: ExecArgs, early_signals: list[int]) -> int:
     finish = finish_settings(args)
     required = finish.require_telemetry
     paths = resolve_paths(args.base_dir, args.log_path, environ)
-    settings = CaptureSettings.build(
-        paths=paths,
-        protocol=args.protocol,
-        receivers=args.receivers,
-        harness=args.harness or ["claude"],
-        traces=not args.no_traces,
-        prompts=not args.no_prompts,
-        tool_details=not args.no_tool_details,
-        drain_quiet_s=parse_duration(args.drain_quiet, option="--drain-quiet"),
-        drain_max_s=parse_duration(args.drain_max, option="--drain-max"),
-    )
+    settings = capture_settings(args, paths)
     timeout_s = parse_duration(args.timeout, option="--timeout") if args.timeout else None
     paths.ensure_dirs()
 

@@ -9,9 +9,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from beacon.cli.argv import EnvArgs, StartArgs, StatusArgs, StopArgs
-from beacon.cli.common import finish_settings, parse_duration, report_finish
+from beacon.cli.common import capture_settings, finish_settings, parse_duration, report_finish
 from beacon.cli.render import Reporter
-from beacon.config import CaptureSettings, resolve_paths
+from beacon.config import resolve_paths
 from beacon.errors import UsageError
 
 
@@ -21,17 +21,7 @@ def run_start(args: StartArgs) -> int:
 
     environ = dict(os.environ)
     reporter = Reporter.for_environ(environ, quiet=args.quiet, json_output=args.json_output)
-    settings = CaptureSettings.build(
-        paths=resolve_paths(args.base_dir, args.log_path, environ),
-        protocol=args.protocol,
-        receivers=args.receivers,
-        harness=args.harness or ["claude"],
-        traces=not args.no_traces,
-        prompts=not args.no_prompts,
-        tool_details=not args.no_tool_details,
-        drain_quiet_s=parse_duration(args.drain_quiet, option="--drain-quiet"),
-        drain_max_s=parse_duration(args.drain_max, option="--drain-max"),
-    )
+    settings = capture_settings(args, resolve_paths(args.base_dir, args.log_path, environ))
     # The daemon always serves OTLP/HTTP as well: `ci exec` joining the session
     # posts its lifecycle records there, whatever protocol the agents use.
     settings = replace(settings, receivers=settings.receivers | {"http"})
