@@ -14,7 +14,6 @@ import json
 import os
 import secrets
 import socket
-import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from beacon.config import CaptureSettings
 from beacon.errors import StartupError
 from beacon.paths import ArtifactPaths
 from beacon.process import ChildResult, run_child
-from beacon.run import RunOutcome, utc_now, write_private
+from beacon.run import RunOutcome, write_private
 from beacon.session_state import SessionState, process_alive
 
 if TYPE_CHECKING:
@@ -193,20 +192,14 @@ async def capture(
         telemetry[EXEC_SESSION_ENV] = session_id
         write_exec_state(
             paths,
-            SessionState(
+            SessionState.begin(
+                settings,
+                paths,
                 session_id=session_id,
                 pid=os.getpid(),
                 token=token,
-                protocol=settings.protocol,
-                receivers=sorted(settings.receivers | {"http"}),
-                harnesses=[h.name for h in settings.harnesses],
                 endpoints=endpoints,
                 status_url=f"{endpoints['http']}/beacon/status",
-                started_at=utc_now(),
-                started_unix=time.time(),
-                base_dir=str(paths.base_dir),
-                log_path=str(paths.log_path),
-                spool_path=str(paths.spool_path),
                 exports=telemetry,
             ),
         )

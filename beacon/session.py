@@ -39,7 +39,7 @@ from beacon.config import (
 from beacon.errors import NoSessionError, StartupError, UsageError
 from beacon.exec_run import exec_state, new_session_id, new_token, warm_up_pipeline
 from beacon.paths import FILE_MODE, ArtifactPaths
-from beacon.run import RunOutcome, RunResult, finish_run, utc_now, write_private
+from beacon.run import RunOutcome, RunResult, finish_run, write_private
 from beacon.session_daemon import TOKEN_ENV
 from beacon.session_state import (
     SessionState,
@@ -124,20 +124,14 @@ def start_session(
                 SESSION_ID_ENV: session_id,
             }
         )
-        state = SessionState(
+        state = SessionState.begin(
+            settings,
+            paths,
             session_id=session_id,
             pid=int(ready["pid"]),
             token=token,
-            protocol=settings.protocol,
-            receivers=sorted(settings.receivers),
-            harnesses=[h.name for h in settings.harnesses],
             endpoints=endpoints,
             status_url=str(ready["status_url"]),
-            started_at=utc_now(),
-            started_unix=time.time(),
-            base_dir=str(paths.base_dir),
-            log_path=str(paths.log_path),
-            spool_path=str(paths.spool_path),
             exports=exports,
             previous={name: environ.get(name, "") for name in exports},
             original_destination=original_destination(environ),

@@ -7,18 +7,28 @@ requests to the daemon's own status endpoint.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
 import os
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from beacon.errors import BeaconError
 from beacon.paths import ArtifactPaths
 
+if TYPE_CHECKING:
+    from beacon.config import CaptureSettings
+
 STATE_VERSION = 1
+
+
+def utc_iso(unix: float) -> str:
+    """``2026-11-29T04:06:00.123Z``."""
+    moment = dt.datetime.fromtimestamp(unix, dt.UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @dataclass(frozen=True)
@@ -45,6 +55,48 @@ class SessionState:
     """The job's own OTLP exporter settings, for later forwarding."""
     max_duration_s: float = 0.0
     version: int = STATE_VERSION
+
+    @classmethod
+    def begin(
+        cls,
+        settings: CaptureSettings,
+        paths: ArtifactPaths,
+        *,
+        session_id: str,
+        pid: int,
+        token: str,
+        endpoints: dict[str, str],
+        status_url: str,
+        exports: dict[str, str],
+        previous: dict[str, str] | None = None,
+        original_destination: dict[str, str] | None = None,
+        max_duration_s: float = 0.0,
+    ) -> SessionState:
+        """The state of a collector starting now (a session daemon or a ``ci exec``).
+
+        OTLP/HTTP is always among the receivers: an exec joining the run posts its
+        lifecycle records there, whatever protocol the agents use.
+        """
+        started = time.time()
+        return cls(
+            session_id=session_id,
+            pid=pid,
+            token=token,
+            protocol=settings.protocol,
+            receivers=sorted(settings.receivers | {"http"}),
+            harnesses=[h.name for h in settings.harnesses],
+            endpoints=endpoints,
+            status_url=status_url,
+            started_at=utc_iso(started),
+            started_unix=started,
+            base_dir=str(paths.base_dir),
+            log_path=str(paths.log_path),
+            spool_path=str(paths.spool_path),
+            exports=exports,
+            previous=previous or {},
+            original_destination=original_destination or {},
+            max_duration_s=max_duration_s,
+        )
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2) + "\n"
