@@ -90,6 +90,17 @@ async def held_body(body: bytes, release: asyncio.Event) -> AsyncIterator[bytes]
     yield body[10:]
 
 
+async def start_held_export(
+    session: aiohttp.ClientSession, collector: Collector, body: bytes
+) -> tuple[asyncio.Task[int], asyncio.Event]:
+    """POST ``body`` with its rest held back; returns once the collector counts it in
+    flight, with the post (its HTTP status) and the event that lets the rest arrive."""
+    release = asyncio.Event()
+    post = asyncio.create_task(post_logs(session, collector, held_body(body, release)))
+    await until(collector, lambda: collector.status()["in_flight"] == 1)
+    return post, release
+
+
 async def until(collector: Collector, predicate: Callable[[], bool], limit_s: float = 5) -> None:
     """Wait, on the collector's change events, until ``predicate`` holds."""
     stats = collector._stats

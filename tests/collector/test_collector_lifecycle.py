@@ -22,10 +22,10 @@ from .conftest import (
     TOKEN,
     MakeCollector,
     data_lines,
-    held_body,
     is_lifecycle,
     post_logs,
     spool_lines,
+    start_held_export,
     until,
 )
 
@@ -167,10 +167,8 @@ async def test_wait_quiet_times_out_while_an_export_is_in_flight(
     make_collector: MakeCollector, logs_body: bytes
 ) -> None:
     collector = await make_collector()
-    release = asyncio.Event()
     async with aiohttp.ClientSession(timeout=TIMEOUT) as session:
-        post = asyncio.create_task(post_logs(session, collector, held_body(logs_body, release)))
-        await until(collector, lambda: collector.status()["in_flight"] == 1)
+        post, release = await start_held_export(session, collector, logs_body)
         result = await collector.wait_quiet(quiet=0.05, max_wait=0.3)
         assert result.timed_out is True
         assert 0.3 <= result.waited_s < 2
@@ -212,10 +210,8 @@ async def test_stop_lets_an_in_flight_export_finish(
     make_collector: MakeCollector, logs_body: bytes
 ) -> None:
     collector = await make_collector()
-    release = asyncio.Event()
     async with aiohttp.ClientSession(timeout=TIMEOUT) as session:
-        post = asyncio.create_task(post_logs(session, collector, held_body(logs_body, release)))
-        await until(collector, lambda: collector.status()["in_flight"] == 1)
+        post, release = await start_held_export(session, collector, logs_body)
         stopping = asyncio.create_task(collector.stop(timeout=5))
         await until(collector, lambda: not collector.status()["ready"])
         release.set()

@@ -7,7 +7,7 @@ import socket
 
 import aiohttp
 
-from .conftest import TIMEOUT, MakeCollector, data_lines, held_body, post_logs, until
+from .conftest import TIMEOUT, MakeCollector, data_lines, post_logs, start_held_export
 
 QUIET = 2.0  # long, so that "returned without it" is unmistakable
 
@@ -52,10 +52,8 @@ async def test_waits_for_an_export_whose_chunked_body_is_still_arriving(
     make_collector: MakeCollector, logs_body: bytes
 ) -> None:
     collector = await make_collector()
-    release = asyncio.Event()
     async with aiohttp.ClientSession(timeout=TIMEOUT) as session:
-        post = asyncio.create_task(post_logs(session, collector, held_body(logs_body, release)))
-        await until(collector, lambda: collector.status()["in_flight"] == 1)
+        post, release = await start_held_export(session, collector, logs_body)
         drain = asyncio.create_task(
             collector.wait_drained(quiet=QUIET, max_wait=10, clients_gone=True)
         )
