@@ -158,3 +158,21 @@ def start_waiting_exec(
         process.communicate()
         raise
     return process, got
+
+
+def signal_and_wait(
+    process: subprocess.Popen[str], signum: int, timeout: float = 15
+) -> tuple[str, float]:
+    """Send ``signum`` and wait for the exit: (stderr, seconds from the signal to the exit).
+
+    The process is killed if it outlives ``timeout`` (the test then fails on the timeout).
+    """
+    try:
+        sent = time.monotonic()
+        process.send_signal(signum)
+        _, stderr = process.communicate(timeout=timeout)
+        return stderr or "", time.monotonic() - sent
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()

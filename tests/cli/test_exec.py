@@ -18,6 +18,7 @@ from .helpers import (
     clean_env,
     last_json_line,
     runtime_lines,
+    signal_and_wait,
     spool_log_records,
     start_waiting_exec,
 )
@@ -234,15 +235,7 @@ def test_signals_are_forwarded_and_the_log_is_still_written(
     process, got = start_waiting_exec(
         tmp_path / "b", tmp_path, ("--harness", "otel"), "waitsig:{got}", "log:flushed-on-cancel"
     )
-    try:
-        sent = time.monotonic()
-        process.send_signal(signum)
-        _, stderr = process.communicate(timeout=15)
-        elapsed = time.monotonic() - sent
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
+    stderr, elapsed = signal_and_wait(process, signum)
     assert int(got.read_text()) == int(signum)
     # GitHub's SIGKILL follows its SIGINT by ~10 s: everything must be written well before.
     assert elapsed < 7, f"took {elapsed:.1f}s after the signal"
@@ -260,15 +253,7 @@ def test_child_ignoring_the_signal_is_killed_within_the_window(tmp_path: Path) -
         "waitsig:{got}",
         stdout=subprocess.DEVNULL,
     )
-    try:
-        sent = time.monotonic()
-        process.send_signal(signal.SIGINT)
-        _, stderr = process.communicate(timeout=15)
-        elapsed = time.monotonic() - sent
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
+    stderr, elapsed = signal_and_wait(process, signal.SIGINT)
     assert elapsed < 7.5, f"took {elapsed:.1f}s"
     assert process.returncode == 128 + signal.SIGKILL, stderr
     assert (tmp_path / "b" / "result.json").exists()
