@@ -77,23 +77,19 @@ async def exec_full_run(
     return run, [home, work, base]
 
 
-@pytest.mark.parametrize("run", range(RUNS_PER_PROTOCOL))
+# The first runs are in the default suite; the rest of the loss loop only in ``-m stress``.
+RUNS = [
+    *range(RUNS_PER_PROTOCOL),
+    *(
+        pytest.param(run, marks=pytest.mark.stress)
+        for run in range(RUNS_PER_PROTOCOL, max(STRESS_RUNS, RUNS_PER_PROTOCOL))
+    ),
+]
+
+
+@pytest.mark.parametrize("run", RUNS)
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 async def test_exec_captures_every_event(
-    protocol: str,
-    run: int,
-    claude_bin: Path,
-    stub: MessagesStub,
-    tmp_path: Path,
-    record_figure: Callable[[RunFigure], None],
-) -> None:
-    await exec_full_run(claude_bin, stub, protocol, tmp_path, record_figure)
-
-
-@pytest.mark.stress
-@pytest.mark.parametrize("run", range(RUNS_PER_PROTOCOL, max(STRESS_RUNS, RUNS_PER_PROTOCOL)))
-@pytest.mark.parametrize("protocol", PROTOCOLS)
-async def test_exec_captures_every_event_stress(
     protocol: str,
     run: int,
     claude_bin: Path,
