@@ -22,6 +22,7 @@ from beacon.otlp import parse_spool_line
 from beacon.pipeline.normalize import LineContext, NormalizeStats, normalize
 from beacon.pipeline.protect import LineProtector
 from beacon.pipeline.redact import Counts, Redactor, merge_counts
+from beacon.pipeline.settings import RedactionSettings
 from beacon.pipeline.validate import LogScan
 
 
@@ -68,8 +69,7 @@ class ChunkSettings:
     it holds secrets to redact, which must never appear in a command line)."""
 
     ctx: LineContext
-    env_values: tuple[str, ...]
-    patterns: tuple[str, ...]
+    redaction: RedactionSettings
     max_field_bytes: int
     max_line_bytes: int
     harnesses: tuple[str, ...]
@@ -87,8 +87,8 @@ class ChunkSettings:
                     "working_directory": ctx.working_directory,
                     "run": dict(ctx.run),
                 },
-                "env_values": list(self.env_values),
-                "patterns": list(self.patterns),
+                "env_values": list(self.redaction.env_values),
+                "patterns": list(self.redaction.patterns),
                 "max_field_bytes": self.max_field_bytes,
                 "max_line_bytes": self.max_line_bytes,
                 "harnesses": list(self.harnesses),
@@ -100,8 +100,9 @@ class ChunkSettings:
         fields = orjson.loads(data)
         return cls(
             ctx=LineContext(**fields["ctx"]),
-            env_values=tuple(fields["env_values"]),
-            patterns=tuple(fields["patterns"]),
+            redaction=RedactionSettings(
+                env_values=tuple(fields["env_values"]), patterns=tuple(fields["patterns"])
+            ),
             max_field_bytes=int(fields["max_field_bytes"]),
             max_line_bytes=int(fields["max_line_bytes"]),
             harnesses=tuple(fields["harnesses"]),
@@ -109,16 +110,10 @@ class ChunkSettings:
 
 
 def make_protector(
-    env_values: tuple[str, ...],
-    patterns: tuple[str, ...],
-    max_field_bytes: int,
-    max_line_bytes: int,
+    redaction: RedactionSettings, max_field_bytes: int, max_line_bytes: int
 ) -> LineProtector:
-    import re
-
     redactor = Redactor(
-        literal_values=env_values,
-        user_patterns=tuple(re.compile(p) for p in patterns),
+        literal_values=redaction.env_values, user_patterns=redaction.compiled_patterns()
     )
     return LineProtector(
         redactor=redactor, max_field_bytes=max_field_bytes, max_line_bytes=max_line_bytes
@@ -131,10 +126,7 @@ class ChunkProcessor:
     def __init__(self, settings: ChunkSettings) -> None:
         self.settings = settings
         self.protector = make_protector(
-            settings.env_values,
-            settings.patterns,
-            settings.max_field_bytes,
-            settings.max_line_bytes,
+            settings.redaction, settings.max_field_bytes, settings.max_line_bytes
         )
 
     def process(self, chunk: bytes, *, last: bool) -> ChunkResult:

@@ -17,12 +17,12 @@ from typing import IO, Any
 from beacon import __version__
 from beacon.ci.providers import run_context
 from beacon.errors import SpoolError
-from beacon.pipeline.chunks import ChunkProcessor, ChunkResult, ChunkSettings
+from beacon.pipeline.chunks import ChunkProcessor, ChunkResult, ChunkSettings, make_protector
 from beacon.pipeline.decode import rfc3339
 from beacon.pipeline.jsonl import JsonlAppender
 from beacon.pipeline.normalize import SUMMARY_ACTION, LineContext, NormalizeStats, base_line
 from beacon.pipeline.protect import LineProtector
-from beacon.pipeline.redact import Redactor, merge_counts
+from beacon.pipeline.redact import merge_counts
 from beacon.pipeline.settings import PipelineOptions
 from beacon.pipeline.validate import (
     LogScan,
@@ -64,18 +64,6 @@ def make_context(options: PipelineOptions, protector: LineProtector) -> LineCont
         now_nanos=time.time_ns(),
         working_directory=options.working_directory,
         run=run,
-    )
-
-
-def make_protector(options: PipelineOptions) -> LineProtector:
-    redactor = Redactor(
-        literal_values=options.redaction.env_values,
-        user_patterns=options.redaction.compiled_patterns(),
-    )
-    return LineProtector(
-        redactor=redactor,
-        max_field_bytes=options.max_field_bytes,
-        max_line_bytes=options.max_line_bytes,
     )
 
 
@@ -264,12 +252,11 @@ def run_pipeline(spool_path: Path, options: PipelineOptions) -> PipelineResult:
     except OSError as exc:
         raise SpoolError(f"cannot read spool {spool_path}: {exc.strerror or exc}") from exc
     missing = spool is None
-    protector = make_protector(options)
+    protector = make_protector(options.redaction, options.max_field_bytes, options.max_line_bytes)
     ctx = make_context(options, protector)
     settings = ChunkSettings(
         ctx=ctx,
-        env_values=options.redaction.env_values,
-        patterns=options.redaction.patterns,
+        redaction=options.redaction,
         max_field_bytes=options.max_field_bytes,
         max_line_bytes=options.max_line_bytes,
         harnesses=options.harnesses,

@@ -12,8 +12,9 @@ from google.protobuf import json_format
 from beacon.otlp.codec import request_to_dict, request_type
 from beacon.otlp.jsondecode import parse_json_request
 from beacon.pipeline import PipelineOptions
+from beacon.pipeline.chunks import make_protector
 from beacon.pipeline.normalize import LineContext, NormalizeStats, normalize
-from beacon.pipeline.runner import make_context, make_protector
+from beacon.pipeline.runner import make_context
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 CLAUDE = FIXTURES / "claude-code-2.1.197"
@@ -58,7 +59,7 @@ def protected_lines(
 ) -> list[dict[str, Any]]:
     """Normalize + redact/sanitize/truncate/cap, parsed back from the bytes written."""
     options = options or PipelineOptions(session_id="run-1", log_path=Path("unused"))
-    protector = make_protector(options)
+    protector = make_protector(options.redaction, options.max_field_bytes, options.max_line_bytes)
     ctx = make_context(options, protector)
     return [
         orjson.loads(protector.protect(line)) for line in normalize(requests, ctx, NormalizeStats())

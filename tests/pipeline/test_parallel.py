@@ -247,8 +247,7 @@ def test_a_dead_worker_leaves_its_chunks_to_the_pipeline(
 def test_the_chunk_settings_travel_intact() -> None:
     settings = ChunkSettings(
         ctx=context("run-s", working_directory="/w", run={"provider": "github", "ephemeral": True}),
-        env_values=(ENV_SECRET,),
-        patterns=(r"corp-[0-9]{6}",),
+        redaction=RedactionSettings(env_values=(ENV_SECRET,), patterns=(r"corp-[0-9]{6}",)),
         max_field_bytes=1024,
         max_line_bytes=8192,
         harnesses=("claude_code", "otel"),

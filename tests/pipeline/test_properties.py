@@ -12,9 +12,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from beacon.pipeline import PipelineOptions
+from beacon.pipeline.chunks import make_protector
 from beacon.pipeline.normalize import NormalizeStats, normalize
 from beacon.pipeline.redact import Redactor
-from beacon.pipeline.runner import make_context, make_protector
+from beacon.pipeline.runner import make_context
 from beacon.pipeline.validate import validate_line
 
 PROPERTY = settings(
@@ -211,7 +212,7 @@ requests = st.lists(
 
 
 def _run(reqs: list[tuple[str, Any]]) -> tuple[list[bytes], NormalizeStats]:
-    protector = make_protector(OPTIONS)
+    protector = make_protector(OPTIONS.redaction, OPTIONS.max_field_bytes, OPTIONS.max_line_bytes)
     ctx = make_context(OPTIONS, protector)
     stats = NormalizeStats()
     return [protector.protect(line) for line in normalize(reqs, ctx, stats)], stats
