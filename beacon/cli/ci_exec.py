@@ -1,6 +1,6 @@
 """``beacon ci exec [OPTIONS] -- CMD [ARGS...]``: wrap one command with a collector.
 
-Thin: flags → settings → :mod:`beacon.exec_run` → :func:`beacon.run.finish_run`
+Thin: flags → settings → :mod:`beacon.run.exec` → :func:`beacon.run.finish.finish_run`
 → render. Heavy modules are imported inside the command so ``--help`` and
 other commands stay fast.
 """

@@ -1,6 +1,6 @@
 """``beacon ci session start|env|status|stop`` (and ``ci start`` / ``ci finish``).
 
-Thin: flags → :mod:`beacon.session` → render. Heavy imports stay inside the
+Thin: flags → :mod:`beacon.run.session` → render. Heavy imports stay inside the
 commands.
 """
 

@@ -11,7 +11,7 @@ from beacon.cli.render import Reporter, describe_validation
 from beacon.config import CaptureSettings, FinishSettings
 from beacon.errors import UsageError
 from beacon.paths import ArtifactPaths
-from beacon.run import RunResult
+from beacon.run.finish import RunResult
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}

@@ -13,7 +13,7 @@ from beacon.errors import BeaconError, ExitCode, UsageError
 
 
 def run_exec(args: ExecArgs) -> int:
-    from beacon.run import deferred_signals
+    from beacon.run.finish import deferred_signals
 
     # From here to the exit, SIGINT/SIGTERM/SIGHUP never kill beacon outright:
     # while the child runs they are forwarded to it, afterwards they are held
@@ -35,8 +35,8 @@ def _run_exec(args: ExecArgs, early_signals: list[int]) -> int:
     timeout_s = parse_duration(args.timeout, option="--timeout") if args.timeout else None
     paths.ensure_dirs()
 
-    from beacon.exec_run import running_exec
-    from beacon.session_state import load_state, session_alive
+    from beacon.run.exec import running_exec
+    from beacon.run.state import load_state, session_alive
 
     state = load_state(paths)
     if state is not None and not session_alive(state):
@@ -49,8 +49,8 @@ def _run_exec(args: ExecArgs, early_signals: list[int]) -> int:
     if state is None:
         state = running_exec(paths, environ)
     if state is not None:
-        from beacon.exec_run import join_session
-        from beacon.run import RunOutcome, decide_exit_code, result_object
+        from beacon.run.exec import join_session
+        from beacon.run.finish import RunOutcome, decide_exit_code, result_object
 
         child = asyncio.run(
             join_session(
@@ -75,8 +75,8 @@ def _run_exec(args: ExecArgs, early_signals: list[int]) -> int:
         reporter.result(result_object(outcome=outcome, exit_code=code, validation=None))
         return code
 
-    from beacon.exec_run import capture
-    from beacon.run import finish_run, result_object
+    from beacon.run.exec import capture
+    from beacon.run.finish import finish_run, result_object
 
     mask = None
     if reporter.actions:

@@ -17,7 +17,7 @@ from beacon.errors import UsageError
 
 def run_start(args: StartArgs) -> int:
     from beacon.ci import github
-    from beacon.session import start_session
+    from beacon.run.session import start_session
 
     environ = dict(os.environ)
     reporter = Reporter.for_environ(environ, quiet=args.quiet, json_output=args.json_output)
@@ -58,7 +58,7 @@ def run_start(args: StartArgs) -> int:
 
 
 def run_env(args: EnvArgs) -> int:
-    from beacon.session import EXPORT_FORMATS, format_exports, live_state
+    from beacon.run.session import EXPORT_FORMATS, format_exports, live_state
 
     if args.fmt not in EXPORT_FORMATS:
         raise UsageError(
@@ -70,7 +70,7 @@ def run_env(args: EnvArgs) -> int:
 
 
 def run_status(args: StatusArgs) -> int:
-    from beacon.session import session_status
+    from beacon.run.session import session_status
 
     info = session_status(resolve_paths(args.base_dir, None, dict(os.environ)))
     if args.json_output:
@@ -91,9 +91,9 @@ def run_status(args: StatusArgs) -> int:
 
 def run_stop(args: StopArgs) -> int:
     from beacon.ci import github
-    from beacon.run import deferred_signals
-    from beacon.session import restore_values, stop_session
-    from beacon.session_state import load_state
+    from beacon.run.finish import deferred_signals
+    from beacon.run.session import restore_values, stop_session
+    from beacon.run.state import load_state
 
     environ = dict(os.environ)
     reporter = Reporter.for_environ(environ, quiet=args.quiet, json_output=args.json_output)

@@ -35,7 +35,7 @@ from beacon.collector.otlp_http import STATUS_PATH, build_app
 from beacon.collector.stats import Stats, rfc3339
 from beacon.errors import StartupError
 from beacon.gctune import tune_gc_for_serving
-from beacon.lifecycle import AttributeValue, lifecycle_request
+from beacon.otlp.records import AttributeValue, lifecycle_request
 from beacon.spool import SpoolWriter
 
 if TYPE_CHECKING:

@@ -11,7 +11,7 @@ import pytest
 from beacon.cli.common import parse_duration
 from beacon.config import resolve_paths, resolve_receivers
 from beacon.errors import UsageError
-from beacon.session import format_exports
+from beacon.run.session import format_exports
 
 from .helpers import CHILD, require_shell
 

@@ -6,7 +6,7 @@ import pytest
 
 from beacon.cli.argv import normalize_argv, require_telemetry
 from beacon.errors import ExitCode, UsageError
-from beacon.run import decide_exit_code
+from beacon.run.finish import decide_exit_code
 
 
 def test_exit_code_values_are_pinned() -> None:

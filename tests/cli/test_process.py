@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from beacon.errors import UsageError
-from beacon.process import exit_code_of, run_child
+from beacon.run.child import exit_code_of, run_child
 
 from .helpers import CHILD
 

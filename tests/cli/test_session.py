@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from beacon.ci.github import parse_env_file
-from beacon.session_state import process_alive
+from beacon.run.state import process_alive
 
 from .helpers import (
     BEACON,

@@ -9,7 +9,7 @@ from typing import Any
 from google.protobuf import json_format
 
 from beacon.otlp.codec import request_type
-from beacon.otlp.jsondecode import parse_json_request
+from tests.jsondecode import parse_json_request
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 CLAUDE = FIXTURES / "claude-code-2.1.197"

@@ -21,7 +21,7 @@ from beacon.otlp.codec import (
     request_to_dict,
 )
 from beacon.otlp.jsoncanon import canonical_json_line
-from beacon.otlp.jsondecode import parse_json_request
+from tests.jsondecode import parse_json_request
 
 from .otlp_fixtures import CLAUDE, all_fixture_paths, load_request, signal_of
 from .test_codec_property import _fill, _wrap

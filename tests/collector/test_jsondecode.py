@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from beacon.otlp import OtlpDecodeError
 from beacon.otlp.codec import request_to_dict
-from beacon.otlp.jsondecode import parse_json_request
+from tests.jsondecode import parse_json_request
 
 from .otlp_fixtures import CLAUDE, EXAMPLES, load_request
 

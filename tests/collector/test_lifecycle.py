@@ -5,8 +5,8 @@ from __future__ import annotations
 import orjson
 
 from beacon import __version__
-from beacon.lifecycle import lifecycle_request
 from beacon.otlp.codec import encode_spool_line
+from beacon.otlp.records import lifecycle_request
 
 
 def test_lifecycle_record_shape() -> None:

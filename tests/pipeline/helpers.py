@@ -10,11 +10,11 @@ import orjson
 from google.protobuf import json_format
 
 from beacon.otlp.codec import request_to_dict, request_type
-from beacon.otlp.jsondecode import parse_json_request
 from beacon.pipeline import PipelineOptions
 from beacon.pipeline.chunks import make_protector
 from beacon.pipeline.normalize import LineContext, NormalizeStats, normalize
 from beacon.pipeline.runner import make_context
+from tests.jsondecode import parse_json_request
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 CLAUDE = FIXTURES / "claude-code-2.1.197"

@@ -9,8 +9,8 @@ from typing import Any
 import orjson
 import pytest
 
-from beacon.lifecycle import lifecycle_request
 from beacon.otlp.codec import request_to_dict
+from beacon.otlp.records import lifecycle_request
 from beacon.pipeline import PipelineOptions, SpoolHealth, run_pipeline, validate_log
 from beacon.pipeline.report import render_validation
 

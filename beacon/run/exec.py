@@ -1,7 +1,7 @@
 """``beacon ci exec``: collector up, child run, drain, collector down.
 
 :func:`capture` is the async part (the collector and the child share one
-event loop); the CLI then calls :func:`beacon.run.finish_run` after the loop.
+event loop); the CLI then calls :func:`beacon.run.finish.finish_run` after the loop.
 When a live session owns the base dir, :func:`join_session` runs the child
 against it instead and leaves validation to ``session stop``.
 """
@@ -24,9 +24,9 @@ from beacon.agents.harnesses import endpoint_for, telemetry_environment
 from beacon.config import CaptureSettings
 from beacon.errors import StartupError
 from beacon.paths import ArtifactPaths
-from beacon.process import ChildResult, run_child
-from beacon.run import RunOutcome, write_private
-from beacon.session_state import SessionState, process_alive
+from beacon.run.child import ChildResult, run_child
+from beacon.run.finish import RunOutcome, write_private
+from beacon.run.state import SessionState, process_alive
 
 if TYPE_CHECKING:
     from beacon.collector import Collector
@@ -299,8 +299,8 @@ async def join_session(
 
 def post_lifecycle(state: SessionState, name: str, attributes: Mapping[str, Any]) -> None:
     """Send one lifecycle record to the session's collector; a failure only loses the record."""
-    from beacon.lifecycle import lifecycle_request
-    from beacon.session_state import request
+    from beacon.otlp.records import lifecycle_request
+    from beacon.run.state import request
 
     message = lifecycle_request(name, dict(attributes), state.session_id)
     with contextlib.suppress(OSError):

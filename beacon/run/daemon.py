@@ -1,4 +1,4 @@
-"""The detached session daemon: ``python -m beacon.session_daemon``.
+"""The detached session daemon: ``python -m beacon.run.daemon``.
 
 Started by ``beacon ci session start`` (never forked: the parent may have
 imported grpc). Lifecycle: start the collector, report readiness as one JSON
@@ -24,7 +24,7 @@ TOKEN_ENV = "BEACON_DAEMON_TOKEN"  # noqa: S105 - a variable name, not a secret
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m beacon.session_daemon")
+    parser = argparse.ArgumentParser(prog="python -m beacon.run.daemon")
     parser.add_argument("--spool-path", type=Path, required=True)
     parser.add_argument("--otelcol-path", type=Path, required=True)
     parser.add_argument("--receivers", required=True)

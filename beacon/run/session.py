@@ -1,6 +1,6 @@
 """Session mode: start the detached daemon, print its environment, report, stop.
 
-``start_session`` spawns ``python -m beacon.session_daemon`` in its own
+``start_session`` spawns ``python -m beacon.run.daemon`` in its own
 session, waits (bounded) for its readiness line, then writes ``session.json``
 and ``session.env``. ``stop_session`` asks the daemon to drain and exit, or
 notices it is already gone, then runs the same finish as ``ci exec``.
@@ -37,11 +37,11 @@ from beacon.config import (
     FinishSettings,
 )
 from beacon.errors import NoSessionError, StartupError, UsageError
-from beacon.exec_run import exec_state, new_session_id, new_token, warm_up_pipeline
 from beacon.paths import FILE_MODE, ArtifactPaths
-from beacon.run import RunOutcome, RunResult, finish_run, write_private
-from beacon.session_daemon import TOKEN_ENV
-from beacon.session_state import (
+from beacon.run.daemon import TOKEN_ENV
+from beacon.run.exec import exec_state, new_session_id, new_token, warm_up_pipeline
+from beacon.run.finish import RunOutcome, RunResult, finish_run, write_private
+from beacon.run.state import (
     SessionState,
     fetch_status,
     load_state,
@@ -164,7 +164,7 @@ def spawn_daemon(
         sys.executable,
         "-P",
         "-m",
-        "beacon.session_daemon",
+        "beacon.run.daemon",
         "--spool-path",
         str(paths.spool_path),
         "--otelcol-path",
