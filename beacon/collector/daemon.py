@@ -27,15 +27,17 @@ from typing import TYPE_CHECKING, Any, Final
 import orjson
 from aiohttp import web
 
+from beacon.clock import utc_iso
 from beacon.collector.config import CollectorConfig
 from beacon.collector.connections import ConnectionCount, accept_queue_pending
 from beacon.collector.export import ExportHandler
 from beacon.collector.otelcol import otelcol_config, write_otelcol_yaml
 from beacon.collector.otlp_http import STATUS_PATH, build_app
-from beacon.collector.stats import Stats, rfc3339
+from beacon.collector.stats import Stats
 from beacon.errors import StartupError
 from beacon.gctune import tune_gc_for_serving
 from beacon.otlp.records import AttributeValue, lifecycle_request
+from beacon.sockets import bind_listener
 from beacon.spool import SpoolWriter
 
 if TYPE_CHECKING:
@@ -44,7 +46,6 @@ if TYPE_CHECKING:
 #: With IPv6 on an ephemeral port, ::1 must get the port 127.0.0.1 got; if it is
 #: taken there, pick another port this many times before giving up.
 _EPHEMERAL_ATTEMPTS: Final = 5
-_LISTEN_BACKLOG: Final = 128
 #: Loop iterations ``wait_drained`` lets pass once the HTTP side looks idle:
 #: asyncio takes ~3 (accept callback, transport task, connection_made) to turn an
 #: accepted socket into a connection the count sees.
@@ -69,23 +70,6 @@ def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-def _bind(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        # SO_REUSEADDR only skips TIME_WAIT; unlike SO_REUSEPORT it never lets
-        # two listeners share the port on Linux.
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if family == socket.AF_INET6:
-            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-        sock.bind((host, port))
-        sock.listen(_LISTEN_BACKLOG)
-    except BaseException:
-        sock.close()
-        raise
-    return sock
-
-
 def _bind_all(hosts: list[str], port: int) -> list[socket.socket]:
     """Listening sockets on every host at one port; ``port`` 0 picks a free one."""
     attempts = _EPHEMERAL_ATTEMPTS if port == 0 and len(hosts) > 1 else 1
@@ -94,7 +78,7 @@ def _bind_all(hosts: list[str], port: int) -> list[socket.socket]:
         try:
             bound = port
             for host in hosts:
-                socks.append(_bind(host, bound))
+                socks.append(bind_listener(host, bound))
                 bound = socks[-1].getsockname()[1]
             return socks
         except OSError as exc:
@@ -324,7 +308,7 @@ class Collector:
             "ready": self._ready,
             **self._stats.snapshot(),
             "http_connections": self._connections.open,
-            "started_at": None if started is None else rfc3339(started),
+            "started_at": None if started is None else utc_iso(started),
             "uptime_s": 0.0 if mono is None else round(time.monotonic() - mono, 3),
             "endpoints": self.endpoints,
             "spool": str(self.config.spool_path),

@@ -8,17 +8,11 @@ instead of polling.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import time
 from typing import Any
 
+from beacon.clock import utc_iso
 from beacon.otlp import SIGNALS
-
-
-def rfc3339(epoch_s: float) -> str:
-    """``2026-01-02T03:04:05.678Z`` (UTC, millisecond precision)."""
-    moment = dt.datetime.fromtimestamp(epoch_s, tz=dt.UTC)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class Stats:
@@ -78,6 +72,6 @@ class Stats:
             "rejected": dict(self.rejected),
             "requests": dict(self.requests),
             "bytes": self.bytes,
-            "last_receive_at": None if last is None else rfc3339(last),
+            "last_receive_at": None if last is None else utc_iso(last),
             "in_flight": self.in_flight,
         }

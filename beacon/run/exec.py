@@ -27,6 +27,7 @@ from beacon.paths import ArtifactPaths
 from beacon.run.child import ChildResult, run_child
 from beacon.run.finish import RunOutcome, write_private
 from beacon.run.state import SessionState, process_alive
+from beacon.sockets import bind_listener
 
 if TYPE_CHECKING:
     from beacon.collector import Collector
@@ -36,7 +37,6 @@ if TYPE_CHECKING:
 CANCELLED_DRAIN_MAX_S = 1.0
 #: Set in the child's environment: a `ci exec` nested inside joins this run.
 EXEC_SESSION_ENV = "BEACON_CI_EXEC_SESSION_ID"
-LISTEN_BACKLOG = 128
 
 Say = Callable[[str], None]
 
@@ -57,16 +57,11 @@ class Capture:
 
 
 def bind_http_listener(host: str = "127.0.0.1") -> socket.socket:
-    """A listening socket on an ephemeral loopback port, with the standard library only."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    """A listening socket on an ephemeral loopback port, before the collector is imported."""
     try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, 0))
-        sock.listen(LISTEN_BACKLOG)
+        return bind_listener(host)
     except OSError as exc:
-        sock.close()
         raise StartupError(f"cannot listen on {host}: {exc.strerror}") from exc
-    return sock
 
 
 def warm_up_pipeline() -> None:

@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import select
+import shlex
 import signal
 import subprocess
 import sys
@@ -259,10 +260,6 @@ def log_tail(path: Path, lines: int = 15) -> str:
 # --- env -------------------------------------------------------------------
 
 
-def sh_quote(value: str) -> str:
-    return "'" + value.replace("'", "'\\''") + "'"
-
-
 def fish_quote(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
@@ -276,7 +273,7 @@ def dotenv_quote(value: str) -> str:
 
 def format_exports(exports: Mapping[str, str], fmt: str) -> str:
     if fmt == "sh":
-        return "".join(f"export {name}={sh_quote(value)}\n" for name, value in exports.items())
+        return "".join(f"export {name}={shlex.quote(value)}\n" for name, value in exports.items())
     if fmt == "fish":
         return "".join(f"set -gx {name} {fish_quote(value)}\n" for name, value in exports.items())
     if fmt == "dotenv":

@@ -7,7 +7,6 @@ requests to the daemon's own status endpoint.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import json
 import os
 import time
@@ -16,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from beacon.clock import utc_iso
 from beacon.errors import BeaconError
 from beacon.paths import ArtifactPaths
 
@@ -23,12 +23,6 @@ if TYPE_CHECKING:
     from beacon.config import CaptureSettings
 
 STATE_VERSION = 1
-
-
-def utc_iso(unix: float) -> str:
-    """``2026-11-29T04:06:00.123Z``."""
-    moment = dt.datetime.fromtimestamp(unix, dt.UTC)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @dataclass(frozen=True)
