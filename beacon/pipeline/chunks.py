@@ -12,6 +12,7 @@ the worker (``worker.py``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +24,7 @@ from beacon.pipeline.normalize import LineContext, NormalizeStats, normalize
 from beacon.pipeline.protect import LineProtector
 from beacon.pipeline.redact import Counts, Redactor, merge_counts
 from beacon.pipeline.settings import RedactionSettings
-from beacon.pipeline.validate import LogScan
+from beacon.pipeline.validate import LineFacts, LogScan, load_schema
 
 
 @dataclass
@@ -73,6 +74,7 @@ class ChunkSettings:
     max_field_bytes: int
     max_line_bytes: int
     harnesses: tuple[str, ...]
+    fast_paths: bool = False  # build the line scan and the typed check (big spools only)
 
     def to_json(self) -> bytes:
         ctx = self.ctx
@@ -92,6 +94,7 @@ class ChunkSettings:
                 "max_field_bytes": self.max_field_bytes,
                 "max_line_bytes": self.max_line_bytes,
                 "harnesses": list(self.harnesses),
+                "fast_paths": self.fast_paths,
             }
         )
 
@@ -106,6 +109,7 @@ class ChunkSettings:
             max_field_bytes=int(fields["max_field_bytes"]),
             max_line_bytes=int(fields["max_line_bytes"]),
             harnesses=tuple(fields["harnesses"]),
+            fast_paths=bool(fields["fast_paths"]),
         )
 
 
@@ -120,6 +124,20 @@ def make_protector(
     )
 
 
+def typed_check() -> Callable[[bytes], LineFacts | None] | None:
+    """The typed line check (``typedcheck``), or None without msgspec or for a schema it
+    cannot express: then every line gets the usual check."""
+    try:
+        from beacon.pipeline.schemacheck import UnsupportedSchema
+        from beacon.pipeline.typedcheck import facts_decoder
+    except ImportError:
+        return None
+    try:
+        return facts_decoder(load_schema())
+    except UnsupportedSchema:
+        return None
+
+
 class ChunkProcessor:
     """Turns chunks into checked runtime lines; one per process, reused for every chunk."""
 
@@ -128,6 +146,12 @@ class ChunkProcessor:
         self.protector = make_protector(
             settings.redaction, settings.max_field_bytes, settings.max_line_bytes
         )
+        self.typed: Callable[[bytes], LineFacts | None] | None = None
+        if settings.fast_paths:
+            from beacon.pipeline.linescan import scanner_for
+
+            self.protector.scanner = scanner_for(self.protector.redactor)
+            self.typed = typed_check()
 
     def process(self, chunk: bytes, *, last: bool) -> ChunkResult:
         """``last``: the chunk ends the spool (its last line may be a writer's partial line)."""
@@ -147,7 +171,7 @@ class ChunkProcessor:
         stats = NormalizeStats()
         actions: dict[str, int] = {}
         out: list[bytes] = []
-        check = LogScan.part(settings.ctx.session_id, settings.harnesses)
+        check = LogScan.part(settings.ctx.session_id, settings.harnesses, self.typed)
         final_index = len(pieces) - 1 if last and not truncated_tail else -1
         for index, piece in enumerate(pieces):
             request = parse_spool_line(piece)

@@ -12,12 +12,17 @@ Fields beacon itself sets from trusted values (``event``, ``endpoint``,
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import orjson
 
 from beacon.pipeline.actions import raise_severity
 from beacon.pipeline.redact import Counts, Redactor, merge_counts
 from beacon.pipeline.sanitize import needs_sanitizing, sanitize_text
 from beacon.pipeline.truncate import cap_line, mark_truncated, truncate_text, utf8_len
+
+if TYPE_CHECKING:
+    from beacon.pipeline.linescan import LineScanner
 
 # Top-level keys whose values beacon sets itself (constants, ids, counts).
 TRUSTED_KEYS = frozenset(
@@ -50,6 +55,8 @@ class LineProtector:
     max_field_bytes: int = 8192
     max_line_bytes: int = 65536
     totals: Counts = field(default_factory=dict)
+    # The line scan (``linescan``): None walks every line (fast paths off, small runs).
+    scanner: LineScanner | None = None
     _cache: dict[str, tuple[str, Counts]] = field(default_factory=dict, repr=False)
     _emptied: bool = field(default=False, repr=False)
 
@@ -128,6 +135,10 @@ class LineProtector:
 
     def protect(self, line: dict[str, Any]) -> bytes:
         """The line as one JSON document (no newline), safe to write."""
+        if self.scanner is not None:
+            data = self._unchanged(line)
+            if data is not None:
+                return data
         counts: Counts = {}
         for key in list(line):
             if key in TRUSTED_KEYS:
@@ -160,6 +171,26 @@ class LineProtector:
             line["severity"] = raise_severity(line["severity"], "high")
             merge_counts(self.totals, counts)
         return cap_line(line, self.max_line_bytes)
+
+    def _unchanged(self, line: dict[str, Any]) -> bytes | None:
+        """The serialized line when one scan proves the walk would change nothing, else None.
+
+        No trigger in the bytes: every string is ``Redactor.is_clean`` (linescan.py).
+        A line no longer than the field limit holds no string to truncate, and one no
+        longer than the line limit needs no cap; an empty event name is dropped by the
+        walk. orjson refuses what the walk would have to repair (lone surrogates).
+        """
+        source = line["beacon"].get("source")
+        if isinstance(source, dict) and source.get("event_name") == "":
+            return None
+        try:
+            data = orjson.dumps(line)
+        except TypeError:  # orjson.JSONEncodeError is one
+            return None
+        if len(data) > self.max_field_bytes or len(data) > self.max_line_bytes:
+            return None
+        assert self.scanner is not None
+        return None if self.scanner.hits(data) else data
 
     def protect_trusted_value(self, value: Any) -> Any:
         """Redact/sanitize/truncate a value once (the run context) and count it in totals."""

@@ -142,6 +142,10 @@ class _RuleTables:
             for anchor in anchors
         )
 
+    def anchors(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """(case-blind anchors, exact anchors): what ``has_anchor`` looks for."""
+        return tuple(self._rules_of), tuple(self._rules_of_cs)
+
     def has_anchor(self, text: str) -> bool:
         """True when ``text`` holds an anchor of any rule (``patterns_for`` may choose one)."""
         if self._finder is not None and self._finder.search(text.lower()) is not None:
@@ -314,6 +318,10 @@ class Redactor:
         self._id_characters = (
             ID_CHARACTERS if proven and not _TABLES.can_spell_an_anchor(ID_CHARACTERS) else None
         )
+
+    def anchors(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """(case-blind, exact) anchors of the rules ``is_clean`` looks for (``linescan``)."""
+        return _TABLES.anchors()
 
     def is_clean(self, text: str) -> bool:
         """True when neither redaction nor sanitizing can change ``text`` (no false "True").

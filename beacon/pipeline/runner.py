@@ -254,12 +254,14 @@ def run_pipeline(spool_path: Path, options: PipelineOptions) -> PipelineResult:
     missing = spool is None
     protector = make_protector(options.redaction, options.max_field_bytes, options.max_line_bytes)
     ctx = make_context(options, protector)
+    spool_size = _spool_size(spool_path) if spool is not None else 0
     settings = ChunkSettings(
         ctx=ctx,
         redaction=options.redaction,
         max_field_bytes=options.max_field_bytes,
         max_line_bytes=options.max_line_bytes,
         harnesses=options.harnesses,
+        fast_paths=options.fast_paths and spool_size >= options.fast_min_bytes,
     )
     processor = ChunkProcessor(settings)
     totals = _Totals(protector)
@@ -268,7 +270,7 @@ def run_pipeline(spool_path: Path, options: PipelineOptions) -> PipelineResult:
     worker: Worker | None = None
     try:
         with JsonlAppender(log_path) as writer:
-            if spool is not None and _spool_size(spool_path) >= options.parallel_min_bytes:
+            if spool is not None and spool_size >= options.parallel_min_bytes:
                 worker = Worker.start(settings)
             file_lines, clean_start = _scan_existing(log_path, writer.initial_size, scan)
             chunks = _spool_chunks(spool) if spool is not None else iter(())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -41,6 +42,9 @@ _HARMLESS_NAMES = frozenset({"SSH_AUTH_SOCK", "GPG_AGENT_INFO", "KEYCHAIN", "XAU
 _HARMLESS_VALUE_RE = re.compile(
     r"(?i)^(?:true|false|yes|no|on|off|none|null|[0-9.:\-]+|(?:/|~/|\./)[^\s]*)$"
 )
+# Set to "0" to turn every fast path of the pipeline off (the line scan, the typed line
+# check): the output is byte-identical either way, which is how they are tested.
+FAST_PATHS_ENV = "BEACON_FAST_PATHS"
 MIN_SECRET_VALUE_LENGTH = 8
 MIN_NAMED_VALUE_LENGTH = 4
 
@@ -94,6 +98,11 @@ class RedactionSettings:
         return tuple(_compile_user_pattern(p) for p in self.patterns)
 
 
+def fast_paths_enabled(environ: Mapping[str, str] | None = None) -> bool:
+    value = (os.environ if environ is None else environ).get(FAST_PATHS_ENV, "1")
+    return value.strip().lower() not in ("0", "off", "false", "no")
+
+
 def _compile_user_pattern(pattern: str) -> re.Pattern[str]:
     try:
         compiled = re.compile(pattern)
@@ -123,6 +132,11 @@ class PipelineOptions:
     # (beacon/pipeline/worker.py). Below it, starting a Python (~0.1-0.2 s) costs more
     # than it saves, and small ``ci exec`` runs must stay fast.
     parallel_min_bytes: int = 16 << 20
+    # The fast paths (beacon/pipeline/linescan.py, typedcheck.py), on unless
+    # BEACON_FAST_PATHS=0. Building them costs ~0.05-0.2 s, so a spool smaller than
+    # ``fast_min_bytes`` (a few thousand events) does without: small runs stay fast.
+    fast_paths: bool = field(default_factory=fast_paths_enabled)
+    fast_min_bytes: int = 4 << 20
 
     def __post_init__(self) -> None:
         if self.max_field_bytes < 256:

@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import orjson
 
@@ -179,6 +179,17 @@ class SequenceSet:
             self.count += 1
 
 
+class LineFacts(NamedTuple):
+    """What counting needs of a valid line that is neither a summary nor a
+    collector-stopped line (those are counted from the parsed line)."""
+
+    session_id: str | None
+    action: str
+    harness: str
+    sequence: int | None
+    claude_session: str | None
+
+
 @dataclass
 class _RunCounts:
     """What validation needs from the lines of one run (small, whatever the run size)."""
@@ -226,13 +237,26 @@ class LogScan:
     schema_error_count: int = 0
     last_session: str | None = None
     run: _RunCounts = field(default_factory=_RunCounts)
+    # The typed fast path (``typedcheck.facts_decoder``): None, or what counting needs
+    # from a line it proved valid. None answers send the line to the usual check.
+    typed: Callable[[bytes], LineFacts | None] | None = field(default=None, repr=False)
 
     @classmethod
-    def part(cls, session_id: str, harnesses: tuple[str, ...]) -> LogScan:
-        return cls(session_id=session_id, harnesses=harnesses, run=_PartRunCounts())
+    def part(
+        cls,
+        session_id: str,
+        harnesses: tuple[str, ...],
+        typed: Callable[[bytes], LineFacts | None] | None = None,
+    ) -> LogScan:
+        return cls(session_id=session_id, harnesses=harnesses, run=_PartRunCounts(), typed=typed)
 
     def add(self, number: int, raw_line: bytes) -> None:
         """Check one line (``number``: its line number in the file, or in the chunk)."""
+        if self.typed is not None:
+            facts = self.typed(raw_line)
+            if facts is not None:
+                self._add_valid(facts)
+                return
         self.lines += 1
         try:
             line = orjson.loads(raw_line)
@@ -259,6 +283,27 @@ class LogScan:
             _count(self.run, line, self.harnesses)
         elif line_session == self.session_id:
             _count(self.run, line, self.harnesses)
+
+    def _add_valid(self, facts: LineFacts) -> None:
+        """Count a line the typed check proved valid, as ``add`` would count it."""
+        self.lines += 1
+        line_session = facts.session_id
+        if line_session is None:
+            return
+        if self.session_id is None:
+            if line_session != self.last_session:
+                self.last_session = line_session
+                self.run = _RunCounts()
+        elif line_session != self.session_id:
+            return
+        run = self.run
+        run.run_lines += 1
+        action, harness = facts.action, facts.harness
+        run.actions[action] = run.actions.get(action, 0) + 1
+        if harness in self.harnesses and harness != LIFECYCLE_HARNESS and action != SUMMARY_ACTION:
+            run.matching += 1
+        if facts.sequence is not None and harness == "claude_code":
+            run.add_sequence(facts.claude_session or "?", facts.sequence)
 
     @property
     def chosen(self) -> str | None:
