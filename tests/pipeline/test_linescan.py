@@ -121,7 +121,9 @@ def family(name: str) -> st.SearchStrategy[tuple[str, str, str]]:
     return FAMILIES[name].map(lambda pair: (name, *pair))
 
 
-ANCHORS = sorted({a for rule in TOKEN_RULES + CONTEXT_RULES for a in rule.anchors + rule.anchors_cs})
+ANCHORS = sorted(
+    {a for rule in TOKEN_RULES + CONTEXT_RULES for a in rule.anchors + rule.anchors_cs}
+)
 strings = st.one_of(
     planted(st.sampled_from(HOW)),
     st.sampled_from(BENIGN_LINES),
