@@ -251,6 +251,7 @@ def test_the_chunk_settings_travel_intact() -> None:
         max_field_bytes=1024,
         max_line_bytes=8192,
         harnesses=("claude_code", "otel"),
+        fast_paths=True,
     )
     assert ChunkSettings.from_json(settings.to_json()) == settings
 
