@@ -3,6 +3,7 @@
 nox                 lint, typecheck, tests (what CI runs)
 nox -s stress       the real-Claude loss loop, many runs per protocol
 nox -s bench        the performance benchmarks (prints a table)
+nox -s fuzz         the differential tests of the pipeline's fast paths, many more examples
 """
 
 from __future__ import annotations
@@ -81,3 +82,18 @@ def bench(session: nox.Session) -> None:
     install_project(session, "test")
     # `nox -s bench -- --check` exits 1 when a target is missed.
     session.run("python", "-m", "benchmarks", *session.posargs)
+
+
+@nox.session
+def fuzz(session: nox.Session) -> None:
+    """The line scan and the typed line check against the full paths (default suite: 100
+    examples per property; here BEACON_FUZZ_EXAMPLES, 2000 unless set)."""
+    install_project(session, "test")
+    env = {"BEACON_FUZZ_EXAMPLES": os.environ.get("BEACON_FUZZ_EXAMPLES", "2000")}
+    session.run(
+        "pytest",
+        "tests/pipeline/test_linescan.py",
+        "tests/pipeline/test_typedcheck.py",
+        *session.posargs,
+        env=env,
+    )

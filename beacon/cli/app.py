@@ -19,7 +19,10 @@ app.add_typer(ci_app, name="ci")
 
 def _print_version(value: bool) -> None:
     if value:
+        from beacon.pipeline.linescan import fast_paths_report
+
         typer.echo(f"beacon {__version__}")
+        typer.echo(f"pipeline fast paths: {fast_paths_report()}")
         raise typer.Exit(0)
 
 

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 import orjson
 
 from beacon.pipeline.redact import Redactor
+from beacon.pipeline.settings import FAST_PATHS_ENV, fast_paths_enabled
 
 # Non-ASCII characters whose lower-case form holds an ASCII character (Python 3.11-3.13:
 # U+0130 -> "i̇", U+212A -> "k"). tests/pipeline/test_linescan.py recomputes the set over
@@ -170,6 +171,18 @@ def available_engine() -> str | None:
         if importlib.util.find_spec(module) is not None:
             return engine
     return None
+
+
+def fast_paths_report() -> str:
+    """What a big spool would use here (``beacon --version``), without building anything."""
+    if not fast_paths_enabled():
+        return f"off ({FAST_PATHS_ENV}=0)"
+    engine = available_engine()
+    typed = importlib.util.find_spec("msgspec") is not None
+    return (
+        f"line scan {engine or 'none (every string walked)'}, "
+        f"typed line check {'msgspec' if typed else 'none (orjson + schema)'}"
+    )
 
 
 def scanner_for(redactor: Redactor, engine: str | None = None) -> LineScanner | None:

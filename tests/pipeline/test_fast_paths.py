@@ -10,6 +10,7 @@ not even imported below ``fast_min_bytes``.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from dataclasses import replace
@@ -147,3 +148,22 @@ def test_the_switch_turns_them_off() -> None:
     assert not fast_paths_enabled({FAST_PATHS_ENV: "0"})
     assert not fast_paths_enabled({FAST_PATHS_ENV: "off"})
     assert fast_paths_enabled({FAST_PATHS_ENV: "1"})
+
+
+def test_the_version_names_the_engines_in_use() -> None:
+    def version(environ: dict[str, str]) -> list[str]:
+        done = subprocess.run(
+            [sys.executable, "-m", "beacon", "--version"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+            env={**os.environ, **environ},
+        )
+        return done.stdout.splitlines()
+
+    engine = available_engine()
+    assert version({FAST_PATHS_ENV: "1"})[1] == (
+        f"pipeline fast paths: line scan {engine}, typed line check msgspec"
+    )
+    assert version({FAST_PATHS_ENV: "0"})[1] == "pipeline fast paths: off (BEACON_FAST_PATHS=0)"
