@@ -13,7 +13,7 @@ from pathlib import Path
 
 import orjson
 
-from benchmarks.report import Figure, alternate, median_of
+from benchmarks.report import Figure, median_of
 
 PYTHON = sys.executable
 # The console script, as users run it (`python -m beacon` would pick up a `beacon/`
@@ -42,6 +42,9 @@ def _timed(argv: Sequence[str], env: dict[str, str] | None = None, timeout: floa
 
 def exec_overhead(runs: int, child_seconds: float) -> list[Figure]:
     sleep = ["sleep", str(child_seconds)]
+    # The same command with the pipeline's fast paths off (beacon/pipeline/linescan.py):
+    # they are built only for big spools, so a small run must cost the same either way.
+    off = {**os.environ, "BEACON_FAST_PATHS": "0"}
     with tempfile.TemporaryDirectory() as base:
         wrapped = [
             *BEACON,
@@ -56,8 +59,15 @@ def exec_overhead(runs: int, child_seconds: float) -> list[Figure]:
             "--",
             *sleep,
         ]
-        beacon_times, sleep_times = alternate(runs, lambda: _timed(wrapped), lambda: _timed(sleep))
+        beacon_times: list[float] = []
+        off_times: list[float] = []
+        sleep_times: list[float] = []
+        for _ in range(runs):
+            beacon_times.append(_timed(wrapped))
+            off_times.append(_timed(wrapped, env=off))
+            sleep_times.append(_timed(sleep))
     wrapped_median, floor_median = median_of(beacon_times), median_of(sleep_times)
+    off_median = median_of(off_times)
     return [
         Figure(
             f"exec: beacon ci exec -- sleep {child_seconds:g}",
@@ -74,6 +84,14 @@ def exec_overhead(runs: int, child_seconds: float) -> list[Figure]:
             "s",
             target=0.3,
             rule="abs-max",
+        ),
+        Figure(
+            "exec: fast paths on minus off",
+            wrapped_median - off_median,
+            "s",
+            target=0.02,
+            rule="abs-max",
+            note=f"BEACON_FAST_PATHS=0 median {off_median:.3f} s, interleaved in the same runs",
         ),
     ]
 
