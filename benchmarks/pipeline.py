@@ -3,6 +3,7 @@
     python -m benchmarks.pipeline write SPOOL EVENTS   # a Claude-shaped spool
     python -m benchmarks.pipeline run SPOOL LOG        # run_pipeline; prints a JSON result
     python -m benchmarks.pipeline floor SPOOL          # baseline: parse, a line per record
+    python -m benchmarks.pipeline stages SPOOL [N]     # CPU per stage, one process
 
 ``run`` happens in its own process so its peak RSS is the pipeline's alone. It
 reports wall time, CPU seconds (user + system, of this process and of the worker
@@ -109,6 +110,73 @@ def floor(spool: Path) -> dict[str, object]:
     return {"events": events, "seconds": elapsed}
 
 
+def stages(spool: Path, limit: int) -> dict[str, object]:
+    """CPU µs per event of each stage in one process, over the first ``limit`` events:
+    spool parse, normalize, protect (redact/sanitize/truncate + serialize), the check of
+    each written line. Fast paths as ``BEACON_FAST_PATHS`` says (built regardless of the
+    spool's size). The timers add ~1 µs per stage and event."""
+    import gc
+
+    from beacon.otlp import parse_spool_line
+    from beacon.pipeline import PipelineOptions
+    from beacon.pipeline.chunks import ChunkProcessor, ChunkSettings, make_protector
+    from beacon.pipeline.normalize import NormalizeStats, normalize
+    from beacon.pipeline.runner import _spool_chunks, make_context
+    from beacon.pipeline.validate import LogScan
+
+    options = PipelineOptions(session_id="bench", log_path=Path(os.devnull))
+    fast = options.fast_paths
+    ctx = make_context(
+        options,
+        make_protector(options.redaction, options.max_field_bytes, options.max_line_bytes),
+    )
+    settings = ChunkSettings(
+        ctx=ctx,
+        redaction=options.redaction,
+        max_field_bytes=options.max_field_bytes,
+        max_line_bytes=options.max_line_bytes,
+        harnesses=options.harnesses,
+        fast_paths=fast,
+    )
+    built = time.process_time()
+    processor = ChunkProcessor(settings)
+    built = time.process_time() - built
+    clock = time.process_time
+    spent = dict.fromkeys(("parse", "normalize", "protect", "check"), 0.0)
+    events = 0
+    gc.disable()  # as the chunk loop runs (gctune.paused_gc)
+    with spool.open("rb") as data:
+        for chunk, _last in _spool_chunks(data):
+            check = LogScan.part("bench", options.harnesses, processor.typed)
+            for piece in chunk.split(b"\n")[:-1]:
+                start = clock()
+                request = parse_spool_line(piece)
+                parsed = clock()
+                lines = list(normalize((request,), ctx, NormalizeStats())) if request else []
+                normalized = clock()
+                written = [processor.protector.protect(line) for line in lines]
+                protected = clock()
+                for number, line_bytes in enumerate(written, start=events + 1):
+                    check.add(number, line_bytes)
+                checked = clock()
+                spent["parse"] += parsed - start
+                spent["normalize"] += normalized - parsed
+                spent["protect"] += protected - normalized
+                spent["check"] += checked - protected
+                events += len(lines)
+            gc.collect()
+            if events >= limit:
+                break
+    per_event = {k: round(v / events * 1e6, 1) for k, v in spent.items()} if events else {}
+    return {
+        "fast_paths": fast,
+        "build_seconds": round(built, 3),
+        "events": events,
+        "us_per_event": per_event,
+        "total_us_per_event": round(sum(per_event.values()), 1),
+    }
+
+
 def main(argv: list[str]) -> None:
     if argv[0] == "write":
         write_spool(Path(argv[1]), int(argv[2]))
@@ -119,6 +187,9 @@ def main(argv: list[str]) -> None:
             # would measure the previous runs too.
             raise SystemExit(f"{log} exists: give a fresh path (or delete it) for a fair run")
         print(orjson.dumps(run(Path(argv[1]), log)).decode(), flush=True)
+    elif argv[0] == "stages":
+        limit = int(argv[2]) if len(argv) > 2 else 20_000
+        print(orjson.dumps(stages(Path(argv[1]), limit)).decode(), flush=True)
     elif argv[0] == "floor":
         print(orjson.dumps(floor(Path(argv[1]))).decode(), flush=True)
     else:
