@@ -200,6 +200,6 @@ def build_scanner(found: list[Trigger], engine: str | None = None) -> LineScanne
     for name in names:
         try:
             return _BUILDERS[name](found)
-        except ImportError:
+        except Exception:  # noqa: S112  # not installed or fails to build: the next, or the walk
             continue
     return None

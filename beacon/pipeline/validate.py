@@ -303,7 +303,8 @@ class LogScan:
         if harness in self.harnesses and harness != LIFECYCLE_HARNESS and action != SUMMARY_ACTION:
             run.matching += 1
         if facts.sequence is not None and harness == "claude_code":
-            run.add_sequence(facts.claude_session or "?", facts.sequence)
+            claude_session = facts.claude_session
+            run.add_sequence("?" if claude_session is None else claude_session, facts.sequence)
 
     @property
     def chosen(self) -> str | None:
