@@ -76,6 +76,10 @@ class ExecArgs:
     require_action: list[str] = field(default_factory=list)
     redact_env: list[str] = field(default_factory=list)
     redact_pattern: list[str] = field(default_factory=list)
+    rules: list[str] = field(default_factory=list)
+    no_rules: bool = False
+    fail_on: str | None = None
+    budget: list[str] = field(default_factory=list)
     json_output: bool = False
     quiet: bool = False
 
@@ -108,6 +112,10 @@ _FINISH: Table = {
     "--require-action": ("require_action", "multi"),
     "--redact-env": ("redact_env", "multi"),
     "--redact-pattern": ("redact_pattern", "multi"),
+    "--rules": ("rules", "multi"),
+    "--no-rules": ("no_rules", "flag"),
+    "--fail-on": ("fail_on", "value"),
+    "--budget": ("budget", "multi"),
 }
 
 EXEC_OPTIONS: Table = {
@@ -161,6 +169,10 @@ class StopArgs:
     require_action: list[str] = field(default_factory=list)
     redact_env: list[str] = field(default_factory=list)
     redact_pattern: list[str] = field(default_factory=list)
+    rules: list[str] = field(default_factory=list)
+    no_rules: bool = False
+    fail_on: str | None = None
+    budget: list[str] = field(default_factory=list)
     json_output: bool = False
     quiet: bool = False
 

@@ -53,6 +53,10 @@ def exec_command(
     require_action: o.RequireAction = None,
     redact_env: o.RedactEnv = None,
     redact_pattern: o.RedactPattern = None,
+    rules: o.RulesOpt = None,
+    no_rules: o.NoRules = False,
+    fail_on: o.FailOn = None,
+    budget: o.BudgetOpt = None,
     json_output: o.JsonOutput = False,
     quiet: o.Quiet = False,
 ) -> None:

@@ -86,6 +86,10 @@ def stop(
     require_action: o.RequireAction = None,
     redact_env: o.RedactEnv = None,
     redact_pattern: o.RedactPattern = None,
+    rules: o.RulesOpt = None,
+    no_rules: o.NoRules = False,
+    fail_on: o.FailOn = None,
+    budget: o.BudgetOpt = None,
     json_output: o.JsonOutput = False,
     quiet: o.Quiet = False,
 ) -> None:

@@ -88,3 +88,29 @@ RedactPattern = Annotated[
     list[str] | None,
     typer.Option("--redact-pattern", help="Redact matches of this regex (repeatable)."),
 ]
+
+# Rules (detection rules, budgets, the policy gate)
+RulesOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--rules",
+        help="Rule file or directory (repeatable); 'builtin' is beacon's pack (the default).",
+    ),
+]
+NoRules = Annotated[bool, typer.Option("--no-rules", help="Evaluate no detection rules.")]
+FailOn = Annotated[
+    str | None,
+    typer.Option(
+        "--fail-on",
+        help="Exit 7 when a finding is at or above: info, low, medium, high, critical "
+        "(default: never, only report).",
+    ),
+]
+BudgetOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--budget",
+        help="A run limit KEY[@MODEL]=VALUE[:SEVERITY], e.g. cost_usd=5 (repeatable; "
+        "severity high by default).",
+    ),
+]
