@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, Protocol
 
 from beacon.cli.argv import require_telemetry
@@ -125,7 +125,9 @@ def report_findings(reporter: Reporter, result: Mapping[str, Any]) -> None:
     fail_on = summary.get("fail_on")
     for finding in findings:
         line = finding_line(finding)
-        failing = fail_on is not None and severity_rank(finding["severity"]) >= severity_rank(fail_on)
+        failing = fail_on is not None and severity_rank(finding["severity"]) >= severity_rank(
+            fail_on
+        )
         reporter.finding(line, failing=failing)
     for item in summary.get("rule_errors") or []:
         reporter.warning(
@@ -143,7 +145,11 @@ def report_findings(reporter: Reporter, result: Mapping[str, Any]) -> None:
         )
     counts = summary.get("counts") or {}
     listed = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
-    gate = f"; --fail-on {fail_on}: {summary.get('at_or_above_fail_on', 0)} at or above" if fail_on else ""
+    gate = (
+        f"; --fail-on {fail_on}: {summary.get('at_or_above_fail_on', 0)} at or above"
+        if fail_on
+        else ""
+    )
     reporter.status(f"rules: {len(findings)} finding(s){f' ({listed})' if listed else ''}{gate}")
 
 

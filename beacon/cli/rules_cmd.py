@@ -12,11 +12,17 @@ import typer
 from beacon.cli import options as o
 from beacon.cli.app import app, ci_app
 
-rules_app = typer.Typer(help="Detection rules: run their embedded tests, lint them.", no_args_is_help=True)
+rules_app = typer.Typer(
+    help="Detection rules: run their embedded tests, lint them.", no_args_is_help=True
+)
 app.add_typer(rules_app, name="rules")
 
-RulePaths = Annotated[list[Path], typer.Argument(help="Rule files or directories ('builtin': beacon's pack).")]
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print the results as the last stdout line.")]
+RulePaths = Annotated[
+    list[Path], typer.Argument(help="Rule files or directories ('builtin': beacon's pack).")
+]
+JsonFlag = Annotated[
+    bool, typer.Option("--json", help="Print the results as the last stdout line.")
+]
 SessionId = Annotated[
     str | None,
     typer.Option("--session-id", help="The beacon run to scan [default: the most recent run]."),
@@ -37,7 +43,7 @@ def _load_each(specs: list[Path]) -> list[tuple[Path, Any, str | None, str | Non
     from beacon.errors import RuleFileError
     from beacon.rules.loader import load_rule_file
 
-    loaded = []
+    loaded: list[tuple[Path, Any, str | None, str | None]] = []
     seen: dict[str, Path] = {}
     for path in _files(specs):
         try:
@@ -68,7 +74,8 @@ def test_command(paths: RulePaths, json_output: JsonFlag = False) -> None:
             result = run_fixtures(rule)
         results.append(result)
         mark = "ok  " if not result.failed else "FAIL"
-        typer.echo(f"{mark} {result.id or '?'} ({result.file}): {result.passed} passed, {result.failed} failed")
+        counts = f"{result.passed} passed, {result.failed} failed"
+        typer.echo(f"{mark} {result.id or '?'} ({result.file}): {counts}")
         for error in result.errors:
             typer.echo(f"       {error}")
     passed = sum(r.passed for r in results)
@@ -121,7 +128,10 @@ def scan_command(
     json_output: o.JsonOutput = False,
     quiet: o.Quiet = False,
 ) -> None:
-    """Evaluate rules and budgets over one run of runtime.jsonl. Exit 7 when a finding is at or above --fail-on."""
+    """Evaluate rules and budgets over one run of runtime.jsonl.
+
+    Exit 7 when a finding is at or above --fail-on, 0 otherwise.
+    """
     from beacon.cli.common import report_findings
     from beacon.cli.render import Reporter
     from beacon.config import resolve_paths

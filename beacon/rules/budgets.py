@@ -138,9 +138,7 @@ class Aggregates:
 
 def exceeded(rule: Rule, aggregates: Aggregates) -> list[tuple[BudgetLimit, float]]:
     return [
-        (limit, value)
-        for limit in rule.budget
-        if (value := aggregates.value(limit)) > limit.limit
+        (limit, value) for limit in rule.budget if (value := aggregates.value(limit)) > limit.limit
     ]
 
 

@@ -294,7 +294,9 @@ class _Parser:
     def take(self, expected: str | None = None) -> Token:
         token = self.peek()
         if token is None:
-            raise CelError(f"unexpected end of expression{f', expected {expected!r}' if expected else ''}")
+            raise CelError(
+                f"unexpected end of expression{f', expected {expected!r}' if expected else ''}"
+            )
         if expected is not None and token.text != expected:
             raise CelError(f"expected {expected!r}, got {token.text!r}")
         self.position += 1
@@ -368,7 +370,9 @@ class _Parser:
             if inner.is_const and isinstance(inner.const, (int, float)):
                 return _const(-inner.const)
             fn = inner.fn
-            return Node(lambda a: _arith("-", 0 if isinstance(v := fn(a), int) else 0.0, v), inner.type)
+            return Node(
+                lambda a: _arith("-", 0 if isinstance(v := fn(a), int) else 0.0, v), inner.type
+            )
         return self.member()
 
     def member(self) -> Node:
@@ -388,7 +392,7 @@ class _Parser:
                 key = self.conditional()
                 self.take("]")
                 target, key_fn = node.fn, key.fn
-                node = Node(lambda a, t=target, k=key_fn: _index(t(a), k(a)))
+                node = _index_node(target, key_fn)
             else:
                 return node
 
@@ -457,7 +461,11 @@ class _Parser:
                 if type(value) is str:
                     if name == "contains":
                         return literal in value
-                    return value.startswith(literal) if name == "startsWith" else value.endswith(literal)
+                    return (
+                        value.startswith(literal)
+                        if name == "startsWith"
+                        else value.endswith(literal)
+                    )
                 return _string_method(name, value, literal)
 
             return Node(literal_method, "bool")
@@ -564,6 +572,10 @@ class _Parser:
         return Node(lambda a: _string_method(name, t(a), f(a)), "bool")
 
 
+def _index_node(target: Fn, key: Fn) -> Node:
+    return Node(lambda a: _index(target(a), key(a)))
+
+
 def _number(text: str) -> int | float:
     lowered = text.lower().rstrip("u")
     if lowered.startswith("0x"):
@@ -613,9 +625,8 @@ def _logical(left: Node, right: Node, *, is_and: bool) -> Node:
             if not isinstance(lv, bool):
                 raise CelEvalError("no such overload: logical operator on a non-bool")
         except CelEvalError:
-            rv = rf(a)
-            if rv is decisive:
-                return decisive
+            if rf(a) is decisive:
+                return not is_and
             raise
         if lv is decisive:
             return decisive
@@ -637,15 +648,19 @@ def _relation(op: str, left: Node, right: Node) -> Node:
     if op == "in":
         if right.type not in ("list", "map", "dyn"):
             raise CelError(f"found no matching overload for 'in' applied to {right.type}")
-        if right.is_const and isinstance(right.const, list) and all(
-            isinstance(x, str) for x in right.const
+        if (
+            right.is_const
+            and isinstance(right.const, list)
+            and all(isinstance(x, str) for x in right.const)
         ):
             members = frozenset(right.const)
             return Node(lambda a: (v := lf(a)) in members and isinstance(v, str), "bool")
         return Node(lambda a: _in(lf(a), rf(a)), "bool")
     numeric = left.type in NUMERIC and right.type in NUMERIC
     if not numeric and not _same_kind(left.type, right.type):
-        raise CelError(f"found no matching overload for '{op}' applied to ({left.type}, {right.type})")
+        raise CelError(
+            f"found no matching overload for '{op}' applied to ({left.type}, {right.type})"
+        )
     if op in ("==", "!="):
         negate = op == "!="
         if right.is_const and isinstance(right.const, str):
@@ -667,7 +682,9 @@ def _relation(op: str, left: Node, right: Node) -> Node:
 def _arithmetic(op: str, left: Node, right: Node) -> Node:
     known = {left.type, right.type} - {"dyn"}
     if len(known) == 2:
-        raise CelError(f"found no matching overload for '{op}' applied to ({left.type}, {right.type})")
+        raise CelError(
+            f"found no matching overload for '{op}' applied to ({left.type}, {right.type})"
+        )
     lf, rf = left.fn, right.fn
     result = next(iter(known)) if known else "dyn"
     return Node(lambda a: _arith(op, lf(a), rf(a)), result)
@@ -700,22 +717,32 @@ def _comprehension(name: str, target: Node, variable: str, bodies: list[Node]) -
     if name in ("all", "exists", "exists_one", "filter") and len(fns) != 1:
         raise CelError(f"{name}() takes a variable and one expression")
     if name == "all":
-        return Node(lambda a: all(_bool(fns[0](bind(a, x)), "all") for x in _iterable(tf(a))), "bool")
+        return Node(
+            lambda a: all(_bool(fns[0](bind(a, x)), "all") for x in _iterable(tf(a))), "bool"
+        )
     if name == "exists":
-        return Node(lambda a: any(_bool(fns[0](bind(a, x)), "exists") for x in _iterable(tf(a))), "bool")
+        return Node(
+            lambda a: any(_bool(fns[0](bind(a, x)), "exists") for x in _iterable(tf(a))), "bool"
+        )
     if name == "exists_one":
         return Node(
-            lambda a: sum(1 for x in _iterable(tf(a)) if _bool(fns[0](bind(a, x)), "exists_one")) == 1,
+            lambda a: (
+                sum(1 for x in _iterable(tf(a)) if _bool(fns[0](bind(a, x)), "exists_one")) == 1
+            ),
             "bool",
         )
     if name == "filter":
-        return Node(lambda a: [x for x in _iterable(tf(a)) if _bool(fns[0](bind(a, x)), "filter")], "list")
+        return Node(
+            lambda a: [x for x in _iterable(tf(a)) if _bool(fns[0](bind(a, x)), "filter")], "list"
+        )
     if len(fns) == 1:
         return Node(lambda a: [fns[0](bind(a, x)) for x in _iterable(tf(a))], "list")
     if len(fns) == 2:
         keep, transform = fns
         return Node(
-            lambda a: [transform(bind(a, x)) for x in _iterable(tf(a)) if _bool(keep(bind(a, x)), "map")],
+            lambda a: [
+                transform(bind(a, x)) for x in _iterable(tf(a)) if _bool(keep(bind(a, x)), "map")
+            ],
             "list",
         )
     raise CelError("map() takes a variable and one or two expressions")

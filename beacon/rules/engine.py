@@ -180,11 +180,14 @@ class RuleEngine:
                 self._correlate(state, event, value)
 
     def _eval(self, state: RuleState, program: CompiledExpression, value: dict[str, Any]) -> bool:
-        if program.actions is not None and value["e"].get("event", {}).get("action") not in program.actions:
+        if (
+            program.actions is not None
+            and value["e"].get("event", {}).get("action") not in program.actions
+        ):
             return False
         try:
             return program.evaluate(value)
-        except Exception as exc:  # noqa: BLE001 - any engine error is this rule's, not the run's
+        except Exception as exc:
             state.errors += 1
             if state.first_error is None:
                 state.first_error = str(exc) or type(exc).__name__
@@ -213,7 +216,11 @@ class RuleEngine:
         if pending:
             for step in sorted(pending, reverse=True):
                 anchor_time, matched = pending[step]
-                if anchor_time is not None and now is not None and now - anchor_time > correlation.window_s:
+                if (
+                    anchor_time is not None
+                    and now is not None
+                    and now - anchor_time > correlation.window_s
+                ):
                     del pending[step]  # expired: it can no longer complete in time
                     continue
                 if not self._eval(state, state.programs[step], value):

@@ -60,7 +60,7 @@ def redact_excerpt(text: str) -> str:
     global _REDACTOR
     if _REDACTOR is None:
         _REDACTOR = Redactor()
-    return _REDACTOR.redact_text(text, {})
+    return str(_REDACTOR.redact_text(text, {}))
 
 
 _REDACTOR: Any = None

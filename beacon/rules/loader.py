@@ -217,7 +217,9 @@ def _budget(node: Any) -> tuple[BudgetLimit, ...]:
     for metric in BUDGET_METRICS:
         if metric in body:
             limits.append(
-                BudgetLimit(metric, budget_value(metric, body[metric]), str(model) if model else None)
+                BudgetLimit(
+                    metric, budget_value(metric, body[metric]), str(model) if model else None
+                )
             )
     if not limits:
         raise _Problem(f"budget sets no limit (one of {', '.join(BUDGET_METRICS)})")
@@ -297,9 +299,19 @@ def validate(rule: Rule, *, has_budget: bool = False) -> None:
         raise _Problem("emit.reason is required")
     if not rule.tests:
         raise _Problem("at least one test fixture is required")
-    kinds = [k for k, present in (("match", bool(rule.match)), ("correlation", rule.correlation is not None), ("budget", has_budget)) if present]
+    kinds = [
+        k
+        for k, present in (
+            ("match", bool(rule.match)),
+            ("correlation", rule.correlation is not None),
+            ("budget", has_budget),
+        )
+        if present
+    ]
     if len(kinds) > 1:
-        raise _Problem(f"exactly one of match, correlation or budget may be set, got {' and '.join(kinds)}")
+        raise _Problem(
+            f"exactly one of match, correlation or budget may be set, got {' and '.join(kinds)}"
+        )
     if not kinds:
         raise _Problem("exactly one of match or correlation must be set, neither is present")
     from beacon.rules.cel import compile_expression

@@ -29,7 +29,7 @@ class RulesSettings:
 
     @property
     def active(self) -> bool:
-        return self.enabled and bool(self.rules) or bool(self.budgets)
+        return (self.enabled and bool(self.rules)) or bool(self.budgets)
 
 
 def parse_fail_on(value: str | None) -> str | None:
@@ -65,7 +65,10 @@ def parse_budget(text: str) -> CliBudget:
         value = budget_value(metric, raw)
     except _Problem as exc:
         raise UsageError(f"invalid --budget {text!r}: {exc}") from exc
-    return CliBudget(BudgetLimit(metric, value, model.strip() if model else None), severity or CLI_BUDGET_SEVERITY)
+    return CliBudget(
+        BudgetLimit(metric, value, model.strip() if model else None),
+        severity or CLI_BUDGET_SEVERITY,
+    )
 
 
 def rules_settings(

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from beacon.rules.budgets import Aggregates, budget_findings
+from beacon.rules.budgets import Aggregates
 from beacon.rules.findings import Finding, at_or_above, severity_counts, sort_findings
 from beacon.rules.model import Rule
 from beacon.rules.settings import BUILTIN, RulesSettings
@@ -40,7 +40,9 @@ def cli_budget_rules(settings: RulesSettings) -> list[Rule]:
     for budget in settings.budgets:
         limit = budget.limit
         slug = limit.metric.replace("_", "-") + (
-            "" if limit.model is None else "-" + "".join(c if c.isalnum() else "-" for c in limit.model.lower())
+            ""
+            if limit.model is None
+            else "-" + "".join(c if c.isalnum() else "-" for c in limit.model.lower())
         )
         rules.append(
             Rule(
