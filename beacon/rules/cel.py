@@ -716,14 +716,22 @@ def _comprehension(name: str, target: Node, variable: str, bodies: list[Node]) -
 
     if name in ("all", "exists", "exists_one", "filter") and len(fns) != 1:
         raise CelError(f"{name}() takes a variable and one expression")
-    if name == "all":
-        return Node(
-            lambda a: all(_bool(fns[0](bind(a, x)), "all") for x in _iterable(tf(a))), "bool"
-        )
-    if name == "exists":
-        return Node(
-            lambda a: any(_bool(fns[0](bind(a, x)), "exists") for x in _iterable(tf(a))), "bool"
-        )
+    if name in ("all", "exists"):
+        decisive = name == "exists"  # exists: any true decides; all: any false decides
+
+        def quantifier(a: dict[str, Any]) -> bool:
+            error: CelEvalError | None = None
+            for item in _iterable(tf(a)):
+                try:
+                    if _bool(fns[0](bind(a, item)), name) is decisive:
+                        return decisive
+                except CelEvalError as exc:
+                    error = error or exc  # CEL: an error counts only if nothing decides
+            if error is not None:
+                raise error
+            return not decisive
+
+        return Node(quantifier, "bool")
     if name == "exists_one":
         return Node(
             lambda a: (
