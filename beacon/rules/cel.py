@@ -291,6 +291,11 @@ class _Parser:
         token = self.peek(offset)
         return token.text if token is not None else ""
 
+    def unexpected(self, expected: str) -> str:
+        if self.peek() is None:
+            return f"unexpected end of expression, expected {expected}"
+        return f"expected {expected}, got {self.text()!r}"
+
     def take(self, expected: str | None = None) -> Token:
         token = self.peek()
         if token is None:
@@ -422,7 +427,7 @@ class _Parser:
             if self.text() == ",":
                 self.take()
             elif self.text() != ")":
-                raise CelError(f"expected ',' or ')', got {self.text()!r}")
+                raise CelError(self.unexpected("',' or ')'"))
         self.take(")")
         return args
 
@@ -506,7 +511,7 @@ class _Parser:
                 if self.text() == ",":
                     self.take()
                 elif self.text() != "]":
-                    raise CelError(f"expected ',' or ']', got {self.text()!r}")
+                    raise CelError(self.unexpected("',' or ']'"))
             self.take("]")
             if all(i.is_const for i in items):
                 return _const([i.const for i in items])
@@ -540,7 +545,7 @@ class _Parser:
             if self.text() == ",":
                 self.take()
             elif self.text() != "}":
-                raise CelError(f"expected ',' or '}}', got {self.text()!r}")
+                raise CelError(self.unexpected("',' or '}'"))
         self.take("}")
         pairs = [(k.fn, v.fn) for k, v in entries]
         return Node(lambda a: {k(a): v(a) for k, v in pairs}, "map")

@@ -55,6 +55,13 @@ def _action_of(event: Mapping[str, Any]) -> str:
     return value if isinstance(value, str) else ""
 
 
+def _call_id(event: Mapping[str, Any]) -> str | None:
+    node: Any = event
+    for part in ("gen_ai", "tool", "call", "id"):
+        node = node.get(part) if isinstance(node, dict) else None
+    return node if isinstance(node, str) and node else None
+
+
 class Projection:
     """Builds the CEL value of an event: the fields the rules read, absent ones as zero."""
 
@@ -196,7 +203,7 @@ class RuleEngine:
     def _single(self, state: RuleState, event: Mapping[str, Any], value: dict[str, Any]) -> None:
         if not self._eval(state, state.programs[0], value):
             return
-        call = value["e"].get("gen_ai", {}).get("tool", {}).get("call", {}).get("id")
+        call = _call_id(event)
         if call:
             key = (_session_of(event), call)
             if key in state.seen_calls:
