@@ -55,15 +55,33 @@ def _re2() -> Any:
     return re2
 
 
+class _Search:
+    """``matches()``: an unanchored RE2 search answering only "is there a match".
+
+    A one-pattern ``RE2::Set`` runs RE2's DFA without computing submatches: ~4x
+    cheaper per call than ``re2.compile(p).search`` (which decodes group offsets).
+    The pattern is compiled with ``re2.compile`` first for RE2's error message.
+    """
+
+    def __init__(self, pattern: str) -> None:
+        re2 = _re2()
+        options = re2.Options()
+        options.log_errors = False
+        try:
+            re2.compile(pattern, options)
+        except re2.error as exc:
+            raise CelEvalError(f"invalid regex {pattern!r}: {exc}") from exc
+        self._set = re2._re2.Set(re2._Anchor.UNANCHORED, options)
+        if self._set.Add(pattern.encode("utf-8")) != 0 or not self._set.Compile():
+            raise CelEvalError(f"invalid regex {pattern!r}")
+
+    def search(self, text: str) -> bool:
+        return bool(self._set.Match(text.encode("utf-8", "surrogatepass")))
+
+
 @lru_cache(maxsize=1024)
-def _regex(pattern: str) -> Any:
-    re2 = _re2()
-    options = re2.Options()
-    options.log_errors = False
-    try:
-        return re2.compile(pattern, options)
-    except re2.error as exc:
-        raise CelEvalError(f"invalid regex {pattern!r}: {exc}") from exc
+def _regex(pattern: str) -> _Search:
+    return _Search(pattern)
 
 
 # -- types -------------------------------------------------------------------------------
@@ -211,7 +229,7 @@ def _string_method(name: str, target: Any, arg: Any) -> bool:
         return target.startswith(arg)
     if name == "endsWith":
         return target.endswith(arg)
-    return _regex(arg).search(target) is not None
+    return _regex(arg).search(target)
 
 
 def _convert(name: str, value: Any) -> Any:
@@ -455,7 +473,7 @@ class _Parser:
                 value = t(a)
                 if not isinstance(value, str):
                     raise CelEvalError(f"no such overload: {_type_of_value(value)}.matches")
-                return regex.search(value) is not None
+                return regex.search(value)
 
             return Node(matches, "bool")
         if arg.is_const and name in ("contains", "startsWith", "endsWith"):
@@ -604,7 +622,7 @@ def _is_set(value: Any) -> bool:
     return value not in ("", 0, 0.0, False, None) and value != [] and value != {}
 
 
-def _compile_literal_regex(pattern: Any) -> Any:
+def _compile_literal_regex(pattern: Any) -> _Search:
     if not isinstance(pattern, str):
         raise CelError("matches() needs a string pattern")
     try:

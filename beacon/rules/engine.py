@@ -168,7 +168,8 @@ class RuleEngine:
         self.findings: list[Finding] = []
 
     def feed(self, event: Mapping[str, Any]) -> None:
-        self.aggregates.add(event)
+        if self.budget_rules:
+            self.aggregates.add(event)
         harness = event.get("harness")
         if isinstance(harness, dict) and harness.get("name") == LIFECYCLE_HARNESS:
             return
@@ -177,7 +178,8 @@ class RuleEngine:
         if not candidates and not self.any_action:
             return
         activation, present = self.projection.build(event)
-        value = {"e": activation}
+        # " action": not an identifier, so no CEL variable can shadow it.
+        value = {"e": activation, " action": action}
         for state in (*(candidates or ()), *self.any_action):
             state.seen_events += 1
             state.present |= present
@@ -187,10 +189,7 @@ class RuleEngine:
                 self._correlate(state, event, value)
 
     def _eval(self, state: RuleState, program: CompiledExpression, value: dict[str, Any]) -> bool:
-        if (
-            program.actions is not None
-            and value["e"].get("event", {}).get("action") not in program.actions
-        ):
+        if program.actions is not None and value[" action"] not in program.actions:
             return False
         try:
             return program.evaluate(value)

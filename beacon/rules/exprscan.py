@@ -82,22 +82,37 @@ def field_references(tokens: list[Token]) -> list[tuple[str, ...]]:
     return refs
 
 
-def _top_level_conjuncts(tokens: list[Token]) -> list[list[Token]] | None:
-    """The ``&&`` operands at depth 0, or None when ``||`` / ``?:`` sits at depth 0."""
+def _split_top_level(tokens: list[Token], operator: str) -> list[list[Token]] | None:
+    """The operands of ``operator`` at depth 0; None when ``?:`` (or, for ``&&``, ``||``)
+    sits at depth 0 and so binds looser."""
+    looser = {"?"} if operator == "||" else {"?", "||"}
     depth = 0
-    conjuncts: list[list[Token]] = [[]]
+    parts: list[list[Token]] = [[]]
     for token in tokens:
         if token.text in ("(", "[", "{"):
             depth += 1
         elif token.text in (")", "]", "}"):
             depth -= 1
-        elif depth == 0 and token.text in ("||", "?"):
+        elif depth == 0 and token.text in looser:
             return None
-        elif depth == 0 and token.text == "&&":
-            conjuncts.append([])
+        elif depth == 0 and token.text == operator:
+            parts.append([])
             continue
-        conjuncts[-1].append(token)
-    return conjuncts
+        parts[-1].append(token)
+    return parts
+
+
+def _strip_parens(tokens: list[Token]) -> list[Token]:
+    """``(a && b)`` -> ``a && b`` when the outer parentheses enclose everything."""
+    while len(tokens) >= 2 and tokens[0].text == "(" and tokens[-1].text == ")":
+        depth = 0
+        for index, token in enumerate(tokens):
+            depth += token.text == "("
+            depth -= token.text == ")"
+            if depth == 0 and index < len(tokens) - 1:
+                return tokens
+        tokens = tokens[1:-1]
+    return tokens
 
 
 def _unquote(token: Token) -> str | None:
@@ -109,8 +124,6 @@ def _unquote(token: Token) -> str | None:
 
 def _action_values(conjunct: list[Token]) -> frozenset[str] | None:
     texts = [t.text for t in conjunct]
-    while texts and texts[0] == "(" and texts[-1] == ")":
-        conjunct, texts = conjunct[1:-1], texts[1:-1]
     if texts[:5] != ["e", ".", "event", ".", "action"] or len(texts) < 7:
         return None
     operator, rest = texts[5], conjunct[6:]
@@ -132,13 +145,30 @@ def _action_values(conjunct: list[Token]) -> frozenset[str] | None:
     return None
 
 
-def action_filter(tokens: list[Token]) -> frozenset[str] | None:
-    """The actions an event must have for the expression to be true, or None (any)."""
-    conjuncts = _top_level_conjuncts(tokens)
+def action_filter(tokens: list[Token], depth: int = 0) -> frozenset[str] | None:
+    """The actions an event must have for the expression to be true, or None (any).
+
+    ``A && B``: A's or B's filter; ``A || B``: the union when both have one.
+    """
+    tokens = _strip_parens(tokens)
+    disjuncts = _split_top_level(tokens, "||")
+    if disjuncts is None or depth > 8:
+        return None
+    if len(disjuncts) > 1:
+        union: set[str] = set()
+        for disjunct in disjuncts:
+            found = action_filter(disjunct, depth + 1)
+            if found is None:
+                return None
+            union |= found
+        return frozenset(union)
+    conjuncts = _split_top_level(tokens, "&&")
     if conjuncts is None:
         return None
     for conjunct in conjuncts:
-        values = _action_values(conjunct)
+        values = _action_values(_strip_parens(conjunct))
+        if values is None and len(conjuncts) > 1 and _strip_parens(conjunct) != conjunct:
+            values = action_filter(conjunct, depth + 1)
         if values is not None:
             return values
     return None

@@ -9,12 +9,12 @@ lifecycle lines) costs a read of its few lines and no YAML or CEL at all.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from beacon.rules.budgets import Aggregates
 from beacon.rules.findings import Finding, at_or_above, severity_counts, sort_findings
 from beacon.rules.model import Rule
 from beacon.rules.settings import BUILTIN, RulesSettings
@@ -61,35 +61,53 @@ def cli_budget_rules(settings: RulesSettings) -> list[Rule]:
     return rules
 
 
-def iter_run_lines(log_path: Path, start: int, session_id: str | None) -> Iterator[dict[str, Any]]:
-    """The parsed lines from byte ``start`` on that belong to ``session_id`` (all when None)."""
-    import orjson
-
+def _raw_lines(log_path: Path, start: int) -> Iterator[bytes]:
     try:
         handle = log_path.open("rb")
     except FileNotFoundError:
         return
     with handle:
         handle.seek(start)
-        for raw in handle:
-            if not raw.strip():
-                continue
-            try:
-                line = orjson.loads(raw)
-            except orjson.JSONDecodeError:
-                continue
-            if not isinstance(line, dict):
-                continue
-            if session_id is not None:
-                beacon = line.get("beacon")
-                if not isinstance(beacon, dict) or beacon.get("session_id") != session_id:
-                    continue
-            yield line
+        yield from handle
 
 
-def _is_agent_line(line: dict[str, Any]) -> bool:
-    harness = line.get("harness")
-    return not (isinstance(harness, dict) and harness.get("name") == LIFECYCLE_HARNESS)
+def _parse(raw: bytes, session_id: str | None) -> dict[str, Any] | None:
+    import orjson
+
+    try:
+        line = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(line, dict):
+        return None
+    if session_id is not None:
+        beacon = line.get("beacon")
+        if not isinstance(beacon, dict) or beacon.get("session_id") != session_id:
+            return None
+    return line
+
+
+def iter_run_lines(log_path: Path, start: int, session_id: str | None) -> Iterator[dict[str, Any]]:
+    """The parsed lines from byte ``start`` on that belong to ``session_id`` (all when None)."""
+    for raw in _raw_lines(log_path, start):
+        if raw.strip():
+            line = _parse(raw, session_id)
+            if line is not None:
+                yield line
+
+
+#: beacon's own lines (lifecycle records, the summary): never an agent event.
+_LIFECYCLE = re.compile(rb'"harness"\s*:\s*\{\s*"name"\s*:\s*"beacon"')
+
+
+def _action_pattern(actions: frozenset[str]) -> re.Pattern[bytes]:
+    """Finds a line whose ``event.action`` is one of ``actions`` without parsing it.
+
+    Rules only look at lines with these actions, so the others are not parsed at
+    all (most of a run: API requests, responses, spans, metrics).
+    """
+    names = b"|".join(re.escape(a.encode()) for a in sorted(actions))
+    return re.compile(rb'"action"\s*:\s*"(?:' + names + rb')"')
 
 
 def evaluate_run(
@@ -100,25 +118,46 @@ def evaluate_run(
 
     budget_rules = cli_budget_rules(settings)
     user_specs = [s for s in settings.rules if s != BUILTIN]
-    loaded: list[Rule] | None = None
+    loaded: list[Rule] = []
     engine: RuleEngine | None = None
-    aggregates = Aggregates()
-    lines = 0
-    for line in iter_run_lines(log_path, start, session_id):
+    wanted: re.Pattern[bytes] | None = None
+    every_line = bool(budget_rules)  # budgets sum over every line
+    lines = parsed = 0
+    pending: list[dict[str, Any]] = []  # lines parsed before the engine existed
+    # A user's rules may hold budgets, which need every line: load them before reading.
+    # The builtin pack holds none, so it waits for the first agent line.
+    eager = bool(user_specs)
+    for raw in _raw_lines(log_path, start):
+        if not raw.strip():
+            continue
         lines += 1
-        if engine is None and settings.rules and _is_agent_line(line):
+        if engine is None and settings.rules and (eager or not _LIFECYCLE.search(raw)):
             loaded = _load(settings.rules)
             engine = RuleEngine([*loaded, *budget_rules])
-            engine.aggregates = aggregates
-        if engine is not None:
+            every_line = every_line or engine.budget_rules != [] or engine.any_action != []
+            wanted = None if every_line else _action_pattern(frozenset(engine.by_action))
+            for line in pending:
+                engine.feed(line)
+            pending.clear()
+        if engine is None:
+            if every_line:
+                line = _parse(raw, session_id)
+                if line is not None:
+                    parsed += 1
+                    pending.append(line)
+            continue
+        if wanted is not None and not wanted.search(raw):
+            continue
+        line = _parse(raw, session_id)
+        if line is not None:
+            parsed += 1
             engine.feed(line)
-        else:
-            aggregates.add(line)
     if engine is None:
         # No agent event: only budgets and the user's own budget rules can fire.
-        loaded = _load(user_specs) if user_specs else []
-        engine = RuleEngine([*(r for r in loaded if r.kind == "budget"), *budget_rules])
-        engine.aggregates = aggregates
+        loaded = [r for r in _load(user_specs) if r.kind == "budget"] if user_specs else []
+        engine = RuleEngine([*loaded, *budget_rules])
+        for line in pending:
+            engine.feed(line)
     result = engine.finish()
     findings = result.findings
     sort_findings(findings)
@@ -128,14 +167,16 @@ def evaluate_run(
         "counts": severity_counts(findings),
         "fail_on": settings.fail_on,
         "at_or_above_fail_on": len(failing),
-        "rules_loaded": len(loaded or []) + len(budget_rules),
-        "lines_evaluated": lines,
+        "rules_loaded": len(loaded) + len(budget_rules),
+        "lines_read": lines,
+        "lines_evaluated": parsed,
         "rules_not_applicable": len(result.not_applicable),
         "not_applicable": result.not_applicable,
         "rule_errors": result.errors,
         "suppressed": result.suppressed,
-        "aggregates": aggregates.to_dict(),
     }
+    if engine.budget_rules:
+        summary["aggregates"] = result.aggregates.to_dict()
     return RulesOutcome(findings, summary, failing)
 
 

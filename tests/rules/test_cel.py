@@ -100,3 +100,7 @@ def test_action_filter_is_found_only_when_it_gates_the_whole_expression() -> Non
     assert compile_expression('e.event.action == "a" && true || true').actions is None
     assert compile_expression('e.event.action == "a" ? true : false').actions is None
     assert compile_expression('e.file.path == "x"').actions is None
+    either = '(e.event.action == "a" && e.file.path == "") || (e.event.action == "b")'
+    assert compile_expression(either).actions == {"a", "b"}
+    assert compile_expression('(e.event.action == "a") || e.file.path == ""').actions is None
+    assert compile_expression('(e.event.action == "a" || true) && true').actions is None

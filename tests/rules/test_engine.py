@@ -235,3 +235,24 @@ def test_stage_loads_no_pack_for_a_run_without_agent_events(
     outcome = evaluate_run(log, start=0, session_id="b", settings=settings)
     assert [f.rule_id for f in outcome.findings] == ["budget-duration"]
     assert outcome.findings[0].events[0]["value"] == 3.0
+
+
+def test_a_user_budget_rule_sees_the_lifecycle_lines_too(tmp_path: Any) -> None:
+    rules_dir = tmp_path / "rules"
+    rules_dir.mkdir()
+    (rules_dir / "d.rule.yaml").write_text(
+        "id: short-runs\nversion: 1\ntitle: Short\nseverity: low\nstatus: experimental\n"
+        "posture: detect\nbudget: {duration: 2s}\nemit: {reason: too long}\n"
+        "tests: [{name: n, verdict: no_match, events: [{}]}]\n"
+    )
+    log = tmp_path / "runtime.jsonl"
+    start = {
+        "beacon": {"session_id": "b"},
+        "harness": {"name": "beacon"},
+        "timestamp": "2026-01-01T00:00:00Z",
+    }
+    agent = {**cmd("ls"), "beacon": {"session_id": "b"}, "timestamp": "2026-01-01T00:00:05Z"}
+    log.write_bytes(orjson.dumps(start) + b"\n" + orjson.dumps(agent) + b"\n")
+    settings = RulesSettings(rules=(str(rules_dir),))
+    outcome = evaluate_run(log, start=0, session_id="b", settings=settings)
+    assert [(f.rule_id, f.events[0]["value"]) for f in outcome.findings] == [("short-runs", 5.0)]
