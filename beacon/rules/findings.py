@@ -9,11 +9,13 @@ put a secret into result.json either.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from beacon.rules.model import SEVERITIES, severity_rank
+from beacon.rules.severity import at_or_above, severity_counts, severity_rank
+
+__all__ = ["Finding", "at_or_above", "evidence_of", "severity_counts", "sort_findings"]
 
 EXCERPT_CHARS = 200
 _EXCERPT_FIELDS = (
@@ -85,17 +87,3 @@ def evidence_of(event: Mapping[str, Any]) -> dict[str, Any]:
 def sort_findings(findings: list[Finding]) -> None:
     """Highest severity first, then rule id (``SortFindings``)."""
     findings.sort(key=lambda f: (-severity_rank(f.severity), f.rule_id))
-
-
-def severity_counts(findings: Iterable[Finding]) -> dict[str, int]:
-    counts = dict.fromkeys(SEVERITIES, 0)
-    for finding in findings:
-        counts[finding.severity] = counts.get(finding.severity, 0) + 1
-    return counts
-
-
-def at_or_above(findings: Iterable[Finding], threshold: str | None) -> list[Finding]:
-    if threshold is None:
-        return []
-    rank = severity_rank(threshold)
-    return [f for f in findings if severity_rank(f.severity) >= rank]

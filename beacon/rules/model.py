@@ -5,16 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-SEVERITIES = ("info", "low", "medium", "high", "critical")
-SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
+from beacon.rules.severity import SEVERITIES, SEVERITY_RANK, severity_rank
+
+__all__ = ["SEVERITIES", "SEVERITY_RANK", "severity_rank"]
+
 STATUSES = ("experimental", "stable", "deprecated")
 POSTURES = ("detect", "enforce-capable")
 VERDICTS = ("match", "no_match")
-
-
-def severity_rank(severity: str) -> int:
-    """info=0 ... critical=4; unknown values rank 0, as in findings.go."""
-    return SEVERITY_RANK.get(severity, 0)
 
 
 @dataclass(frozen=True)

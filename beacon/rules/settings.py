@@ -5,9 +5,13 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from beacon.errors import UsageError
-from beacon.rules.model import SEVERITIES, BudgetLimit
+from beacon.rules.severity import SEVERITIES
+
+if TYPE_CHECKING:
+    from beacon.rules.model import BudgetLimit
 
 BUILTIN = "builtin"
 CLI_BUDGET_SEVERITY = "high"
@@ -46,6 +50,7 @@ def parse_fail_on(value: str | None) -> str | None:
 def parse_budget(text: str) -> CliBudget:
     """``cost_usd=5``, ``tokens@claude-opus-4-8=100000``, ``duration=30m:critical``."""
     from beacon.rules.loader import BUDGET_METRICS, _Problem, budget_value
+    from beacon.rules.model import BudgetLimit
 
     found = _BUDGET.match(text)
     if found is None or found.group(1) not in BUDGET_METRICS:

@@ -11,22 +11,27 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from beacon.rules.findings import Finding, at_or_above, severity_counts, sort_findings
-from beacon.rules.model import Rule
 from beacon.rules.settings import BUILTIN, RulesSettings
+from beacon.rules.severity import at_or_above, severity_counts
 
 LIFECYCLE_HARNESS = "beacon"
 
+if TYPE_CHECKING:
+    from beacon.rules.engine import RuleEngine
+    from beacon.rules.findings import Finding
+    from beacon.rules.model import Rule
 
-@dataclass
+
 class RulesOutcome:
-    findings: list[Finding] = field(default_factory=list)
-    summary: dict[str, Any] = field(default_factory=dict)
-    failing: list[Finding] = field(default_factory=list)
+    """The findings, the summary for result.json, and those at or above ``--fail-on``."""
+
+    def __init__(self, findings: list[Finding], summary: dict[str, Any], failing: list[Finding]):
+        self.findings = findings
+        self.summary = summary
+        self.failing = failing
 
     @property
     def policy_failed(self) -> bool:
@@ -34,7 +39,9 @@ class RulesOutcome:
 
 
 def cli_budget_rules(settings: RulesSettings) -> list[Rule]:
-    from beacon.rules.model import Fixture
+    if not settings.budgets:
+        return []
+    from beacon.rules.model import Fixture, Rule
 
     rules = []
     for budget in settings.budgets:
@@ -114,8 +121,6 @@ def evaluate_run(
     log_path: Path, *, start: int, session_id: str | None, settings: RulesSettings
 ) -> RulesOutcome:
     """Findings of this run's lines under ``settings`` (see the module docstring)."""
-    from beacon.rules.engine import RuleEngine
-
     budget_rules = cli_budget_rules(settings)
     user_specs = [s for s in settings.rules if s != BUILTIN]
     loaded: list[Rule] = []
@@ -132,12 +137,14 @@ def evaluate_run(
             continue
         lines += 1
         if engine is None and settings.rules and (eager or not _LIFECYCLE.search(raw)):
+            from beacon.rules.engine import RuleEngine
+
             loaded = _load(settings.rules)
             engine = RuleEngine([*loaded, *budget_rules])
             every_line = every_line or engine.budget_rules != [] or engine.any_action != []
             wanted = None if every_line else _action_pattern(frozenset(engine.by_action))
-            for line in pending:
-                engine.feed(line)
+            for held in pending:
+                engine.feed(held)
             pending.clear()
         if engine is None:
             if every_line:
@@ -153,31 +160,49 @@ def evaluate_run(
             parsed += 1
             engine.feed(line)
     if engine is None:
-        # No agent event: only budgets and the user's own budget rules can fire.
-        loaded = [r for r in _load(user_specs) if r.kind == "budget"] if user_specs else []
-        engine = RuleEngine([*loaded, *budget_rules])
-        for line in pending:
-            engine.feed(line)
+        if not budget_rules:
+            # No agent event and no budget: nothing can fire (engine and CEL never imported).
+            return RulesOutcome([], _summary(settings, [], lines=lines, parsed=parsed), [])
+        from beacon.rules.engine import RuleEngine
+
+        engine = RuleEngine(budget_rules)
+        for held in pending:
+            engine.feed(held)
+    from beacon.rules.findings import sort_findings
+
     result = engine.finish()
     findings = result.findings
     sort_findings(findings)
     failing = at_or_above(findings, settings.fail_on)
-    summary: dict[str, Any] = {
-        "total": len(findings),
-        "counts": severity_counts(findings),
-        "fail_on": settings.fail_on,
-        "at_or_above_fail_on": len(failing),
-        "rules_loaded": len(loaded) + len(budget_rules),
-        "lines_read": lines,
-        "lines_evaluated": parsed,
-        "rules_not_applicable": len(result.not_applicable),
-        "not_applicable": result.not_applicable,
-        "rule_errors": result.errors,
-        "suppressed": result.suppressed,
-    }
+    summary = _summary(settings, findings, lines=lines, parsed=parsed)
+    summary.update(
+        rules_loaded=len(loaded) + len(budget_rules),
+        rules_not_applicable=len(result.not_applicable),
+        not_applicable=result.not_applicable,
+        rule_errors=result.errors,
+        suppressed=result.suppressed,
+    )
     if engine.budget_rules:
         summary["aggregates"] = result.aggregates.to_dict()
     return RulesOutcome(findings, summary, failing)
+
+
+def _summary(
+    settings: RulesSettings, findings: list[Finding], *, lines: int, parsed: int
+) -> dict[str, Any]:
+    return {
+        "total": len(findings),
+        "counts": severity_counts(findings),
+        "fail_on": settings.fail_on,
+        "at_or_above_fail_on": len(at_or_above(findings, settings.fail_on)),
+        "rules_loaded": 0,
+        "lines_read": lines,
+        "lines_evaluated": parsed,
+        "rules_not_applicable": 0,
+        "not_applicable": [],
+        "rule_errors": [],
+        "suppressed": {},
+    }
 
 
 def _load(specs: tuple[str, ...] | list[str]) -> list[Rule]:
