@@ -357,8 +357,9 @@ class CommandSpec:
 EXEC_HELP = """Run CMD with its telemetry captured, then write and validate runtime.jsonl.
 
 Exit code: the command's own when non-zero (128+N when killed by signal N);
-124 when --timeout expired; else 3 when validation failed and telemetry is
-required; 5 when beacon itself failed; 0 otherwise."""
+124 when --timeout expired; else 7 when a rule finding is at or above
+--fail-on; else 3 when validation failed and telemetry is required; 5 when
+beacon itself failed; 0 otherwise."""
 
 VALIDATE_HELP = """Validate runtime.jsonl: it parses, matches the runtime schema 1.0, and holds
 enough events of this run (see docs/validation.md).
