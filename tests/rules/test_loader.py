@@ -159,3 +159,15 @@ def test_bad_rules_fail_ci_exec_before_the_child_runs(tmp_path: Path) -> None:
         )
         assert result.returncode == ExitCode.USAGE, result.stderr
         assert f"invalid {option}" in result.stderr
+
+
+def test_the_budget_example_in_the_docs_loads_and_passes(tmp_path: Path) -> None:
+    from beacon.rules.conformance import run_fixtures
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "rules.md").read_text()
+    section = text.split("### Budgets", 1)[1]
+    example = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    rule = load_rule_file(write(tmp_path, "spend", example))
+    assert rule.kind == "budget" and {b.metric for b in rule.budget} == {"cost_usd", "tokens"}
+    result = run_fixtures(rule)
+    assert (result.passed, result.failed) == (2, 0), result.errors
