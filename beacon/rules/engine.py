@@ -5,9 +5,10 @@ log record and the span of one tool call counted once (same
 ``gen_ai.tool.call.id``). Correlation rules: the ordered-window state machine
 of ``correlation.go`` run as a stream. Per session and rule at most one partial
 sequence waits at each step (of two at the same step, the one anchored later
-always completes whenever the other does, so the other is dropped), partials
-older than the window are dropped, and at most ``max_sessions`` sessions are
-tracked. A rule fires once per session, like the Go engine.
+always completes whenever the other does, so the other is dropped), and at most
+``max_sessions`` sessions are tracked. As in Go, the window is checked when the
+final step matches (a property test compares the verdicts with Go's search).
+A rule fires once per session, like the Go engine.
 
 beacon's own lines (harness ``beacon``: lifecycle records, the summary) are
 not given to match and correlation rules: the child's command line is the CI
@@ -222,17 +223,18 @@ class RuleEngine:
         if pending:
             for step in sorted(pending, reverse=True):
                 anchor_time, matched = pending[step]
-                if (
-                    anchor_time is not None
-                    and now is not None
-                    and now - anchor_time > correlation.window_s
-                ):
-                    del pending[step]  # expired: it can no longer complete in time
-                    continue
                 if not self._eval(state, state.programs[step], value):
                     continue
                 del pending[step]
                 if step == final:
+                    # correlation.go checks the window here only, and only when both
+                    # times are known; a final match outside it abandons the anchor.
+                    if (
+                        anchor_time is not None
+                        and now is not None
+                        and now - anchor_time > correlation.window_s
+                    ):
+                        continue
                     self._emit(state, [*matched, event], session)
                     state.fired_sessions.add(session)
                     state.pending.pop(session, None)
