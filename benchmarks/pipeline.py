@@ -4,6 +4,7 @@
     python -m benchmarks.pipeline run SPOOL LOG        # run_pipeline; prints a JSON result
     python -m benchmarks.pipeline floor SPOOL          # baseline: parse, a line per record
     python -m benchmarks.pipeline stages SPOOL [N]     # CPU per stage, one process
+    python -m benchmarks.pipeline rules SPOOL LOG      # run, then the builtin rule pack
 
 ``run`` happens in its own process so its peak RSS is the pipeline's alone. It
 reports wall time, CPU seconds (user + system, of this process and of the worker
@@ -85,6 +86,33 @@ def run(spool: Path, log_path: Path) -> dict[str, object]:
         "peak_rss_children_mb": child_rss,
         "validation": result.validation.status,
         "redactions": dict(result.redactions),
+    }
+
+
+def rules(spool: Path, log_path: Path) -> dict[str, object]:
+    """The pipeline, then the builtin pack over the lines it wrote, in one process.
+
+    The rules stage's CPU per event beside the pipeline's (same process, same
+    run, same commit): the pack must add at most 20 %.
+    """
+    from beacon.rules.settings import RulesSettings
+    from beacon.rules.stage import evaluate_run
+
+    pipeline = run(spool, log_path)
+    cpu_before = _cpu_seconds(resource.RUSAGE_SELF)
+    started = time.perf_counter()
+    outcome = evaluate_run(log_path, start=0, session_id="bench", settings=RulesSettings())
+    elapsed = time.perf_counter() - started
+    cpu = _cpu_seconds(resource.RUSAGE_SELF) - cpu_before
+    events = int(pipeline["events"])  # type: ignore[call-overload]
+    return {
+        "events": events,
+        "pipeline_cpu_us_per_event": pipeline["cpu_us_per_event"],
+        "pipeline_cpu_us_per_event_main": pipeline["cpu_us_per_event_main"],
+        "rules_seconds": elapsed,
+        "rules_cpu_us_per_event": cpu / events * 1e6 if events else 0.0,
+        "findings": len(outcome.findings),
+        "lines_evaluated": outcome.summary["lines_evaluated"],
     }
 
 
@@ -190,6 +218,11 @@ def main(argv: list[str]) -> None:
     elif argv[0] == "stages":
         limit = int(argv[2]) if len(argv) > 2 else 20_000
         print(orjson.dumps(stages(Path(argv[1]), limit)).decode(), flush=True)
+    elif argv[0] == "rules":
+        log = Path(argv[2])
+        if log.exists():
+            raise SystemExit(f"{log} exists: give a fresh path (or delete it) for a fair run")
+        print(orjson.dumps(rules(Path(argv[1]), log)).decode(), flush=True)
     elif argv[0] == "floor":
         print(orjson.dumps(floor(Path(argv[1]))).decode(), flush=True)
     else:
