@@ -7,8 +7,8 @@ the bytes does both. It is a fast path only: what msgspec accepts, the usual
 check accepts too (the types are at least as strict as the schema; tests in
 tests/pipeline/test_typedcheck.py hold it); what msgspec rejects goes to the
 usual check, which then gives its verdict and message as before. msgspec
-rejects some lines the schema allows (an integer written ``1.0``, a 65-bit
-integer inside ``raw``): those take the usual path.
+rejects some lines the schema allows (an integer written ``1.0``, an integer
+field beyond int64): those take the usual path.
 
 The decode still reads the bytes that were written: what is checked is what
 is in the file.
