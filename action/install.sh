@@ -14,6 +14,10 @@ if [[ -x "$venv/bin/beacon" && -f "$marker" && "$(cat "$marker")" == "$spec" ]];
   echo "beacon: already installed from $spec"
 else
   rm -rf "$venv"
+  if [[ -n "${BEACON_PIP_CACHE:-}" ]]; then
+    # The action's cache step restores this folder and saves it after the job.
+    export PIP_CACHE_DIR="$BEACON_PIP_CACHE"
+  fi
   "$python" -m venv "$venv"
   # No -e: users get what the wheel ships (schema, rule packs, report assets).
   "$venv/bin/pip" install --quiet --disable-pip-version-check --no-input "$spec"

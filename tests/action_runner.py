@@ -24,7 +24,7 @@ from beacon.ci.github import parse_env_file
 REPO = Path(__file__).resolve().parents[1]
 ACTION = yaml.safe_load((REPO / "action.yml").read_text(encoding="utf-8"))
 EXPRESSION = re.compile(r"\$\{\{\s*(.+?)\s*\}\}", re.DOTALL)
-TOKEN = re.compile(r"\s*(&&|\|\||==|!=|!|\(|\)|'(?:[^']|'')*'|[A-Za-z_][\w.\-]*(?:\(\))?)")
+TOKEN = re.compile(r"\s*(&&|\|\||==|!=|!|\(|\)|,|'(?:[^']|'')*'|[A-Za-z_][\w.\-]*)")
 
 
 def default_inputs(**overrides: str) -> dict[str, str]:
@@ -97,19 +97,34 @@ class Expression:
             return inner
         if token.startswith("'"):
             return token[1:-1].replace("''", "'")
-        if token == "always()":
-            return "true"
+        if self._peek() == "(":
+            return self._call(token)
         if token in ("true", "false"):
             return "true" if token == "true" else ""
         return self._lookup(token)
 
+    def _call(self, name: str) -> str:
+        self._take()
+        args: list[str] = []
+        while self._peek() != ")":
+            args.append(self._or())
+            if self._peek() == ",":
+                self._take()
+        self._take()
+        if name == "always":
+            return "true"
+        if name == "format":
+            return re.sub(r"\{(\d+)\}", lambda m: args[int(m.group(1)) + 1], args[0])
+        raise AssertionError(f"the test runner does not evaluate {name}()")
+
     def _lookup(self, path: str) -> str:
-        node: Any = self.contexts
-        for part in path.split("."):
-            assert isinstance(node, dict), path
-            if path.split(".")[0] == "inputs":
-                assert part in node or node is not self.contexts, path
-            node = node.get(part, "")
+        context, *parts = path.split(".")
+        assert context in self.contexts, f"unknown context in {path!r}"
+        if context == "inputs":
+            assert parts and parts[0] in self.contexts["inputs"], f"undeclared input {path!r}"
+        node: Any = self.contexts[context]
+        for part in parts:
+            node = node.get(part, "") if isinstance(node, dict) else ""
         return "" if node is None else str(node)
 
 
@@ -190,6 +205,7 @@ class Runner:
             "steps": {},
             "github": {"action_path": str(REPO)},
             "strategy": {"job-index": self.job_index},
+            "runner": {"temp": str(self.temp), "os": "Linux", "arch": "X64"},
         }
         run = ActionRun(outcome="success", outputs={}, steps=contexts["steps"])
         for number, step in enumerate(ACTION["runs"]["steps"]):

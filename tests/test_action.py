@@ -113,6 +113,10 @@ def test_exec_produces_every_output_and_uploads_the_redacted_files(runner: Runne
     assert outputs["log-path"] in paths and outputs["result-path"] in paths
     assert all(Path(p).is_file() and "spool" not in p for p in paths)
     assert with_["name"] == "beacon-agent-0-attempt1"
+    # A requirement was given (the wheel): its downloads are cached under its name.
+    ((_, cache),) = [u for u in run.uses if u[0].startswith("actions/cache@")]
+    assert cache["key"].endswith(runner.defaults["version"])
+    assert cache["path"] == str(runner.temp / "beacon-pip-cache")
 
 
 def test_the_artifact_name_differs_per_matrix_leg_and_attempt(runner: Runner) -> None:
