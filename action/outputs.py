@@ -98,7 +98,9 @@ def run_outputs(mode: str, exit_code: int, printed: dict[str, Any]) -> dict[str,
     reports = [base / name for name in REPORT_FILES if (base / name).is_file()]
     status = (report.get("run") or {}).get("status")
     if not status:
-        status = "fail" if exit_code != 0 else validation.get("status", "fail")
+        # No validation: beacon failed early, or this exec joined a session
+        # (its verdict comes at finish).
+        status = "fail" if exit_code != 0 else validation.get("status", "")
     return {
         "log-path": text(log_path),
         "result-path": result_path_text,

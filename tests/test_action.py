@@ -174,6 +174,24 @@ def test_session_start_agent_steps_finish(runner: Runner) -> None:
     assert any(u.startswith(UPLOAD) for u, _ in finished.uses)
 
 
+def test_exec_inside_a_session_joins_it_and_finish_validates_both(runner: Runner) -> None:
+    started = runner.uses(mode="start", harnesses="otel")
+    assert started.outcome == "success", started.log
+    joined = runner.uses(mode="exec", command=HELLO, harnesses="otel")
+    assert joined.outcome == "success", joined.log
+    # The verdict is the session's, at finish: nothing to upload yet, no status.
+    assert joined.outputs["session-id"] == started.outputs["session-id"]
+    assert joined.outputs["status"] == "" and joined.outputs["exit-code"] == "0"
+    assert not any(u.startswith(UPLOAD) for u, _ in joined.uses)
+    finished = runner.uses(mode="finish", harnesses="otel")
+    assert finished.outcome == "success", finished.log
+    assert finished.outputs["status"] == "ok"
+    log = Path(finished.outputs["log-path"]).read_bytes().splitlines()
+    mine = [orjson.loads(line) for line in log]
+    assert {line["beacon"]["session_id"] for line in mine} == {started.outputs["session-id"]}
+    assert any(line["harness"]["name"] == "otel" for line in mine)
+
+
 def test_the_old_interface_still_works_with_a_deprecation_warning(runner: Runner) -> None:
     started = runner.uses(command="start", harness="otel")
     assert started.outcome == "success", started.log
