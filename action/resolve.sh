@@ -50,8 +50,16 @@ if [[ -z "$artifact_name" ]]; then
   artifact_name="$artifact_name-attempt${GITHUB_RUN_ATTEMPT:-1}"
 fi
 
+# A cache key for pip's downloads when beacon comes from a requirement: its
+# hash, since a requirement may hold commas, which cache keys may not.
+cache_key=""
+if [[ -n "${INPUT_VERSION:-}" ]]; then
+  cache_key="beacon-pip-$(printf '%s' "$INPUT_VERSION" | sha256sum | cut -c1-16)"
+fi
+
 {
   echo "mode=$mode"
+  echo "cache-key=$cache_key"
   echo "needs-python=$needs_python"
   echo "artifact-name=$artifact_name"
 } >>"$GITHUB_OUTPUT"

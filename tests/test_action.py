@@ -8,6 +8,7 @@ artifact step's files and the exit code the action ends with.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -113,9 +114,10 @@ def test_exec_produces_every_output_and_uploads_the_redacted_files(runner: Runne
     assert outputs["log-path"] in paths and outputs["result-path"] in paths
     assert all(Path(p).is_file() and "spool" not in p for p in paths)
     assert with_["name"] == "beacon-agent-0-attempt1"
-    # A requirement was given (the wheel): its downloads are cached under its name.
+    # A requirement was given (the wheel): its downloads are cached under its hash.
     ((_, cache),) = [u for u in run.uses if u[0].startswith("actions/cache@")]
-    assert cache["key"].endswith(runner.defaults["version"])
+    digest = hashlib.sha256(runner.defaults["version"].encode()).hexdigest()[:16]
+    assert cache["key"] == f"Linux-X64-beacon-pip-{digest}"
     assert cache["path"] == str(runner.temp / "beacon-pip-cache")
 
 
