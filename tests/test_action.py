@@ -62,7 +62,16 @@ def runner(tmp_path: Path, installed: Path, wheel: Path) -> Runner:
 def test_the_wheel_ships_its_package_data_and_runs_ci_exec(installed: Path, tmp_path: Path) -> None:
     site = next(installed.glob("lib/python3*/site-packages/beacon"))
     assert (site / "schema" / "runtime-1.0.schema.json").is_file()
-    assert (site / "py.typed").is_file()
+    # Every data file of the package (schema, rule pack, report assets…) is installed.
+    source = REPO / "beacon"
+    data = [
+        p.relative_to(source)
+        for p in source.rglob("*")
+        if p.is_file() and p.suffix not in (".py", ".pyc") and "__pycache__" not in p.parts
+    ]
+    assert data
+    missing = [str(p) for p in data if not (site / p).is_file()]
+    assert not missing, f"not in the wheel (pyproject package-data): {missing}"
     # Not an editable install: the code is in the venv, not a link to this checkout.
     assert not list(installed.glob("lib/python3*/site-packages/__editable__*"))
     result = subprocess.run(
