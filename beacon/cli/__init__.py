@@ -13,7 +13,7 @@ def _register_commands() -> None:
     # Importing a command module registers its commands on the typer apps.
     import importlib
 
-    for module in ("ci_exec", "ci_session", "ci_validate"):
+    for module in ("ci_exec", "ci_session", "ci_upload", "ci_validate"):
         try:
             importlib.import_module(f"beacon.cli.{module}")
         except ModuleNotFoundError as exc:
@@ -43,6 +43,7 @@ def _fast_path(argv: list[str]) -> int | None:
         parsing.StopArgs: session_flow.run_stop,
         parsing.EnvArgs: session_flow.run_env,
         parsing.StatusArgs: session_flow.run_status,
+        parsing.UploadArgs: session_flow.run_upload,
     }
     return runners[type(parsed)](parsed)
 

@@ -18,6 +18,9 @@ from beacon.config import parse_bool
 from beacon.errors import UsageError
 
 REQUIRE_TELEMETRY = "--require-telemetry"
+UPLOAD_REQUIRED = "--upload-required"
+#: Boolean options that take a value; alone they mean true.
+_VALUED_BOOLEANS = (REQUIRE_TELEMETRY, UPLOAD_REQUIRED)
 T = TypeVar("T")
 
 
@@ -33,10 +36,10 @@ def normalize_argv(argv: list[str]) -> list[str]:
         if arg == "--":
             out.extend(argv[index:])
             break
-        if arg == REQUIRE_TELEMETRY:
+        if arg in _VALUED_BOOLEANS:
             following = argv[index + 1] if index + 1 < len(argv) else None
             if following is None or following.startswith("-"):
-                out.append(f"{REQUIRE_TELEMETRY}=true")
+                out.append(f"{arg}=true")
                 continue
         out.append(arg)
     return out
@@ -76,6 +79,17 @@ class ExecArgs:
     require_action: list[str] = field(default_factory=list)
     redact_env: list[str] = field(default_factory=list)
     redact_pattern: list[str] = field(default_factory=list)
+    upload: list[str] = field(default_factory=list)
+    upload_layout: str | None = None
+    upload_key: str | None = None
+    upload_gzip: bool = False
+    upload_required: str | None = None
+    upload_sse: str | None = None
+    upload_sse_kms_key_id: str | None = None
+    forward: list[str] = field(default_factory=list)
+    forward_endpoint: str | None = None
+    forward_protocol: str | None = None
+    forward_header: list[str] = field(default_factory=list)
     json_output: bool = False
     quiet: bool = False
 
@@ -100,6 +114,15 @@ _CAPTURE: Table = {
     "--drain-quiet": ("drain_quiet", "value"),
     "--drain-max": ("drain_max", "value"),
 }
+_UPLOAD: Table = {
+    "--upload": ("upload", "multi"),
+    "--upload-layout": ("upload_layout", "value"),
+    "--upload-key": ("upload_key", "value"),
+    "--upload-gzip": ("upload_gzip", "flag"),
+    UPLOAD_REQUIRED: ("upload_required", "value"),
+    "--upload-sse": ("upload_sse", "value"),
+    "--upload-sse-kms-key-id": ("upload_sse_kms_key_id", "value"),
+}
 _FINISH: Table = {
     "--require-telemetry": ("require_telemetry", "value"),
     "--no-require-telemetry": ("no_require_telemetry", "flag"),
@@ -108,6 +131,11 @@ _FINISH: Table = {
     "--require-action": ("require_action", "multi"),
     "--redact-env": ("redact_env", "multi"),
     "--redact-pattern": ("redact_pattern", "multi"),
+    **_UPLOAD,
+    "--forward": ("forward", "multi"),
+    "--forward-endpoint": ("forward_endpoint", "value"),
+    "--forward-protocol": ("forward_protocol", "value"),
+    "--forward-header": ("forward_header", "multi"),
 }
 
 EXEC_OPTIONS: Table = {
@@ -161,11 +189,48 @@ class StopArgs:
     require_action: list[str] = field(default_factory=list)
     redact_env: list[str] = field(default_factory=list)
     redact_pattern: list[str] = field(default_factory=list)
+    upload: list[str] = field(default_factory=list)
+    upload_layout: str | None = None
+    upload_key: str | None = None
+    upload_gzip: bool = False
+    upload_required: str | None = None
+    upload_sse: str | None = None
+    upload_sse_kms_key_id: str | None = None
+    forward: list[str] = field(default_factory=list)
+    forward_endpoint: str | None = None
+    forward_protocol: str | None = None
+    forward_header: list[str] = field(default_factory=list)
     json_output: bool = False
     quiet: bool = False
 
 
 STOP_OPTIONS: Table = {**_PATHS, **_FINISH, **_OUTPUT}
+
+
+@dataclass
+class UploadArgs:
+    """``ci upload``: upload a finished run's log and result again (or for the first time)."""
+
+    base_dir: Path | None = None
+    log_path: Path | None = None
+    session_id: str | None = None
+    upload: list[str] = field(default_factory=list)
+    upload_layout: str | None = None
+    upload_key: str | None = None
+    upload_gzip: bool = False
+    upload_required: str | None = None
+    upload_sse: str | None = None
+    upload_sse_kms_key_id: str | None = None
+    json_output: bool = False
+    quiet: bool = False
+
+
+UPLOAD_OPTIONS: Table = {
+    **_PATHS,
+    "--session-id": ("session_id", "value"),
+    **_UPLOAD,
+    **_OUTPUT,
+}
 
 
 @dataclass
@@ -189,6 +254,7 @@ for _table, _args in (
     (EXEC_OPTIONS, ExecArgs),
     (START_OPTIONS, StartArgs),
     (STOP_OPTIONS, StopArgs),
+    (UPLOAD_OPTIONS, UploadArgs),
     (ENV_OPTIONS, EnvArgs),
     (STATUS_OPTIONS, StatusArgs),
 ):
@@ -266,6 +332,7 @@ FAST_COMMANDS: dict[tuple[str, ...], tuple[Table, type]] = {
     ("ci", "start"): (START_OPTIONS, StartArgs),
     ("ci", "session", "stop"): (STOP_OPTIONS, StopArgs),
     ("ci", "finish"): (STOP_OPTIONS, StopArgs),
+    ("ci", "upload"): (UPLOAD_OPTIONS, UploadArgs),
     ("ci", "session", "env"): (ENV_OPTIONS, EnvArgs),
     ("ci", "session", "status"): (STATUS_OPTIONS, StatusArgs),
 }

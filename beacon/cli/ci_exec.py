@@ -18,7 +18,8 @@ EXEC_HELP = """Run CMD with its telemetry captured, then write and validate runt
 
 Exit code: the command's own when non-zero (128+N when killed by signal N);
 124 when --timeout expired; else 3 when validation failed and telemetry is
-required; 5 when beacon itself failed; 0 otherwise.
+required; 4 when an --upload or --forward failed (unless --upload-required=false);
+5 when beacon itself failed; 0 otherwise.
 """
 
 Command = Annotated[list[str] | None, typer.Argument(help="The command to run (after --).")]
@@ -53,6 +54,17 @@ def exec_command(
     require_action: o.RequireAction = None,
     redact_env: o.RedactEnv = None,
     redact_pattern: o.RedactPattern = None,
+    upload: o.Upload = None,
+    upload_layout: o.UploadLayout = None,
+    upload_key: o.UploadKey = None,
+    upload_gzip: o.UploadGzip = False,
+    upload_required: o.UploadRequired = None,
+    upload_sse: o.UploadSse = None,
+    upload_sse_kms_key_id: o.UploadSseKmsKeyId = None,
+    forward: o.Forward = None,
+    forward_endpoint: o.ForwardEndpoint = None,
+    forward_protocol: o.ForwardProtocol = None,
+    forward_header: o.ForwardHeader = None,
     json_output: o.JsonOutput = False,
     quiet: o.Quiet = False,
 ) -> None:

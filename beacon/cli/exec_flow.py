@@ -28,7 +28,7 @@ def _run_exec(args: ExecArgs, early_signals: list[int]) -> int:
     argv = list(args.command)
     if not argv:
         raise UsageError("no command to run", hint="put it after --: beacon ci exec -- CMD ARGS")
-    finish = finish_settings(args)
+    finish = finish_settings(args, environ)
     required = finish.require_telemetry
     paths = resolve_paths(args.base_dir, args.log_path, environ)
     settings = capture_settings(args, paths)
@@ -86,11 +86,17 @@ def _run_exec(args: ExecArgs, early_signals: list[int]) -> int:
             # The child may print its environment; the runner then hides the token.
             reporter.command(github.add_mask(secret))
 
+    child_environ = environ
+    if finish.exports.configured:
+        from beacon.exports.settings import without_credentials
+
+        # The uploader keeps using them (``environ``); the agent never sees them.
+        child_environ = without_credentials(environ)
     captured = asyncio.run(
         capture(
             argv,
             settings,
-            environ,
+            child_environ,
             timeout_s=timeout_s,
             say=reporter.status,
             mask=mask,

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from beacon.cli.argv import REQUIRE_TELEMETRY
+from beacon.cli.argv import REQUIRE_TELEMETRY, UPLOAD_REQUIRED
 
 BaseDir = Annotated[
     Path | None,
@@ -87,4 +87,58 @@ RedactEnv = Annotated[
 RedactPattern = Annotated[
     list[str] | None,
     typer.Option("--redact-pattern", help="Redact matches of this regex (repeatable)."),
+]
+
+# Exports (uploads and forwards; beacon.exports)
+Upload = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--upload",
+        help="s3, gcs (bucket from BEACON_CI_S3_BUCKET / BEACON_CI_GCS_BUCKET), "
+        "s3://BUCKET/PREFIX or gs://BUCKET/PREFIX; repeatable or a comma list.",
+    ),
+]
+UploadLayout = Annotated[
+    str | None,
+    typer.Option("--upload-layout", help="default or hive (dt=/provider=/repo=/run= keys)."),
+]
+UploadKey = Annotated[
+    str | None,
+    typer.Option(
+        "--upload-key",
+        help="Key template: {prefix} {provider} {owner} {repo} {run_id} {run_attempt} {job} "
+        "{session_id} {date} {file}.",
+    ),
+]
+UploadGzip = Annotated[
+    bool, typer.Option("--upload-gzip", help="Upload runtime.jsonl.gz (Content-Encoding: gzip).")
+]
+UploadRequired = Annotated[
+    str | None,
+    typer.Option(
+        UPLOAD_REQUIRED, help="true (default) or false: exit 4 when an upload or forward fails."
+    ),
+]
+UploadSse = Annotated[
+    str | None, typer.Option("--upload-sse", help="S3 server-side encryption: AES256 or aws:kms.")
+]
+UploadSseKmsKeyId = Annotated[
+    str | None,
+    typer.Option("--upload-sse-kms-key-id", help="The KMS key for --upload-sse aws:kms."),
+]
+Forward = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--forward", help="otlp, original (the job's own OTLP destination), splunk or falcon."
+    ),
+]
+ForwardEndpoint = Annotated[
+    str | None, typer.Option("--forward-endpoint", help="The URL to forward to.")
+]
+ForwardProtocol = Annotated[
+    str | None, typer.Option("--forward-protocol", help="grpc or http/protobuf (default).")
+]
+ForwardHeader = Annotated[
+    list[str] | None,
+    typer.Option("--forward-header", help="A header NAME=VALUE for forwards (repeatable)."),
 ]
