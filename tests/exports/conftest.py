@@ -50,7 +50,9 @@ def s3_bucket(moto: MotoS3) -> str:
     return bucket
 
 
-def gcs_call(gcs: FakeGcs, method: str, path: str, body: bytes | None = None) -> Any:
+def gcs_call(
+    gcs: FakeGcs, method: str, path: str, body: bytes | None = None, *, raw: bool = False
+) -> Any:
     import json
     import urllib.request
 
@@ -62,7 +64,7 @@ def gcs_call(gcs: FakeGcs, method: str, path: str, body: bytes | None = None) ->
     )
     with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
         data = response.read()
-    return json.loads(data) if data.startswith(b"{") else data
+    return data if raw else json.loads(data)
 
 
 @pytest.fixture
@@ -78,7 +80,7 @@ def gcs_object(gcs: FakeGcs, bucket: str, key: str) -> tuple[dict[str, Any], byt
     from urllib.parse import quote
 
     meta = gcs_call(gcs, "GET", f"/storage/v1/b/{bucket}/o/{quote(key, safe='')}")
-    data = gcs_call(gcs, "GET", f"/storage/v1/b/{bucket}/o/{quote(key, safe='')}?alt=media")
+    data = gcs_call(gcs, "GET", f"/storage/v1/b/{bucket}/o/{quote(key, safe='')}?alt=media", raw=True)
     return meta, data
 
 
