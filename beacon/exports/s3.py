@@ -273,6 +273,16 @@ class S3Uploader:
             )
 
 
+_SESSIONS: list[Any] = []
+
+
+def _session() -> Any:
+    """One botocore session per process: each new one loads the S3 model again (~0.3 s)."""
+    if not _SESSIONS:
+        _SESSIONS.append(get_session())
+    return _SESSIONS[0]
+
+
 class _Exists(Exception):
     """The conditional create found an object at the key."""
 
@@ -285,8 +295,7 @@ async def upload(
 ) -> list[dict[str, Any]]:
     """Upload ``objects`` in order; stops at the first failure (later ones are reported failed)."""
     records: list[dict[str, Any]] = []
-    session = get_session()
-    async with session.create_client("s3", **_client_kwargs(environ)) as client:
+    async with _session().create_client("s3", **_client_kwargs(environ)) as client:
         uploader = S3Uploader(client, target, settings)
         failure: ExportFailure | None = None
         for obj in objects:
