@@ -182,7 +182,9 @@ def main() -> None:
     parser.add_argument(
         "--check", action="store_true", help="exit 1 when a target is missed (for gating)"
     )
-    parser.add_argument("--only", choices=["exec", "session", "ingest", "pipeline", "upload"], nargs="*")
+    parser.add_argument(
+        "--only", choices=["exec", "session", "ingest", "pipeline", "upload"], nargs="*"
+    )
     args = parser.parse_args()
     sizes = SMOKE if args.smoke else FULL
     wanted = set(args.only or ["exec", "session", "ingest", "pipeline", "upload"])

@@ -37,6 +37,7 @@ async def measure(url: str, data: bytes) -> dict[str, float]:
     env = {**S3_ENV, "BEACON_CI_S3_ENDPOINT_URL": url}
     bucket = f"bench-{uuid.uuid4().hex[:8]}"
     session = get_session()
+
     def bare_client():  # type: ignore[no-untyped-def]
         return session.create_client(
             "s3",

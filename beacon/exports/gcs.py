@@ -71,7 +71,11 @@ async def _put(
     storage: Storage, target: UploadTarget, obj: UploadObject, settings: ExportSettings
 ) -> None:
     resumable = len(obj.data) > settings.multipart_threshold
-    headers = {"Content-Encoding": obj.content_encoding} if obj.content_encoding else None
+    # Object metadata, not request headers: a Content-Encoding header would say the
+    # request body itself is compressed for transport.
+    metadata: dict[str, Any] = {"metadata": {"sha256": obj.sha256}}
+    if obj.content_encoding:
+        metadata["contentEncoding"] = obj.content_encoding
     try:
         await storage.upload(
             target.bucket,
@@ -80,8 +84,7 @@ async def _put(
             # mimetypes does not know .jsonl: always explicit.
             content_type=obj.content_type,
             parameters={"ifGenerationMatch": "0"},
-            headers=headers,
-            metadata={"metadata": {"sha256": obj.sha256}} if not resumable else None,
+            metadata=metadata,
             force_resumable_upload=resumable,
             timeout=120,
         )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -80,7 +79,9 @@ def gcs_object(gcs: FakeGcs, bucket: str, key: str) -> tuple[dict[str, Any], byt
     from urllib.parse import quote
 
     meta = gcs_call(gcs, "GET", f"/storage/v1/b/{bucket}/o/{quote(key, safe='')}")
-    data = gcs_call(gcs, "GET", f"/storage/v1/b/{bucket}/o/{quote(key, safe='')}?alt=media", raw=True)
+    data = gcs_call(
+        gcs, "GET", f"/storage/v1/b/{bucket}/o/{quote(key, safe='')}?alt=media", raw=True
+    )
     return meta, data
 
 

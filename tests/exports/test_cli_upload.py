@@ -29,23 +29,44 @@ def env_for(moto: MotoS3, fake_gcs: FakeGcs | None = None, **extra: str) -> dict
     return env
 
 
-def exec_upload(tmp_path: Path, env: dict[str, str], *options: str, child: tuple[str, ...] = ()
-                ) -> subprocess.CompletedProcess[str]:
+def exec_upload(
+    tmp_path: Path, env: dict[str, str], *options: str, child: tuple[str, ...] = ()
+) -> subprocess.CompletedProcess[str]:
     return beacon(
-        "ci", "exec", "--base-dir", str(tmp_path / "b"), "--harness", "otel", "--json",
-        *options, "--", *CHILD, "log:hello", *child, env=env, timeout=120,
+        "ci",
+        "exec",
+        "--base-dir",
+        str(tmp_path / "b"),
+        "--harness",
+        "otel",
+        "--json",
+        *options,
+        "--",
+        *CHILD,
+        "log:hello",
+        *child,
+        env=env,
+        timeout=120,
     )
 
 
 def test_exec_uploads_log_and_result_to_both_stores(
     tmp_path: Path, moto: MotoS3, fake_gcs: FakeGcs, s3_bucket: str, gcs_bucket: str
 ) -> None:
-    env = env_for(moto, fake_gcs, BEACON_CI_S3_BUCKET=s3_bucket, BEACON_CI_S3_PREFIX="fleet",
-                  BEACON_CI_GCS_BUCKET=gcs_bucket, AWS_SESSION_TOKEN="tok-for-beacon-only",
-                  ACTIONS_ID_TOKEN_REQUEST_TOKEN="oidc-request", CLOUDSDK_AUTH_ACCESS_TOKEN="g")
+    env = env_for(
+        moto,
+        fake_gcs,
+        BEACON_CI_S3_BUCKET=s3_bucket,
+        BEACON_CI_S3_PREFIX="fleet",
+        BEACON_CI_GCS_BUCKET=gcs_bucket,
+        AWS_SESSION_TOKEN="tok-for-beacon-only",
+        ACTIONS_ID_TOKEN_REQUEST_TOKEN="oidc-request",
+        CLOUDSDK_AUTH_ACCESS_TOKEN="g",
+    )
     child_env = tmp_path / "child-env.json"
-    result = exec_upload(tmp_path, env, "--upload", "s3", "--upload", "gcs",
-                         child=(f"env:{child_env}",))
+    result = exec_upload(
+        tmp_path, env, "--upload", "s3", "--upload", "gcs", child=(f"env:{child_env}",)
+    )
     assert result.returncode == 0, result.stderr
     out = last_json_line(result.stdout)
     session = out["session_id"]
@@ -61,17 +82,27 @@ def test_exec_uploads_log_and_result_to_both_stores(
     assert f"fleet/{prefix}/runtime.jsonl" in result.stderr  # keys are printed
     log = (tmp_path / "b" / "runtime.jsonl").read_bytes()
     s3 = s3_client(moto)
-    assert s3.get_object(Bucket=s3_bucket, Key=f"fleet/{prefix}/runtime.jsonl")["Body"].read() == log
+    assert (
+        s3.get_object(Bucket=s3_bucket, Key=f"fleet/{prefix}/runtime.jsonl")["Body"].read() == log
+    )
     assert gcs_object(fake_gcs, gcs_bucket, f"{prefix}/runtime.jsonl")[1] == log
-    stored = json.loads(s3.get_object(Bucket=s3_bucket, Key=f"fleet/{prefix}/result.json")["Body"].read())
+    stored = json.loads(
+        s3.get_object(Bucket=s3_bucket, Key=f"fleet/{prefix}/result.json")["Body"].read()
+    )
     # The stored result lists every other object, not itself; the verdict is in it.
     assert {u["key"] for u in stored["uploads"]} == {
-        f"fleet/{prefix}/runtime.jsonl", f"{prefix}/runtime.jsonl"
+        f"fleet/{prefix}/runtime.jsonl",
+        f"{prefix}/runtime.jsonl",
     }
     assert stored["validation"]["status"] == "ok"
     seen = json.loads(child_env.read_text())
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-                 "ACTIONS_ID_TOKEN_REQUEST_TOKEN", "CLOUDSDK_AUTH_ACCESS_TOKEN"):
+    for name in (
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+        "CLOUDSDK_AUTH_ACCESS_TOKEN",
+    ):
         assert name not in seen, name
     assert seen["BEACON_CI_S3_BUCKET"] == s3_bucket
 
@@ -89,8 +120,9 @@ def test_only_this_runs_lines_are_uploaded_from_a_shared_log(
     env = env_for(moto)
     first = exec_upload(tmp_path, env)
     assert first.returncode == 0, first.stderr
-    second = exec_upload(tmp_path, env, "--upload", f"s3://{s3_bucket}/p", "--upload-layout", "hive",
-                         "--upload-gzip")
+    second = exec_upload(
+        tmp_path, env, "--upload", f"s3://{s3_bucket}/p", "--upload-layout", "hive", "--upload-gzip"
+    )
     assert second.returncode == 0, second.stderr
     out = last_json_line(second.stdout)
     session = out["session_id"]
@@ -138,8 +170,9 @@ def test_upload_required_false_keeps_exit_0(tmp_path: Path, moto: MotoS3) -> Non
 def test_child_exit_code_wins_and_the_log_is_still_uploaded(
     tmp_path: Path, moto: MotoS3, s3_bucket: str
 ) -> None:
-    result = exec_upload(tmp_path, env_for(moto, BEACON_CI_S3_BUCKET=s3_bucket), "--upload", "s3",
-                         child=("exit:9",))
+    result = exec_upload(
+        tmp_path, env_for(moto, BEACON_CI_S3_BUCKET=s3_bucket), "--upload", "s3", child=("exit:9",)
+    )
     assert result.returncode == 9
     out = last_json_line(result.stdout)
     assert [u["status"] for u in out["uploads"]] == ["ok", "ok"]
@@ -147,9 +180,27 @@ def test_child_exit_code_wins_and_the_log_is_still_uploaded(
 
 def test_exec_without_upload_never_imports_the_sdks(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "beacon", "ci", "exec", "--base-dir",
-         str(tmp_path), "--harness", "otel", "--", *CHILD, "log:x"],
-        env=clean_env(), capture_output=True, text=True, timeout=60, check=False,
+        [
+            sys.executable,
+            "-X",
+            "importtime",
+            "-m",
+            "beacon",
+            "ci",
+            "exec",
+            "--base-dir",
+            str(tmp_path),
+            "--harness",
+            "otel",
+            "--",
+            *CHILD,
+            "log:x",
+        ],
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     assert "beacon.pipeline" in result.stderr  # importtime did report
@@ -162,31 +213,71 @@ def test_ci_upload_uploads_a_finished_run(tmp_path: Path, moto: MotoS3, s3_bucke
     run = exec_upload(tmp_path, env)
     assert run.returncode == 0, run.stderr
     session = last_json_line(run.stdout)["session_id"]
-    result = beacon("ci", "upload", "--base-dir", str(tmp_path / "b"), "--upload",
-                    f"s3://{s3_bucket}", "--json", env=env, timeout=120)
+    result = beacon(
+        "ci",
+        "upload",
+        "--base-dir",
+        str(tmp_path / "b"),
+        "--upload",
+        f"s3://{s3_bucket}",
+        "--json",
+        env=env,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     out: dict[str, Any] = last_json_line(result.stdout)
     keys = [u["key"] for u in out["uploads"]]
-    assert keys == [f"octo/widgets/4242/2/agent_job/{session}/runtime.jsonl",
-                    f"octo/widgets/4242/2/agent_job/{session}/result.json"]
+    assert keys == [
+        f"octo/widgets/4242/2/agent_job/{session}/runtime.jsonl",
+        f"octo/widgets/4242/2/agent_job/{session}/result.json",
+    ]
 
 
 def test_session_stop_uploads(tmp_path: Path, moto: MotoS3, s3_bucket: str) -> None:
     base = str(tmp_path / "s")
     env = env_for(moto, BEACON_CI_S3_BUCKET=s3_bucket)
-    started = beacon("ci", "session", "start", "--base-dir", base, "--harness", "otel", "--json",
-                     env=env, check=True)
+    started = beacon(
+        "ci",
+        "session",
+        "start",
+        "--base-dir",
+        base,
+        "--harness",
+        "otel",
+        "--json",
+        env=env,
+        check=True,
+    )
     exports = json.loads((Path(base) / "session.json").read_text())["exports"]
-    step = beacon("ci", "exec", "--base-dir", base, "--", *CHILD, "log:one", env={**env, **exports},
-                  timeout=60)
+    step = beacon(
+        "ci",
+        "exec",
+        "--base-dir",
+        base,
+        "--",
+        *CHILD,
+        "log:one",
+        env={**env, **exports},
+        timeout=60,
+    )
     assert step.returncode == 0, step.stderr
-    stopped = beacon("ci", "session", "stop", "--base-dir", base, "--upload", "s3", "--json",
-                     env=env, timeout=120)
+    stopped = beacon(
+        "ci",
+        "session",
+        "stop",
+        "--base-dir",
+        base,
+        "--upload",
+        "s3",
+        "--json",
+        env=env,
+        timeout=120,
+    )
     assert stopped.returncode == 0, stopped.stderr
     out = last_json_line(stopped.stdout)
     session = last_json_line(started.stdout)["session_id"]
     assert out["session_id"] == session
     key = f"octo/widgets/4242/2/agent_job/{session}/runtime.jsonl"
-    assert [u["key"] for u in out["uploads"]][0] == key
+    assert next(u["key"] for u in out["uploads"]) == key
     body = s3_client(moto).get_object(Bucket=s3_bucket, Key=key)["Body"].read()
     assert b"one" in body

@@ -36,7 +36,11 @@ def bodies(lines: list[dict[str, Any]]) -> list[str]:
 
 async def run_beacon(*args: str, env: dict[str, str]) -> tuple[int, str, str]:
     process = await asyncio.create_subprocess_exec(
-        BEACON, *args, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        BEACON,
+        *args,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
         stdin=asyncio.subprocess.DEVNULL,
     )
     out, err = await asyncio.wait_for(process.communicate(), timeout=120)
@@ -50,33 +54,65 @@ def test_downstream_beacon_receives_exactly_this_runs_records_redacted(
 ) -> None:
     down = tmp_path / "downstream"
     env = clean_env()
-    beacon("ci", "session", "start", "--base-dir", str(down), "--receivers", "all",
-           "--harness", "otel", env=env, check=True)
+    beacon(
+        "ci",
+        "session",
+        "start",
+        "--base-dir",
+        str(down),
+        "--receivers",
+        "all",
+        "--harness",
+        "otel",
+        env=env,
+        check=True,
+    )
     try:
         state = json.loads((down / "session.json").read_text())
         endpoint = state["endpoints"]["grpc" if protocol == "grpc" else "http"]
         up = tmp_path / "up"
         result = beacon(
-            "ci", "exec", "--base-dir", str(up), "--harness", "otel", "--keep-spool", "--json",
-            "--forward", "otlp", "--forward-endpoint", endpoint, "--forward-protocol", protocol,
-            "--forward-header", f"Authorization=Bearer {state['token']}",
-            "--", *CHILD, "log:first", f"log:token {SECRET} here", "log:third",
-            env=env, timeout=120,
+            "ci",
+            "exec",
+            "--base-dir",
+            str(up),
+            "--harness",
+            "otel",
+            "--keep-spool",
+            "--json",
+            "--forward",
+            "otlp",
+            "--forward-endpoint",
+            endpoint,
+            "--forward-protocol",
+            protocol,
+            "--forward-header",
+            f"Authorization=Bearer {state['token']}",
+            "--",
+            *CHILD,
+            "log:first",
+            f"log:token {SECRET} here",
+            "log:third",
+            env=env,
+            timeout=120,
         )
         assert result.returncode == 0, result.stderr
         forwards = last_json_line(result.stdout)["forwards"]
         assert forwards[0]["status"] == "ok", forwards
         assert forwards[0]["requests"] == 3
-        upstream = [line for line in spool_lines(up / "spool" / "otlp.jsonl")
-                    if not is_lifecycle(line)]
-        received = [line for line in spool_lines(Path(state["spool_path"]))
-                    if not is_lifecycle(line)]
+        upstream = [
+            line for line in spool_lines(up / "spool" / "otlp.jsonl") if not is_lifecycle(line)
+        ]
+        received = [
+            line for line in spool_lines(Path(state["spool_path"])) if not is_lifecycle(line)
+        ]
         assert len(received) == len(upstream) == 3
         assert bodies(received) == ["first", "token [REDACTED:github_token] here", "third"]
         assert SECRET not in Path(state["spool_path"]).read_text()
     finally:
-        beacon("ci", "session", "stop", "--base-dir", str(down), "--require-telemetry=false",
-               env=env)
+        beacon(
+            "ci", "session", "stop", "--base-dir", str(down), "--require-telemetry=false", env=env
+        )
 
 
 async def test_flaky_downstream_gets_everything_once(tmp_path: Path) -> None:
@@ -99,9 +135,22 @@ async def test_flaky_downstream_gets_everything_once(tmp_path: Path) -> None:
     port = runner.addresses[0][1]
     try:
         code, out, err = await run_beacon(
-            "ci", "exec", "--base-dir", str(tmp_path), "--harness", "otel", "--json",
-            "--forward", "otlp", "--forward-endpoint", f"http://127.0.0.1:{port}",
-            "--", *CHILD, "log:one", "log:two", env=clean_env(),
+            "ci",
+            "exec",
+            "--base-dir",
+            str(tmp_path),
+            "--harness",
+            "otel",
+            "--json",
+            "--forward",
+            "otlp",
+            "--forward-endpoint",
+            f"http://127.0.0.1:{port}",
+            "--",
+            *CHILD,
+            "log:one",
+            "log:two",
+            env=clean_env(),
         )
     finally:
         await runner.cleanup()
@@ -136,9 +185,20 @@ async def test_failed_forward_exits_4_with_the_cause(tmp_path: Path) -> None:
     port = runner.addresses[0][1]
     try:
         code, _, err = await run_beacon(
-            "ci", "exec", "--base-dir", str(tmp_path), "--harness", "otel",
-            "--forward", "otlp", "--forward-endpoint", f"http://127.0.0.1:{port}",
-            "--", *CHILD, "log:one", env=clean_env(),
+            "ci",
+            "exec",
+            "--base-dir",
+            str(tmp_path),
+            "--harness",
+            "otel",
+            "--forward",
+            "otlp",
+            "--forward-endpoint",
+            f"http://127.0.0.1:{port}",
+            "--",
+            *CHILD,
+            "log:one",
+            env=clean_env(),
         )
     finally:
         await runner.cleanup()
@@ -163,10 +223,21 @@ async def test_hec_endpoint_receives_runtime_lines_with_the_token(tmp_path: Path
     child_env = tmp_path / "child-env.json"
     try:
         code, out, err = await run_beacon(
-            "ci", "exec", "--base-dir", str(tmp_path / "b"), "--harness", "otel", "--json",
-            "--forward", "splunk",
-            "--forward-endpoint", f"http://127.0.0.1:{port}/services/collector/event",
-            "--", *CHILD, "log:one", f"env:{child_env}",
+            "ci",
+            "exec",
+            "--base-dir",
+            str(tmp_path / "b"),
+            "--harness",
+            "otel",
+            "--json",
+            "--forward",
+            "splunk",
+            "--forward-endpoint",
+            f"http://127.0.0.1:{port}/services/collector/event",
+            "--",
+            *CHILD,
+            "log:one",
+            f"env:{child_env}",
             env=clean_env(BEACON_CI_SPLUNK_HEC_TOKEN="hec-token-123"),
         )
     finally:
@@ -178,13 +249,27 @@ async def test_hec_endpoint_receives_runtime_lines_with_the_token(tmp_path: Path
     runtime = [
         json.loads(line) for line in (tmp_path / "b" / "runtime.jsonl").read_text().splitlines()
     ]
-    assert [e["event"] for e in events] == [r for r in runtime if r["beacon"]["session_id"] == session]
+    assert [e["event"] for e in events] == [
+        r for r in runtime if r["beacon"]["session_id"] == session
+    ]
     assert all(e["sourcetype"] == "beacon:runtime" for e in events)
     assert "BEACON_CI_SPLUNK_HEC_TOKEN" not in json.loads(child_env.read_text())
 
 
 def test_forward_splunk_without_token_is_a_usage_error(tmp_path: Path) -> None:
-    result = beacon("ci", "exec", "--base-dir", str(tmp_path), "--forward", "splunk",
-                    "--forward-endpoint", "http://127.0.0.1:9/x", "--", sys.executable, "-c", "")
+    result = beacon(
+        "ci",
+        "exec",
+        "--base-dir",
+        str(tmp_path),
+        "--forward",
+        "splunk",
+        "--forward-endpoint",
+        "http://127.0.0.1:9/x",
+        "--",
+        sys.executable,
+        "-c",
+        "",
+    )
     assert result.returncode == 2
     assert "BEACON_CI_SPLUNK_HEC_TOKEN" in result.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 from dataclasses import replace
 
@@ -9,14 +10,15 @@ from beacon.exports import gcs
 from beacon.exports.objects import NDJSON, UploadObject
 from beacon.exports.settings import ExportSettings, UploadTarget
 
-from .conftest import gcs_object, unique_bucket
+from .conftest import gcs_call, gcs_object, unique_bucket
 from .servers import FakeGcs
 
 SETTINGS = ExportSettings(retry_deadline_s=20.0)
 
 
-async def put(fake_gcs: FakeGcs, bucket: str, *objects: UploadObject,
-              settings: ExportSettings = SETTINGS) -> list[dict[str, object]]:
+async def put(
+    fake_gcs: FakeGcs, bucket: str, *objects: UploadObject, settings: ExportSettings = SETTINGS
+) -> list[dict[str, object]]:
     return await gcs.upload(UploadTarget("gcs", bucket, "pre"), objects, settings, fake_gcs.env())
 
 
@@ -34,11 +36,24 @@ async def test_simple_upload_with_explicit_content_type(fake_gcs: FakeGcs, gcs_b
 async def test_resumable_upload_above_threshold(fake_gcs: FakeGcs, gcs_bucket: str) -> None:
     data = b"".join(b'{"n":%d}\n' % i for i in range(20000))
     settings = replace(SETTINGS, multipart_threshold=64 * 1024)
-    records = await put(fake_gcs, gcs_bucket, UploadObject("pre/r/runtime.jsonl", data, NDJSON),
-                        settings=settings)
+    records = await put(
+        fake_gcs, gcs_bucket, UploadObject("pre/r/runtime.jsonl", data, NDJSON), settings=settings
+    )
     assert records[0]["status"] == "ok", records
     meta, body = gcs_object(fake_gcs, gcs_bucket, "pre/r/runtime.jsonl")
     assert body == data
+    assert meta["contentType"] == "application/x-ndjson"
+    assert meta["metadata"] == {"sha256": hashlib.sha256(data).hexdigest()}
+
+
+async def test_gzip_object_is_stored_with_content_encoding(
+    fake_gcs: FakeGcs, gcs_bucket: str
+) -> None:
+    data = b'{"a":1}\n' * 100
+    obj = UploadObject("pre/z/runtime.jsonl.gz", gzip.compress(data), NDJSON, "gzip")
+    assert (await put(fake_gcs, gcs_bucket, obj))[0]["status"] == "ok"
+    meta = gcs_call(fake_gcs, "GET", f"/storage/v1/b/{gcs_bucket}/o/pre%2Fz%2Fruntime.jsonl.gz")
+    assert meta["contentEncoding"] == "gzip"
     assert meta["contentType"] == "application/x-ndjson"
 
 

@@ -33,8 +33,9 @@ def test_default_layout_on_github() -> None:
 
 
 def test_fallback_without_a_run_id() -> None:
-    key = object_key(ctx({"provider": "circleci"}, prefix=""), "result.json",
-                     layout="default", template=None)
+    key = object_key(
+        ctx({"provider": "circleci"}, prefix=""), "result.json", layout="default", template=None
+    )
     assert key == "circleci/2026-12-07/s-1/result.json"
     assert object_key(ctx({}, prefix=""), "x", layout="default", template=None) == (
         "local/2026-12-07/s-1/x"
@@ -50,8 +51,9 @@ def test_hive_layout() -> None:
 
 
 def test_template_fields_are_key_safe_and_file_appended() -> None:
-    key = object_key(ctx(), "runtime.jsonl", layout="default",
-                     template="{prefix}/{repo}/{date}/{session_id}")
+    key = object_key(
+        ctx(), "runtime.jsonl", layout="default", template="{prefix}/{repo}/{date}/{session_id}"
+    )
     assert key == "p/q/widgets/2026-12-07/s-1/runtime.jsonl"
 
 

@@ -25,15 +25,22 @@ def lines(n: int, width: int = 200) -> bytes:
     return b"".join(b'{"n":%d,"pad":"%s"}\n' % (i, b"x" * width) for i in range(n))
 
 
-async def put(moto_url: str, moto: MotoS3, bucket: str, *objects: UploadObject,
-              settings: ExportSettings = SETTINGS) -> list[dict[str, object]]:
+async def put(
+    moto_url: str,
+    moto: MotoS3,
+    bucket: str,
+    *objects: UploadObject,
+    settings: ExportSettings = SETTINGS,
+) -> list[dict[str, object]]:
     env = {**moto.env(), "BEACON_CI_S3_ENDPOINT_URL": moto_url}
     return await s3.upload(UploadTarget("s3", bucket, "pre"), objects, settings, env)
 
 
 async def test_put_stores_bytes_content_type_and_checksum(moto: MotoS3, s3_bucket: str) -> None:
     data = lines(50)
-    records = await put(moto.url, moto, s3_bucket, UploadObject("pre/a/runtime.jsonl", data, NDJSON))
+    records = await put(
+        moto.url, moto, s3_bucket, UploadObject("pre/a/runtime.jsonl", data, NDJSON)
+    )
     assert records == [
         {
             "destination": f"s3://{s3_bucket}/pre",
@@ -75,8 +82,9 @@ async def test_server_side_encryption_headers(
 
     fault_proxy.rules.append(record)
     settings = replace(SETTINGS, sse=sse, sse_kms_key_id=key_id)
-    records = await put(fault_proxy.url, moto, s3_bucket, UploadObject("k/r", b"{}\n", NDJSON),
-                        settings=settings)
+    records = await put(
+        fault_proxy.url, moto, s3_bucket, UploadObject("k/r", b"{}\n", NDJSON), settings=settings
+    )
     assert records[0]["status"] == "ok", records
     assert captured[0]["x-amz-server-side-encryption"] == sse
     if key_id:
@@ -89,8 +97,13 @@ async def test_multipart_above_threshold(moto: MotoS3, s3_bucket: str, proxy: ob
     fault_proxy = await proxy(moto.url)  # type: ignore[operator]
     data = lines(12 * MIB // 220)
     settings = replace(SETTINGS, multipart_threshold=5 * MIB, part_size=5 * MIB, max_concurrency=2)
-    records = await put(fault_proxy.url, moto, s3_bucket,
-                        UploadObject("big/runtime.jsonl", data, NDJSON), settings=settings)
+    records = await put(
+        fault_proxy.url,
+        moto,
+        s3_bucket,
+        UploadObject("big/runtime.jsonl", data, NDJSON),
+        settings=settings,
+    )
     assert records[0]["status"] == "ok", records
     assert sum("partNumber=" in line for line in fault_proxy.seen) == 3
     stored = s3_client(moto).get_object(Bucket=s3_bucket, Key="big/runtime.jsonl")
@@ -105,8 +118,13 @@ async def test_multipart_failure_aborts_and_leaves_no_parts(
     fault_proxy.rules.append(times(1, 400, lambda r: "partNumber=2" in r.path_qs))
     data = lines(12 * MIB // 220)
     settings = replace(SETTINGS, multipart_threshold=5 * MIB, part_size=5 * MIB, max_concurrency=1)
-    records = await put(fault_proxy.url, moto, s3_bucket,
-                        UploadObject("big/runtime.jsonl", data, NDJSON), settings=settings)
+    records = await put(
+        fault_proxy.url,
+        moto,
+        s3_bucket,
+        UploadObject("big/runtime.jsonl", data, NDJSON),
+        settings=settings,
+    )
     assert records[0]["status"] == "failed"
     assert any(line.startswith("DELETE") and "uploadId=" in line for line in fault_proxy.seen)
     client = s3_client(moto)
@@ -126,8 +144,9 @@ async def test_retries_after_injected_503s(moto: MotoS3, s3_bucket: str, proxy: 
 async def test_never_overwrites_a_different_object(moto: MotoS3, s3_bucket: str) -> None:
     client = s3_client(moto)
     client.put_object(Bucket=s3_bucket, Key="x/runtime.jsonl", Body=b"someone else's\n")
-    records = await put(moto.url, moto, s3_bucket,
-                        UploadObject("x/runtime.jsonl", b"ours\n", NDJSON))
+    records = await put(
+        moto.url, moto, s3_bucket, UploadObject("x/runtime.jsonl", b"ours\n", NDJSON)
+    )
     assert records[0]["status"] == "failed"
     assert "already exists" in str(records[0]["error"])
     assert client.get_object(Bucket=s3_bucket, Key="x/runtime.jsonl")["Body"].read() == (
@@ -144,8 +163,13 @@ async def test_same_bytes_again_is_success(moto: MotoS3, s3_bucket: str) -> None
 
 async def test_missing_bucket_names_bucket_and_fix(moto: MotoS3) -> None:
     bucket = unique_bucket("absent")
-    records = await put(moto.url, moto, bucket, UploadObject("k", b"{}\n", NDJSON),
-                        UploadObject("k2", b"{}\n", NDJSON))
+    records = await put(
+        moto.url,
+        moto,
+        bucket,
+        UploadObject("k", b"{}\n", NDJSON),
+        UploadObject("k2", b"{}\n", NDJSON),
+    )
     assert records[0]["status"] == "failed"
     error = str(records[0]["error"])
     assert f"bucket {bucket!r} does not exist" in error
