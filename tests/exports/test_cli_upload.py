@@ -249,18 +249,25 @@ def test_session_stop_uploads(tmp_path: Path, moto: MotoS3, s3_bucket: str) -> N
         check=True,
     )
     exports = json.loads((Path(base) / "session.json").read_text())["exports"]
+    child_env = tmp_path / "child-env.json"
     step = beacon(
         "ci",
         "exec",
         "--base-dir",
         base,
+        "--upload",
+        "s3",
         "--",
         *CHILD,
         "log:one",
+        f"env:{child_env}",
         env={**env, **exports},
         timeout=60,
     )
     assert step.returncode == 0, step.stderr
+    # A step joining the session uploads nothing itself, says so, and still hides credentials.
+    assert "session stop --upload" in step.stderr
+    assert "AWS_SECRET_ACCESS_KEY" not in json.loads(child_env.read_text())
     stopped = beacon(
         "ci",
         "session",
