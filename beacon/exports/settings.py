@@ -216,15 +216,15 @@ def check_extras(targets: Sequence[UploadTarget]) -> None:
     """The SDK of each store asked for is installed (found, not imported: that costs ~0.5 s)."""
     from importlib.util import find_spec
 
-    from beacon.exports.errors import missing_extra
-
     for store, module in (("s3", "aiobotocore"), ("gcs", "gcloud.aio.storage")):
         if any(t.store == store for t in targets):
             try:
                 found = find_spec(module) is not None
-            except ModuleNotFoundError:
+            except (ModuleNotFoundError, ValueError):  # ValueError: blocked in sys.modules
                 found = False
             if not found:
+                from beacon.exports.errors import missing_extra
+
                 raise missing_extra(store, module.replace(".aio.", "-aio-").replace(".", "-"))
 
 

@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.cli.helpers import CHILD, beacon, clean_env, last_json_line, runtime_lines
 
 from .conftest import gcs_object, s3_client, unique_bucket
@@ -288,3 +290,39 @@ def test_session_stop_uploads(tmp_path: Path, moto: MotoS3, s3_bucket: str) -> N
     assert next(u["key"] for u in out["uploads"]) == key
     body = s3_client(moto).get_object(Bucket=s3_bucket, Key=key)["Body"].read()
     assert b"one" in body
+
+
+@pytest.mark.parametrize(
+    ("store", "module"), [("s3", "aiobotocore"), ("gcs", "gcloud.aio.storage")]
+)
+def test_missing_extra_is_one_line_naming_it(tmp_path: Path, store: str, module: str) -> None:
+    marker = tmp_path / "child-ran"
+    code = f"import sys\nsys.modules[{module!r}] = None\nfrom beacon.cli import main\nmain()\n"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            code,
+            "ci",
+            "exec",
+            "--base-dir",
+            str(tmp_path),
+            "--upload",
+            f"{store}://bucket",
+            "--",
+            *CHILD,
+            f"ready:{marker}",
+        ],
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"beacon: error: uploading to {store} needs "
+        f"{'aiobotocore' if store == 's3' else 'gcloud-aio-storage'}, which is not installed "
+        f"(pip install 'beacon-ci[{store}]')"
+    ]
+    assert not marker.exists()
