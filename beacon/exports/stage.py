@@ -126,45 +126,62 @@ async def _upload(
     return records
 
 
+async def _forward(
+    plan: ExportPlan,
+    target: Any,
+    lines: Sequence[bytes],
+    redactor: Any,
+    original: Mapping[str, str],
+) -> dict[str, Any]:
+    deadline = plan.settings.retry_deadline_s
+    if target.kind in ("splunk", "falcon"):
+        from beacon.exports import hec
+
+        return await hec.forward(target, lines=lines, environ=plan.environ, deadline_s=deadline)
+    if not plan.paths.spool_path.exists():
+        return {
+            "kind": target.kind,
+            "endpoint": target.endpoint or None,
+            "status": "failed",
+            "error": f"the spool {plan.paths.spool_path} is gone: nothing to forward",
+        }
+    from beacon.exports import otlp
+
+    return await otlp.forward(
+        target,
+        spool_path=plan.paths.spool_path,
+        redactor=redactor,
+        original=original,
+        deadline_s=deadline,
+    )
+
+
 async def _export_data(
     plan: ExportPlan, *, redactor: Any, original: Mapping[str, str]
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    forwards: list[dict[str, Any]] = []
     lines = run_lines(plan.paths.log_path, plan.session_id)
-    deadline = plan.settings.retry_deadline_s
+    forwards: list[dict[str, Any]] = []
     for target in plan.settings.forwards:
-        if target.kind in ("splunk", "falcon"):
-            from beacon.exports import hec
-
-            forwards.append(
-                await hec.forward(target, lines=lines, environ=plan.environ, deadline_s=deadline)
-            )
-        elif not plan.paths.spool_path.exists():
+        try:
+            forwards.append(await _forward(plan, target, lines, redactor, original))
+        except Exception as exc:  # one destination's surprise never hides the others
             forwards.append(
                 {
                     "kind": target.kind,
                     "endpoint": target.endpoint or None,
                     "status": "failed",
-                    "error": f"the spool {plan.paths.spool_path} is gone: nothing to forward",
+                    "error": f"{type(exc).__name__}: {exc}",
                 }
             )
-        else:
-            from beacon.exports import otlp
 
-            forwards.append(
-                await otlp.forward(
-                    target,
-                    spool_path=plan.paths.spool_path,
-                    redactor=redactor,
-                    original=original,
-                    deadline_s=deadline,
-                )
-            )
+    async def upload_target(target: UploadTarget) -> list[dict[str, Any]]:
+        try:
+            return await _upload(target, data_objects(plan, target, lines), plan)
+        except Exception as exc:
+            return [unexpected_failure(target, exc)]
+
     uploads: list[dict[str, Any]] = []
-    results = await asyncio.gather(
-        *(_upload(t, data_objects(plan, t, lines), plan) for t in plan.settings.uploads)
-    )
-    for records in results:
+    for records in await asyncio.gather(*(upload_target(t) for t in plan.settings.uploads)):
         uploads.extend(records)
     return uploads, forwards
 
@@ -179,13 +196,15 @@ def export_data(
 def upload_result(plan: ExportPlan, result_bytes: bytes) -> list[dict[str, Any]]:
     """``result.json``, last: it lists every other object."""
 
+    async def one(target: UploadTarget) -> list[dict[str, Any]]:
+        obj = UploadObject(plan.key(target, "result.json"), result_bytes, JSON)
+        try:
+            return await _upload(target, [obj], plan)
+        except Exception as exc:
+            return [unexpected_failure(target, exc)]
+
     async def run() -> list[dict[str, Any]]:
-        batches = await asyncio.gather(
-            *(
-                _upload(t, [UploadObject(plan.key(t, "result.json"), result_bytes, JSON)], plan)
-                for t in plan.settings.uploads
-            )
-        )
+        batches = await asyncio.gather(*(one(t) for t in plan.settings.uploads))
         return [record for batch in batches for record in batch]
 
     return asyncio.run(run()) if plan.settings.uploads else []

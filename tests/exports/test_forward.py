@@ -273,3 +273,44 @@ def test_forward_splunk_without_token_is_a_usage_error(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "BEACON_CI_SPLUNK_HEC_TOKEN" in result.stderr
+
+
+def test_forward_original_sends_to_the_jobs_own_destination(tmp_path: Path) -> None:
+    down = tmp_path / "downstream"
+    env = clean_env()
+    beacon("ci", "session", "start", "--base-dir", str(down), "--harness", "otel",
+           env=env, check=True)  # fmt: skip
+    try:
+        state = json.loads((down / "session.json").read_text())
+        job_env = {
+            **env,
+            "OTEL_EXPORTER_OTLP_ENDPOINT": state["endpoints"]["http"],
+            "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+            "OTEL_EXPORTER_OTLP_HEADERS": f"Authorization=Bearer%20{state['token']}",
+        }
+        result = beacon(
+            "ci", "exec", "--base-dir", str(tmp_path / "up"), "--harness", "otel", "--json",
+            "--forward", "original", "--", *CHILD, "log:kept",
+            env=job_env, timeout=120,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        assert last_json_line(result.stdout)["forwards"][0]["status"] == "ok"
+        received = [
+            line for line in spool_lines(Path(state["spool_path"])) if not is_lifecycle(line)
+        ]
+        assert bodies(received) == ["kept"]
+    finally:
+        beacon("ci", "session", "stop", "--base-dir", str(down), "--require-telemetry=false",
+               env=env)  # fmt: skip
+
+
+def test_forward_original_without_a_destination_is_skipped(tmp_path: Path) -> None:
+    result = beacon(
+        "ci", "exec", "--base-dir", str(tmp_path), "--harness", "otel", "--json",
+        "--forward", "original", "--", *CHILD, "log:x",
+        env=clean_env(), timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    forward = last_json_line(result.stdout)["forwards"][0]
+    assert forward["status"] == "skipped"
+    assert "no OTLP destination" in forward["error"]
