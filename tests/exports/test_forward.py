@@ -314,3 +314,39 @@ def test_forward_original_without_a_destination_is_skipped(tmp_path: Path) -> No
     forward = last_json_line(result.stdout)["forwards"][0]
     assert forward["status"] == "skipped"
     assert "no OTLP destination" in forward["error"]
+
+
+async def test_partial_success_is_reported_and_fails_the_step(tmp_path: Path) -> None:
+    from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
+        ExportLogsPartialSuccess,
+        ExportLogsServiceResponse,
+    )
+
+    answer = ExportLogsServiceResponse(
+        partial_success=ExportLogsPartialSuccess(rejected_log_records=1, error_message="too old")
+    ).SerializeToString()
+
+    async def logs(request: web.Request) -> web.Response:
+        await request.read()
+        return web.Response(body=answer, content_type="application/x-protobuf")
+
+    app = web.Application()
+    app.router.add_post("/v1/logs", logs)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        code, out, err = await run_beacon(
+            "ci", "exec", "--base-dir", str(tmp_path), "--harness", "otel", "--json",
+            "--forward", "otlp", "--forward-endpoint", f"http://127.0.0.1:{port}",
+            "--", *CHILD, "log:one", env=clean_env(),
+        )  # fmt: skip
+    finally:
+        await runner.cleanup()
+    assert code == 4, err
+    forward = json.loads(out.strip().splitlines()[-1])["forwards"][0]
+    assert forward["status"] == "partial"
+    assert forward["rejected"] == 1
+    assert forward["error"] == "too old"

@@ -86,3 +86,21 @@ async def test_no_credentials_outside_the_emulator(gcs_bucket: str, tmp_path) ->
     assert records[0]["status"] == "failed"
     assert "no Google credentials found" in str(records[0]["error"])
     assert "google-github-actions/auth" in str(records[0]["error"])
+
+
+async def test_retries_after_injected_503s(
+    fake_gcs: FakeGcs, gcs_bucket: str, proxy: object
+) -> None:
+    from .faults import times
+
+    fault_proxy = await proxy(fake_gcs.url)  # type: ignore[operator]
+    fault_proxy.rules.append(times(2, 503, lambda r: r.method == "POST"))
+    records = await gcs.upload(
+        UploadTarget("gcs", gcs_bucket),
+        [UploadObject("r/runtime.jsonl", b"{}\n", NDJSON)],
+        SETTINGS,
+        {"STORAGE_EMULATOR_HOST": fault_proxy.url},
+    )
+    assert records[0]["status"] == "ok", records
+    assert sum(line.startswith("POST") for line in fault_proxy.seen) == 3
+    assert gcs_object(fake_gcs, gcs_bucket, "r/runtime.jsonl")[1] == b"{}\n"

@@ -202,3 +202,28 @@ async def test_missing_credentials_names_the_fix(moto: MotoS3, s3_bucket: str, t
     assert records[0]["status"] == "failed"
     assert "no AWS credentials found" in str(records[0]["error"])
     assert "configure-aws-credentials" in str(records[0]["error"])
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "expected"),
+    [
+        ("AccessDenied", 403, "access denied"),
+        ("InvalidAccessKeyId", 403, "AWS rejected the credentials"),
+        ("SlowDown", 503, "SlowDown"),
+    ],
+)
+def test_iam_answers_are_classified_with_their_fix(code: str, status: int, expected: str) -> None:
+    """IAM cannot exist here: the answer S3 gives is built by hand (botocore's own type)."""
+    from botocore.exceptions import ClientError
+
+    error = ClientError(
+        {"Error": {"Code": code, "Message": code}, "ResponseMetadata": {"HTTPStatusCode": status}},
+        "PutObject",
+    )
+    failure = s3.classify(error, UploadTarget("s3", "bkt", "pre"), "pre/k")
+    assert expected in failure.describe()
+    assert failure.retryable is (code == "SlowDown")
+    if code == "AccessDenied":
+        assert (
+            "s3:PutObject" in failure.describe() and "arn:aws:s3:::bkt/pre*" in failure.describe()
+        )
