@@ -10,6 +10,8 @@ import aiohttp
 from aiohttp import web
 
 Rule = Callable[[web.Request], int | None]
+#: A rule answering RESET drops the connection instead of answering.
+RESET = -1
 
 
 @dataclass
@@ -38,6 +40,11 @@ class FaultProxy:
         self.seen.append(f"{request.method} {request.path_qs}")
         for rule in self.rules:
             status = rule(request)
+            if status == RESET:
+                await request.read()
+                assert request.transport is not None
+                request.transport.abort()  # the connection drops without an answer
+                return web.Response(status=500)
             if status is not None:
                 await request.read()
                 return web.Response(status=status, text="<Error><Code>Injected</Code></Error>")

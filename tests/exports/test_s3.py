@@ -227,3 +227,15 @@ def test_iam_answers_are_classified_with_their_fix(code: str, status: int, expec
         assert (
             "s3:PutObject" in failure.describe() and "arn:aws:s3:::bkt/pre*" in failure.describe()
         )
+
+
+async def test_retries_after_a_connection_reset(
+    moto: MotoS3, s3_bucket: str, proxy: object
+) -> None:
+    from .faults import RESET
+
+    fault_proxy = await proxy(moto.url)  # type: ignore[operator]
+    fault_proxy.rules.append(times(1, RESET, lambda r: r.method == "PUT"))
+    records = await put(fault_proxy.url, moto, s3_bucket, UploadObject("c/k", b"{}\n", NDJSON))
+    assert records[0]["status"] == "ok", records
+    assert sum(line.startswith("PUT") for line in fault_proxy.seen) == 2
