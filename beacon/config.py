@@ -15,6 +15,7 @@ from beacon.agents.harnesses import Harness, Switches, check_protocol, resolve_h
 from beacon.errors import UsageError
 from beacon.exports.settings import ExportSettings
 from beacon.paths import ArtifactPaths, default_base_dir
+from beacon.rules.settings import RulesSettings
 
 BASE_DIR_ENV = "BEACON_CI_BASE_DIR"
 LOG_PATH_ENV = "BEACON_CI_LOG_PATH"
@@ -130,6 +131,7 @@ class FinishSettings:
     redact_env: tuple[str, ...] = ()
     redact_patterns: tuple[str, ...] = ()
     exports: ExportSettings = field(default_factory=ExportSettings)
+    rules: RulesSettings = field(default_factory=RulesSettings)
 
     def __post_init__(self) -> None:
         if self.min_events < 0:
