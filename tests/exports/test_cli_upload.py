@@ -215,6 +215,8 @@ def test_ci_upload_uploads_a_finished_run(tmp_path: Path, moto: MotoS3, s3_bucke
     run = exec_upload(tmp_path, env)
     assert run.returncode == 0, run.stderr
     session = last_json_line(run.stdout)["session_id"]
+    # A report file beside result.json (the report stage writes them) goes up too.
+    (tmp_path / "b" / "report.md").write_text("# report\n")
     result = beacon(
         "ci",
         "upload",
@@ -229,10 +231,15 @@ def test_ci_upload_uploads_a_finished_run(tmp_path: Path, moto: MotoS3, s3_bucke
     assert result.returncode == 0, result.stderr
     out: dict[str, Any] = last_json_line(result.stdout)
     keys = [u["key"] for u in out["uploads"]]
-    assert keys == [
-        f"octo/widgets/4242/2/agent_job/{session}/runtime.jsonl",
-        f"octo/widgets/4242/2/agent_job/{session}/result.json",
-    ]
+    prefix = f"octo/widgets/4242/2/agent_job/{session}"
+    assert keys == [f"{prefix}/runtime.jsonl", f"{prefix}/report.md", f"{prefix}/result.json"]
+    report = s3_client(moto).get_object(Bucket=s3_bucket, Key=f"{prefix}/report.md")
+    assert report["ContentType"] == "text/markdown; charset=utf-8"
+    assert report["Body"].read() == b"# report\n"
+    stored = json.loads(
+        s3_client(moto).get_object(Bucket=s3_bucket, Key=f"{prefix}/result.json")["Body"].read()
+    )
+    assert [u["key"] for u in stored["uploads"]] == keys[:2]
 
 
 def test_session_stop_uploads(tmp_path: Path, moto: MotoS3, s3_bucket: str) -> None:

@@ -206,7 +206,11 @@ async def test_failed_forward_exits_4_with_the_cause(tmp_path: Path) -> None:
     assert "HTTP 401" in err and "--forward-header" in err
 
 
-async def test_hec_endpoint_receives_runtime_lines_with_the_token(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("kind", "scheme"), [("splunk", "Splunk"), ("falcon", "Bearer")])
+async def test_hec_endpoint_receives_runtime_lines_with_the_token(
+    tmp_path: Path, kind: str, scheme: str
+) -> None:
+    token_env = f"BEACON_CI_{kind.upper()}_HEC_TOKEN"
     requests: list[tuple[str, bytes]] = []
 
     async def collector(request: web.Request) -> web.Response:
@@ -231,20 +235,20 @@ async def test_hec_endpoint_receives_runtime_lines_with_the_token(tmp_path: Path
             "otel",
             "--json",
             "--forward",
-            "splunk",
+            kind,
             "--forward-endpoint",
             f"http://127.0.0.1:{port}/services/collector/event",
             "--",
             *CHILD,
             "log:one",
             f"env:{child_env}",
-            env=clean_env(BEACON_CI_SPLUNK_HEC_TOKEN="hec-token-123"),
+            env=clean_env(**{token_env: "hec-token-123"}),
         )
     finally:
         await runner.cleanup()
     assert code == 0, err
     session = json.loads(out.strip().splitlines()[-1])["session_id"]
-    assert requests and all(auth == "Splunk hec-token-123" for auth, _ in requests)
+    assert requests and all(auth == f"{scheme} hec-token-123" for auth, _ in requests)
     events = [json.loads(e) for _, body in requests for e in body.splitlines()]
     runtime = [
         json.loads(line) for line in (tmp_path / "b" / "runtime.jsonl").read_text().splitlines()
@@ -253,7 +257,7 @@ async def test_hec_endpoint_receives_runtime_lines_with_the_token(tmp_path: Path
         r for r in runtime if r["beacon"]["session_id"] == session
     ]
     assert all(e["sourcetype"] == "beacon:runtime" for e in events)
-    assert "BEACON_CI_SPLUNK_HEC_TOKEN" not in json.loads(child_env.read_text())
+    assert token_env not in json.loads(child_env.read_text())
 
 
 def test_forward_splunk_without_token_is_a_usage_error(tmp_path: Path) -> None:
