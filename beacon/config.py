@@ -13,6 +13,7 @@ from pathlib import Path
 
 from beacon.agents.harnesses import Harness, Switches, check_protocol, resolve_harnesses
 from beacon.errors import UsageError
+from beacon.exports.settings import ExportSettings
 from beacon.paths import ArtifactPaths, default_base_dir
 from beacon.rules.settings import RulesSettings
 
@@ -129,6 +130,7 @@ class FinishSettings:
     require_actions: tuple[str, ...] = ()
     redact_env: tuple[str, ...] = ()
     redact_patterns: tuple[str, ...] = ()
+    exports: ExportSettings = field(default_factory=ExportSettings)
     rules: RulesSettings = field(default_factory=RulesSettings)
 
     def __post_init__(self) -> None:
