@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Protocol
 
@@ -86,7 +87,13 @@ def finish_settings(flags: FinishFlags) -> FinishSettings:
 
 
 def report_finish(
-    reporter: Reporter, run: RunResult, *, log_path: Path, require_telemetry: bool
+    reporter: Reporter,
+    run: RunResult,
+    *,
+    log_path: Path,
+    require_telemetry: bool,
+    paths: ArtifactPaths,
+    environ: Mapping[str, str],
 ) -> None:
     validation = run.result.get("validation") or {}
     status = validation.get("status", "unknown")
@@ -103,4 +110,9 @@ def report_finish(
     else:
         count = validation.get("event_count")
         reporter.status(f"validation {status}" + (f" ({count} harness events)" if count else ""))
+    from beacon.cli.report_flow import publish_run_report
+
+    publish_run_report(
+        reporter, run.report, run.result, environ, log_path=log_path, result_path=paths.result_path
+    )
     reporter.result(run.result)

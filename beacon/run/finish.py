@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from beacon.agents.harnesses import Harness
 from beacon.config import FinishSettings
 from beacon.errors import ExitCode
-from beacon.paths import FILE_MODE, ArtifactPaths
+from beacon.paths import ArtifactPaths
+from beacon.paths import write_private as write_private  # re-exported: run/exec, run/session
+
+if TYPE_CHECKING:
+    from beacon.report import Report
 
 #: The name the collector token is redacted under (never exported anywhere).
 TOKEN_NAME = "BEACON_COLLECTOR_TOKEN"  # noqa: S105 - a name, not a secret
@@ -44,6 +46,8 @@ class RunResult:
     result: dict[str, Any]
     events_written: int = 0
     validation_messages: list[str] = field(default_factory=list)
+    report: Report | None = None
+    """The run report (None when it could not be made: ``result["report"]["error"]``)."""
 
 
 def decide_exit_code(
@@ -126,11 +130,28 @@ def finish_run(
     )
     result = result_object(outcome=outcome, exit_code=exit_code, validation=validation)
     result["events_written"] = events
+    report = run_report(paths, result)
     write_result(paths, result)
     if status != "fail" and not settings.keep_spool:
         with contextlib.suppress(FileNotFoundError):
             paths.spool_path.unlink()
-    return RunResult(exit_code=exit_code, result=result, events_written=events)
+    return RunResult(exit_code=exit_code, result=result, events_written=events, report=report)
+
+
+def run_report(paths: ArtifactPaths, result: dict[str, Any]) -> Report | None:
+    """Write report.json/.md/.html beside result.json; their paths go into ``result["report"]``.
+
+    A report that cannot be made never fails the run: the reason is in the result.
+    """
+    from beacon.report import report_for_run, write_reports
+
+    try:
+        report = report_for_run(paths, result)
+        result["report"] = write_reports(paths, report)
+    except (OSError, ValueError) as exc:
+        result["report"] = {"error": f"the run report could not be written: {exc}"}
+        return None
+    return report
 
 
 def result_object(
@@ -152,21 +173,6 @@ def result_object(
 
 def write_result(paths: ArtifactPaths, result: Mapping[str, Any]) -> None:
     write_private(paths.result_path, json.dumps(result, indent=2) + "\n")
-
-
-def write_private(path: Path, text: str) -> None:
-    """Write a 0600 file atomically (readers never see half of it)."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        temporary.chmod(FILE_MODE)
-        temporary.replace(path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            temporary.unlink()
-        raise
 
 
 @contextlib.contextmanager
