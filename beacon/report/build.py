@@ -16,8 +16,8 @@ from typing import Any
 
 import orjson
 
-from beacon.report.facts import Origin, RunFacts, collect
-from beacon.report.figures import MAX_ITEMS, Figures, Selector, compute
+from beacon.report.facts import Origin, RunFacts, collect, split
+from beacon.report.figures import MAX_ITEMS, Figures, compute
 
 REPORT_VERSION = "1"
 RESULT_NAME = "result.json"
@@ -172,21 +172,22 @@ def build_report(
     facts = collect(lines, session_id)
     if result is not None and result.get("session_id") not in (None, facts.session_id):
         result = None
-    harness_names = sorted({origin.harness for origin in _origins(facts)} - {"beacon"})
+    by_harness = split(facts, lambda origin: origin.harness)
+    by_session = split(facts, lambda origin: origin.session)
     harnesses = [
         Group(
             key=name,
             harness=name,
-            figures=compute(facts, _of_harness(name)),
+            figures=compute(by_harness[name], _everything),
             versions=sorted(facts.harness_versions.get(name, ())),
         )
-        for name in harness_names
+        for name in sorted(set(by_harness) - {"beacon"})
     ]
     sessions = [
         Group(
             key=session,
             harness=harness,
-            figures=compute(facts, _of_session(session)),
+            figures=compute(by_session[session], _everything),
             first_ms=first,
             last_ms=last,
         )
@@ -195,29 +196,15 @@ def build_report(
     return Report(
         facts=facts,
         result=result,
-        totals=compute(facts, lambda origin: True),
+        totals=compute(facts, _everything),
         harnesses=harnesses,
         sessions=sessions,
         log_path=log_path,
     )
 
 
-def _of_harness(name: str) -> Selector:
-    return lambda origin: origin.harness == name
-
-
-def _of_session(session: str) -> Selector:
-    return lambda origin: origin.session == session
-
-
-def _origins(facts: RunFacts) -> Iterator[Origin]:
-    yield from (r.origin for r in facts.requests)
-    yield from (e.origin for e in facts.errors)
-    yield from (t.origin for t in facts.tools.values())
-    yield from (p.origin for p in facts.prompts)
-    yield from (a.origin for a in facts.approvals)
-    yield from (m.origin for m in facts.metrics)
-    yield from (origin for origin, _ in facts.redactions)
+def _everything(origin: Origin) -> bool:
+    return True
 
 
 def _session_spans(facts: RunFacts) -> dict[str, tuple[str, float | None, float | None]]:

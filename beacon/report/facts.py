@@ -14,9 +14,10 @@ same thing reported twice is merged here, once:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from beacon.report.models import normalize_model
@@ -47,10 +48,16 @@ RETRIES_EXHAUSTED = "claude_code.api_retries_exhausted"
 LLM_SPAN = "claude_code.llm_request"
 
 
+@cache
+def _parts(dotted: str) -> tuple[str, ...]:
+    return tuple(dotted.split("."))
+
+
 def get(line: Mapping[str, Any], dotted: str) -> Any:
+    """A nested field by its dotted name, or None. Lines are plain dicts (from JSON)."""
     node: Any = line
-    for part in dotted.split("."):
-        if not isinstance(node, Mapping):
+    for part in _parts(dotted):
+        if not isinstance(node, dict):
             return None
         node = node.get(part)
     return node
@@ -250,12 +257,12 @@ def add_line(facts: RunFacts, line: Mapping[str, Any]) -> None:
         facts.first_ms = at_ms if facts.first_ms is None else min(facts.first_ms, at_ms)
         facts.last_ms = at_ms if facts.last_ms is None else max(facts.last_ms, at_ms)
     redactions = get(line, "beacon.redactions")
-    if isinstance(redactions, Mapping) and redactions:
+    if isinstance(redactions, dict) and redactions:
         counts = {str(k): v for k, v in redactions.items() if isinstance(v, int)}
         facts.redactions.append((origin, counts))
     source = _str(get(line, "beacon.source.event_name")) or _str(line.get("message")) or ""
     signal = _str(get(line, "beacon.source.signal")) or "logs"
-    if isinstance(get(line, "gen_ai.usage"), Mapping):
+    if isinstance(get(line, "gen_ai.usage"), dict):
         _add_request(facts, line, origin, at_ms)
     elif action in TOOL_ACTIONS:
         _add_tool(facts, line, origin, action, signal, at_ms)
@@ -446,3 +453,43 @@ def _add_lifecycle(
     elif source == "beacon.child.exited":
         facts.child_exit_code = _int(get(line, "command.exit_code"))
         facts.child_duration_ms = _int(get(line, "command.duration_ms"))
+
+
+def split(facts: RunFacts, key: Callable[[Origin], str | None]) -> dict[str, RunFacts]:
+    """The facts of each group (``key`` of a fact's origin; None: in no group), one pass."""
+    groups: dict[str, RunFacts] = {}
+
+    def group(origin: Origin) -> RunFacts | None:
+        name = key(origin)
+        if name is None:
+            return None
+        found = groups.get(name)
+        if found is None:
+            found = groups[name] = RunFacts(session_id=facts.session_id)
+        return found
+
+    for request in facts.requests:
+        if (target := group(request.origin)) is not None:
+            target.requests.append(request)
+    for error in facts.errors:
+        if (target := group(error.origin)) is not None:
+            target.errors.append(error)
+    for (harness, session, signal), count in facts.retries.items():
+        if (target := group(Origin(harness, session))) is not None:
+            target.retries[(harness, session, signal)] = count
+    for call_key, use in facts.tools.items():
+        if (target := group(use.origin)) is not None:
+            target.tools[call_key] = use
+    for prompt in facts.prompts:
+        if (target := group(prompt.origin)) is not None:
+            target.prompts.append(prompt)
+    for approval in facts.approvals:
+        if (target := group(approval.origin)) is not None:
+            target.approvals.append(approval)
+    for point in facts.metrics:
+        if (target := group(point.origin)) is not None:
+            target.metrics.append(point)
+    for origin, counts in facts.redactions:
+        if (target := group(origin)) is not None:
+            target.redactions.append((origin, counts))
+    return groups

@@ -150,15 +150,14 @@ def _legend() -> str:
 
 
 def _marks(facts: RunFacts) -> tuple[list[Mark], list[str]]:
-    sessions: list[str] = []
+    sessions: dict[str, int] = {}  # in order of first mark
     marks: list[Mark] = []
 
     def row(session: str | None) -> str:
         if session is None:
             return RUN_ROW
-        if session not in sessions:
-            sessions.append(session)
-        return session if sessions.index(session) < MAX_TIMELINE_ROWS else OTHER_ROW
+        index = sessions.setdefault(session, len(sessions))
+        return session if index < MAX_TIMELINE_ROWS else OTHER_ROW
 
     for prompt in facts.prompts:
         if prompt.at_ms is not None:
@@ -187,7 +186,8 @@ def _marks(facts: RunFacts) -> tuple[list[Mark], list[str]]:
     marks.sort(key=lambda mark: mark.start_ms)
     marks = marks[:MAX_MARKS]
     used = {mark.row for mark in marks}
-    ordered = [r for r in [RUN_ROW, *sessions[:MAX_TIMELINE_ROWS], OTHER_ROW] if r in used]
+    shown = list(sessions)[:MAX_TIMELINE_ROWS]
+    ordered = [r for r in [RUN_ROW, *shown, OTHER_ROW] if r in used]
     return marks, ordered
 
 
