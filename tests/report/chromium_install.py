@@ -40,7 +40,7 @@ def find_chromium() -> Path | None:
 
 def _apt(*args: str) -> None:
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    done = subprocess.run(  # noqa: S603 - fixed argv
+    done = subprocess.run(
         ["apt-get", *args],
         env=env,
         capture_output=True,

@@ -25,8 +25,9 @@ from .helpers import (
 def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
     root = tmp_path_factory.mktemp("fixture-runs")
     return {
-        protocol: load_report(pipeline_log(root, fixture_run_requests(protocol), name=str(i)))
-        .to_dict()
+        protocol: load_report(
+            pipeline_log(root, fixture_run_requests(protocol), name=str(i))
+        ).to_dict()
         for i, protocol in enumerate(PROTOCOLS)
     }
 
@@ -122,7 +123,9 @@ def test_three_protocols_give_the_same_figures(reports: dict[str, dict[str, Any]
 
     def stable(report: dict[str, Any]) -> dict[str, Any]:
         totals = dict(report["totals"])
-        totals["tools"] = [(t["name"], t["count"], t["failures"]) for t in totals["tools"]["by_name"]]
+        totals["tools"] = [
+            (t["name"], t["count"], t["failures"]) for t in totals["tools"]["by_name"]
+        ]
         return {
             "totals": totals,
             # Metric points are split differently between captures (docs/runtime-schema.md).
