@@ -60,6 +60,7 @@ async def test_exec_writes_a_job_summary_with_the_runs_figures(
     assert int(outputs["event-count"]) == result["events_written"]
     report = json.loads(read_text(result["report"]["json"]))
     assert report["totals"]["metrics"]["agrees"] is True
+    assert report["totals"]["redactions"].get("github_token", 0) >= 1  # the planted token
     text = [
         line for line in run.process.stderr.splitlines() if line.startswith(("beacon report", "  "))
     ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,7 @@ import pytest
 
 from beacon.report import build_report, load_report, render_markdown, render_text
 from beacon.report.models import normalize_model
-from tests.pipeline.helpers import PROTOCOLS
+from tests.pipeline.helpers import PROTOCOLS, log_request
 
 from .helpers import (
     fixture_run_requests,
@@ -268,3 +269,31 @@ def test_failed_tools_and_denied_approvals() -> None:
     assert totals["commands"]["items"] == [{"command": "false", "count": 1, "failures": 1}]
     assert totals["approvals"] == {"allowed": 0, "denied": 1, "denied_tools": {"Write": 1}}
     assert totals["lines"] == {"added": None, "removed": None}  # no metric: unknown
+
+
+def test_redactions_by_family_per_session(tmp_path: Path) -> None:
+    token = "ghp_" + "A1b2C3d4" * 5
+    requests = [
+        log_request(
+            {"session.id": "s-1", "prompt": f"use {token} please", "event.name": "user_prompt"},
+            body="claude_code.user_prompt",
+        ),
+        log_request(
+            {
+                "session.id": "s-2",
+                "tool_name": "Bash",
+                "success": "true",
+                "tool_parameters": json.dumps({"full_command": f"curl -H 'x: {token}' a"}),
+            },
+        ),
+    ]
+    log = pipeline_log(tmp_path, requests)
+    assert token not in log.read_text()
+    report = load_report(log).to_dict()
+    assert report["totals"]["redactions"].get("github_token", 0) >= 2
+    by_session = {s["id"]: s["redactions"] for s in report["sessions"]}
+    assert by_session["s-1"].get("github_token", 0) >= 1
+    assert by_session["s-2"].get("github_token", 0) >= 1
+    assert token not in render_markdown(load_report(log))
+    (command,) = report["totals"]["commands"]["items"]
+    assert token not in command["command"] and "curl" in command["command"]
