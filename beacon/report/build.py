@@ -235,11 +235,16 @@ def _session_spans(facts: RunFacts) -> dict[str, tuple[str, float | None, float 
     return dict(sorted(spans.items(), key=lambda item: (item[1][1] is None, item[1][1] or 0)))
 
 
-def read_lines(log_path: Path) -> Iterator[dict[str, Any]]:
-    """The JSON object lines of ``log_path``; lines that do not parse are skipped."""
+def read_lines(log_path: Path, *, containing: str | None = None) -> Iterator[dict[str, Any]]:
+    """The JSON object lines of ``log_path``; lines that do not parse are skipped.
+
+    ``containing``: skip, unparsed, the lines without this text (another run's lines
+    in an appended log are never decoded).
+    """
+    needle = containing.encode() if containing else b""
     with log_path.open("rb") as handle:
         for raw in handle:
-            if not raw.strip():
+            if not raw.strip() or needle not in raw:
                 continue
             try:
                 line = orjson.loads(raw)
@@ -264,5 +269,8 @@ def load_report(
     if result is None:
         result = read_result(log_path.parent / RESULT_NAME)
     return build_report(
-        read_lines(log_path), session_id=session_id, result=result, log_path=str(log_path)
+        read_lines(log_path, containing=session_id),
+        session_id=session_id,
+        result=result,
+        log_path=str(log_path),
     )

@@ -220,6 +220,15 @@ class RunFacts:
     summary: dict[str, Any] | None = None
     _request_ids: set[tuple[str | None, str]] = field(default_factory=set)
     _anonymous: int = 0
+    _origins: dict[tuple[str, str | None], Origin] = field(default_factory=dict)
+
+    def origin(self, harness: str, session: str | None) -> Origin:
+        """One shared :class:`Origin` per (harness, session)."""
+        key = (harness, session)
+        found = self._origins.get(key)
+        if found is None:
+            found = self._origins[key] = Origin(harness, session)
+        return found
 
     def unique_key(self) -> int:
         self._anonymous += 1
@@ -242,27 +251,39 @@ def collect(lines: Iterable[Mapping[str, Any]], session_id: str | None = None) -
     return facts
 
 
+_EMPTY: dict[str, Any] = {}
+
+
+def _obj(node: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = node.get(key)
+    return value if isinstance(value, dict) else _EMPTY
+
+
 def add_line(facts: RunFacts, line: Mapping[str, Any]) -> None:
+    # Direct dict access: this runs once per line of logs of a million lines.
     facts.lines += 1
-    action = get(line, "event.action")
+    action = _obj(line, "event").get("action")
     action = action if isinstance(action, str) else "unknown"
     facts.actions[action] = facts.actions.get(action, 0) + 1
-    harness = _str(get(line, "harness.name")) or "unknown"
-    version = _str(get(line, "harness.version"))
+    harness_obj = _obj(line, "harness")
+    harness = _str(harness_obj.get("name")) or "unknown"
+    version = _str(harness_obj.get("version"))
     if version:
         facts.harness_versions.setdefault(harness, set()).add(version)
-    origin = Origin(harness, _str(get(line, "session.id")))
+    origin = facts.origin(harness, _str(_obj(line, "session").get("id")))
     at_ms = epoch_ms(line.get("timestamp"))
     if at_ms is not None and action != "session.summary":
         facts.first_ms = at_ms if facts.first_ms is None else min(facts.first_ms, at_ms)
         facts.last_ms = at_ms if facts.last_ms is None else max(facts.last_ms, at_ms)
-    redactions = get(line, "beacon.redactions")
+    beacon = _obj(line, "beacon")
+    redactions = beacon.get("redactions")
     if isinstance(redactions, dict) and redactions:
         counts = {str(k): v for k, v in redactions.items() if isinstance(v, int)}
         facts.redactions.append((origin, counts))
-    source = _str(get(line, "beacon.source.event_name")) or _str(line.get("message")) or ""
-    signal = _str(get(line, "beacon.source.signal")) or "logs"
-    if isinstance(get(line, "gen_ai.usage"), dict):
+    source_obj = _obj(beacon, "source")
+    source = _str(source_obj.get("event_name")) or _str(line.get("message")) or ""
+    signal = _str(source_obj.get("signal")) or "logs"
+    if isinstance(_obj(line, "gen_ai").get("usage"), dict):
         _add_request(facts, line, origin, at_ms)
     elif action in TOOL_ACTIONS:
         _add_tool(facts, line, origin, action, signal, at_ms)
@@ -277,8 +298,8 @@ def add_line(facts: RunFacts, line: Mapping[str, Any]) -> None:
     elif action == "session.error":
         _add_error(facts, line, origin, source, at_ms)
     elif action == "session.summary":
-        summary = get(line, "beacon.summary")
-        facts.summary = dict(summary) if isinstance(summary, Mapping) else None
+        summary = beacon.get("summary")
+        facts.summary = dict(summary) if isinstance(summary, dict) else None
     elif harness == "beacon":
         _add_lifecycle(facts, line, source, at_ms)
     if source == LLM_SPAN:
@@ -421,11 +442,12 @@ def _add_metric(
         kind = _str(get(line, "raw.type"))
     else:
         kind = None
+    cumulative = get(line, "metric.temporality") == "cumulative"
+    series: tuple[Any, ...] = ()
     raw = line.get("raw")
-    series = (
-        name,
-        tuple(sorted((str(k), str(v)) for k, v in raw.items())) if isinstance(raw, Mapping) else (),
-    )
+    if cumulative and isinstance(raw, dict):
+        # Only a cumulative point needs its series (its latest point is its total).
+        series = (name, tuple(sorted((str(k), str(v)) for k, v in raw.items())))
     model = _str(line.get("model"))
     facts.metrics.append(
         MetricPoint(
@@ -434,7 +456,7 @@ def _add_metric(
             model=normalize_model(model) if model else None,
             kind=kind,
             value=value,
-            cumulative=get(line, "metric.temporality") == "cumulative",
+            cumulative=cumulative,
             series=series,
             at_ms=at_ms,
         )

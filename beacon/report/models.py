@@ -8,6 +8,7 @@ grouping by the raw name would split one model's usage in two.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 _SUFFIX = re.compile(r"\s*\[[^\]]*\]\s*$")
 UNKNOWN_MODEL = "unknown"
@@ -17,4 +18,9 @@ def normalize_model(name: object) -> str:
     """The grouping key of a model name: no ``[...]`` suffix, trimmed, lower case."""
     if not isinstance(name, str) or not name.strip():
         return UNKNOWN_MODEL
+    return _normalize(name)
+
+
+@lru_cache(maxsize=256)
+def _normalize(name: str) -> str:
     return _SUFFIX.sub("", name).strip().lower() or UNKNOWN_MODEL
