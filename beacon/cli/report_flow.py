@@ -1,18 +1,21 @@
-"""Showing a run report: the short text on stderr, the job summary and step outputs on Actions.
+"""``ci report``, and the run report at the end of ``ci exec`` / ``session stop`` (no typer).
 
-Shared by the end of ``ci exec`` / ``session stop`` and by ``ci report``. Writing the
-summary or the outputs never fails a run: a problem becomes a warning.
+The short text goes to stderr, the job summary and step outputs to their GitHub files.
+Writing the summary or the outputs never fails a run: a problem becomes a warning.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import os
+import sys
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from beacon.ci import github
+from beacon.cli.options import ReportArgs
 from beacon.cli.render import Reporter
-from beacon.errors import BeaconError
+from beacon.errors import BeaconError, UsageError
 
 if TYPE_CHECKING:
     from beacon.report import Report
@@ -98,3 +101,62 @@ def publish_run_report(
         result_path=result_path,
         report_path=html_path,
     )
+
+
+FORMATS = ("text", "markdown", "json", "html")
+
+
+def run_report(args: ReportArgs) -> int:
+    from beacon.config import resolve_paths
+    from beacon.paths import write_private
+    from beacon.report import (
+        load_report,
+        render_html,
+        render_json,
+        render_markdown,
+        render_text,
+    )
+    from beacon.report.build import RESULT_NAME, read_result
+
+    if args.fmt not in FORMATS:
+        raise UsageError(f"unknown format {args.fmt!r}", hint=f"use one of: {', '.join(FORMATS)}")
+    environ = dict(os.environ)
+    reporter = Reporter.for_environ(environ)
+    paths = resolve_paths(args.base_dir, args.log_path, environ)
+    log = paths.log_path
+    if not log.is_file():
+        raise UsageError(f"no runtime log at {log}", hint="pass --log-path or --base-dir")
+    result_path = log.parent / RESULT_NAME
+    if not result_path.is_file():
+        result_path = paths.result_path
+    report = load_report(log, session_id=args.session_id, result=read_result(result_path))
+    if report.session_id is None:
+        wanted = f"run {args.session_id}" if args.session_id else "any beacon run"
+        raise UsageError(f"no lines of {wanted} in {log}")
+    renderers: dict[str, Callable[[Report], str]] = {
+        "text": render_text,
+        "markdown": render_markdown,
+        "json": render_json,
+        "html": render_html,
+    }
+    if args.output is not None:
+        try:
+            write_private(args.output, renderers[args.fmt](report).rstrip("\n") + "\n")
+        except OSError as exc:
+            raise UsageError(f"cannot write {args.output}: {exc.strerror or exc}") from exc
+        reporter.status(f"wrote the {args.fmt} report to {args.output}")
+    elif args.fmt == "markdown" and append_summary(reporter, report, environ):
+        reporter.status("appended the report to the job summary (GITHUB_STEP_SUMMARY)")
+    else:
+        sys.stdout.write(renderers[args.fmt](report).rstrip("\n") + "\n")
+    written = (report.result or {}).get("report")
+    html = written.get("html") if isinstance(written, dict) else None
+    write_outputs(
+        reporter,
+        report,
+        environ,
+        log_path=log,
+        result_path=result_path if report.result is not None else None,
+        report_path=str(args.output) if args.output is not None else html,
+    )
+    return 0
