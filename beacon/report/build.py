@@ -26,7 +26,10 @@ RESULT_NAME = "result.json"
 def iso(ms: float | None) -> str | None:
     if ms is None:
         return None
-    moment = datetime.fromtimestamp(ms / 1000.0, tz=UTC)
+    try:
+        moment = datetime.fromtimestamp(ms / 1000.0, tz=UTC)
+    except (ValueError, OverflowError, OSError):
+        return None
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 

@@ -14,6 +14,7 @@ same thing reported twice is merged here, once:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -68,7 +69,7 @@ def _int(value: Any) -> int | None:
         return None
     if isinstance(value, int):
         return value
-    if isinstance(value, float) and value.is_integer():
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
         return int(value)
     if isinstance(value, str):
         try:
@@ -81,7 +82,8 @@ def _int(value: Any) -> int | None:
 def _number(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return float(value)
+    number = float(value)
+    return number if math.isfinite(number) else None
 
 
 def _str(value: Any) -> str | None:
@@ -94,7 +96,7 @@ def epoch_ms(timestamp: Any) -> float | None:
         return None
     try:
         return datetime.fromisoformat(timestamp.replace("Z", "+00:00")).timestamp() * 1000.0
-    except ValueError:
+    except (ValueError, OverflowError, OSError):
         return None
 
 

@@ -141,15 +141,17 @@ def finish_run(
 def run_report(paths: ArtifactPaths, result: dict[str, Any]) -> Report | None:
     """Write report.json/.md/.html beside result.json; their paths go into ``result["report"]``.
 
-    A report that cannot be made never fails the run: the reason is in the result.
+    A report that cannot be made never fails the run (the log and the verdict are
+    already written): the reason is in the result, and the CLI warns.
     """
     from beacon.report import report_for_run, write_reports
 
     try:
         report = report_for_run(paths, result)
         result["report"] = write_reports(paths, report)
-    except (OSError, ValueError) as exc:
-        result["report"] = {"error": f"the run report could not be written: {exc}"}
+    except Exception as exc:  # a report bug must not fail the agent's run
+        error = f"the run report could not be written: {type(exc).__name__}: {exc}"
+        result["report"] = {"error": error}
         return None
     return report
 
