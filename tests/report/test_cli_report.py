@@ -208,3 +208,16 @@ def test_quiet_exec_prints_no_report(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stderr
     assert "beacon report" not in run.stderr
     assert (tmp_path / "beacon" / "report.html").is_file()
+
+
+def test_a_report_that_cannot_be_written_does_not_fail_the_run(tmp_path: Path) -> None:
+    base = tmp_path / "beacon"
+    (base / "report.html").mkdir(parents=True)  # the rename onto it fails
+    run = beacon(
+        "ci", "exec", "--base-dir", str(base), "--require-telemetry=false", "--json", "--", "true"
+    )
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    assert result["report"]["error"].startswith("the run report could not be written")
+    assert "warning: the run report could not be written" in run.stderr
+    assert json.loads((base / "result.json").read_text())["exit_code"] == 0
