@@ -161,6 +161,21 @@ class Report:
         }
 
 
+def finding_row(finding: Any) -> tuple[str, str, str]:
+    """(severity, rule, what) of a finding from result.json (the rules stage's shape:
+    ``rule_id``, ``title``, ``severity``, ``reason``, ``session_id``, ...)."""
+    if not isinstance(finding, Mapping):
+        return "", "", str(finding)
+    rule = finding.get("rule_id") or finding.get("rule") or finding.get("id") or ""
+    title = finding.get("title") or finding.get("message") or ""
+    reason = finding.get("reason") or finding.get("description") or ""
+    what = ": ".join(str(part) for part in (title, reason) if part)
+    session = finding.get("session_id")
+    if session:
+        what += f" (session {session})"
+    return str(finding.get("severity") or ""), str(rule), what
+
+
 def build_report(
     lines: Iterable[Mapping[str, Any]],
     *,

@@ -11,7 +11,7 @@ from html import escape
 from typing import Any
 
 from beacon.report import fmt
-from beacon.report.build import Group, Report
+from beacon.report.build import Group, Report, finding_row
 from beacon.report.facts import RunFacts
 from beacon.report.figures import Figures
 from beacon.report.svg import Mark, bar_chart, timeline
@@ -349,10 +349,8 @@ def _tables(report: Report) -> list[str]:
         out.append(f"<h2>Findings ({len(report.findings):,})</h2>")
         rows = []
         for finding in report.findings[:MAX_TABLE_ROWS]:
-            item = finding if isinstance(finding, dict) else {"message": finding}
-            rule = item.get("rule_id") or item.get("rule") or item.get("id") or ""
-            message = item.get("message") or item.get("title") or item.get("description") or ""
-            rows.append([_td(item.get("severity", "")), _code(rule), _td(message)])
+            severity, rule, what = finding_row(finding)
+            rows.append([_td(severity), _code(rule), _td(what)])
         out.append(_table(["severity", "rule", "finding"], rows))
     return out
 

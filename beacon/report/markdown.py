@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from beacon.report import fmt
-from beacon.report.build import Group, Report
+from beacon.report.build import Group, Report, finding_row
 from beacon.report.figures import Figures
 
 GITHUB_SUMMARY_LIMIT = 1024 * 1024
@@ -288,19 +288,18 @@ def _redactions(totals: Figures) -> list[str]:
     return ["#### Redactions", "", *table(["family", "secrets replaced"], body)]
 
 
-def _finding_cells(finding: Any) -> list[str]:
-    if not isinstance(finding, Mapping):
-        return ["", "", cell(finding)]
-    severity = finding.get("severity", "")
-    rule = finding.get("rule_id") or finding.get("rule") or finding.get("id") or ""
-    message = finding.get("message") or finding.get("title") or finding.get("description") or ""
-    return [cell(severity), code(rule) if rule else "", cell(message)]
-
-
 def _findings(findings: list[Any], rows: int) -> list[str]:
     if not findings:
         return []
-    body = [_finding_cells(finding) for finding in findings[:rows]]
-    out = [f"#### Findings ({len(findings):,})", ""]
+    body = []
+    for finding in findings[:rows]:
+        severity, rule, what = finding_row(finding)
+        body.append([cell(severity), code(rule) if rule else "", cell(what, 400)])
+    by_severity: dict[str, int] = {}
+    for finding in findings:
+        severity = finding_row(finding)[0] or "unknown"
+        by_severity[severity] = by_severity.get(severity, 0) + 1
+    counts = ", ".join(f"{n:,} {severity}" for severity, n in by_severity.items())
+    out = [f"#### Findings ({len(findings):,}: {counts})", ""]
     out += table(["severity", "rule", "finding"], body)
     return out + more(len(findings), min(rows, len(findings)), "findings")

@@ -17,8 +17,13 @@ from .helpers import fixture_run_requests, pipeline_log
 FINDINGS = [
     {
         "rule_id": "secrets.cat_env",
+        "title": "Environment dumped",
         "severity": "high",
-        "message": "the agent printed its environment",
+        "posture": "fail",
+        "session_id": "517e1928",
+        "reason": "the agent printed its environment",
+        "events": [],
+        "kind": "match",
     }
 ]
 
@@ -76,7 +81,11 @@ def test_every_format_of_a_downloaded_artifact(artifact: Path, tmp_path: Path) -
     markdown = beacon(
         "ci", "report", "--log-path", str(artifact), "--format", "markdown", env=env, check=True
     ).stdout
-    assert "#### Findings (1)" in markdown and "<code>secrets.cat_env</code>" in markdown
+    assert "#### Findings (1: 1 high)" in markdown
+    assert (
+        "| high | <code>secrets.cat_env</code> | Environment dumped: the agent printed its "
+        "environment (session 517e1928) |" in markdown
+    )
 
     target = tmp_path / "out" / "report.html"
     target.parent.mkdir()
