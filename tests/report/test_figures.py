@@ -11,7 +11,7 @@ import pytest
 
 from beacon.report import build_report, load_report, render_markdown, render_text
 from beacon.report.models import normalize_model
-from tests.pipeline.helpers import PROTOCOLS, log_request
+from tests.pipeline.helpers import PROTOCOLS, fixture_requests, log_request
 
 from .helpers import (
     fixture_run_requests,
@@ -297,3 +297,17 @@ def test_redactions_by_family_per_session(tmp_path: Path) -> None:
     assert token not in render_markdown(load_report(log))
     (command,) = report["totals"]["commands"]["items"]
     assert token not in command["command"] and "curl" in command["command"]
+
+
+def test_an_appended_log_reports_the_named_or_the_latest_run(tmp_path: Path) -> None:
+    spool_log = pipeline_log(tmp_path, fixture_run_requests("grpc"), session_id="run-a", name="a")
+    alone = load_report(spool_log).to_dict()["totals"]
+    appended = tmp_path / "runtime.jsonl"
+    first = spool_log.read_bytes()
+    second = pipeline_log(tmp_path, fixture_requests("http-json"), session_id="run-b", name="b")
+    appended.write_bytes(first + second.read_bytes())
+    latest = load_report(appended)
+    assert latest.session_id == "run-b"
+    assert latest.totals.requests == 2
+    named = load_report(appended, session_id="run-a").to_dict()["totals"]
+    assert named == alone
