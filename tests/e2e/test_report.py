@@ -123,3 +123,26 @@ def get_session(line: dict[str, object]) -> str | None:
     session = line.get("session")
     value = session.get("id") if isinstance(session, dict) else None
     return value if isinstance(value, str) else None
+
+
+async def test_errors_and_retries_of_a_run_that_gave_up(
+    claude_bin: Path, stub: MessagesStub, tmp_path: Path
+) -> None:
+    """Three 529s: Claude retries twice, then gives up (docs/claude-code.md)."""
+    home, work, base = job_dirs(tmp_path)
+    scenario = build("overloaded_exhausted", work)
+    stub.use(scenario.script)
+    run = await beacon_exec(
+        [str(claude_bin), *scenario.claude_args()],
+        protocol="http/json",
+        base_dir=base,
+        env=hermetic_env(home, stub.base_url),
+        cwd=work,
+    )
+    assert run.process.returncode == 1, run.process.describe()
+    report = json.loads(read_text(run.result()["report"]["json"]))
+    api = report["totals"]["api"]
+    assert (api["requests"], api["errors"], api["retries_exhausted"]) == (0, 1, 1)
+    assert api["retries"] == 2
+    assert report["totals"]["cost_usd"] is None  # no request was answered: nothing reported
+    assert report["run"]["child_exit_code"] == 1 and report["run"]["status"] == "fail"
