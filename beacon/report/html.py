@@ -12,7 +12,7 @@ from typing import Any
 
 from beacon.report import fmt
 from beacon.report.build import Group, Report, finding_row
-from beacon.report.facts import RunFacts
+from beacon.report.facts import TOKEN_KINDS, RunFacts
 from beacon.report.figures import Figures
 from beacon.report.svg import Mark, bar_chart, timeline
 
@@ -203,10 +203,7 @@ def _charts(title: str, rows: list[tuple[str, Any]]) -> str:
     token_rows = [
         (
             label,
-            [
-                (k, float(item.tokens[k]))
-                for k in ("input", "output", "cache_read", "cache_creation")
-            ],
+            [(k, float(item.tokens[k])) for k in TOKEN_KINDS],
         )
         for label, item in rows
     ]
@@ -237,81 +234,63 @@ def _charts(title: str, rows: list[tuple[str, Any]]) -> str:
 
 def _tables(report: Report) -> list[str]:
     f = report.totals
-    out: list[str] = []
-    if f.models:
-        out.append("<h2>Models</h2>")
-        out.append(
-            _table(
-                [
-                    "model",
-                    "names",
-                    "requests",
-                    "input",
-                    "output",
-                    "cache read",
-                    "cache write",
-                    "cost",
-                ],
-                [
-                    [
-                        _code(m.model),
-                        _code(", ".join(m.names)),
-                        _td(
-                            fmt.count(m.requests), numeric=True, path=f"totals.models.{i}.requests"
-                        ),
-                        *(
-                            _td(
-                                fmt.count(m.tokens[k]),
-                                numeric=True,
-                                path=f"totals.models.{i}.tokens.{k}",
-                            )
-                            for k in ("input", "output", "cache_read", "cache_creation")
-                        ),
-                        _td(
-                            fmt.money(m.cost_usd), numeric=True, path=f"totals.models.{i}.cost_usd"
-                        ),
-                    ]
-                    for i, m in enumerate(f.models)
-                ],
-            )
-        )
-        if f.metrics_agree is not None:
-            verdict = "agree" if f.metrics_agree else "DISAGREE"
-            out.append(
-                f'<p class="muted">Metrics cross-check: {verdict} (metrics: cost '
-                f"{escape(fmt.money(f.metrics_cost_usd))}).</p>"
-            )
-    if f.tools:
-        out.append("<h2>Tools</h2>")
-        out.append(
-            _table(
-                ["tool", "uses", "failed", "total time", "longest"],
-                [
-                    [
-                        _code(t.name),
-                        _td(
-                            fmt.count(t.count), numeric=True, path=f"totals.tools.by_name.{i}.count"
-                        ),
-                        _td(
-                            fmt.count(t.failures),
-                            numeric=True,
-                            path=f"totals.tools.by_name.{i}.failures",
-                        ),
-                        _td(fmt.duration(t.duration_ms), numeric=True),
-                        _td(fmt.duration(t.max_duration_ms), numeric=True),
-                    ]
-                    for i, t in enumerate(f.tools[:MAX_TABLE_ROWS])
-                ],
-            )
-        )
+    out = [*_model_section(f), *_tool_section(f)]
     if len(report.sessions) > 1:
         out += _group_table("Claude sessions", "sessions", report.sessions)
     if len(report.harnesses) > 1:
         out += _group_table("Harnesses", "harnesses", report.harnesses)
-    if f.commands:
-        out.append(
-            f"<h2>Commands ({fmt.plural(f.command_runs, 'run')}, {len(f.commands):,} distinct)</h2>"
+    return [*out, *_list_sections(f), *_redaction_section(f), *_finding_section(report)]
+
+
+def _model_section(f: Figures) -> list[str]:
+    if not f.models:
+        return []
+    rows = []
+    for i, m in enumerate(f.models):
+        p = f"totals.models.{i}"
+        rows.append(
+            [
+                _code(m.model),
+                _code(", ".join(m.names)),
+                _td(fmt.count(m.requests), numeric=True, path=f"{p}.requests"),
+                *(
+                    _td(fmt.count(m.tokens[k]), numeric=True, path=f"{p}.tokens.{k}")
+                    for k in TOKEN_KINDS
+                ),
+                _td(fmt.money(m.cost_usd), numeric=True, path=f"{p}.cost_usd"),
+            ]
         )
+    header = ["model", "names", "requests", "input", "output", "cache read", "cache write", "cost"]
+    out = ["<h2>Models</h2>", _table(header, rows)]
+    if f.metrics_agree is not None:
+        verdict = "agree" if f.metrics_agree else "DISAGREE"
+        out.append(
+            f'<p class="muted">Metrics cross-check: {verdict} (metrics: cost '
+            f"{escape(fmt.money(f.metrics_cost_usd))}).</p>"
+        )
+    return out
+
+
+def _tool_section(f: Figures) -> list[str]:
+    if not f.tools:
+        return []
+    rows = [
+        [
+            _code(t.name),
+            _td(fmt.count(t.count), numeric=True, path=f"totals.tools.by_name.{i}.count"),
+            _td(fmt.count(t.failures), numeric=True, path=f"totals.tools.by_name.{i}.failures"),
+            _td(fmt.duration(t.duration_ms), numeric=True),
+            _td(fmt.duration(t.max_duration_ms), numeric=True),
+        ]
+        for i, t in enumerate(f.tools[:MAX_TABLE_ROWS])
+    ]
+    return ["<h2>Tools</h2>", _table(["tool", "uses", "failed", "total time", "longest"], rows)]
+
+
+def _list_sections(f: Figures) -> list[str]:
+    out: list[str] = []
+    if f.commands:
+        title = f"Commands ({fmt.plural(f.command_runs, 'run')}, {len(f.commands):,} distinct)"
         rows = [
             [
                 _code(c["command"], 1000),
@@ -320,14 +299,15 @@ def _tables(report: Report) -> list[str]:
             ]
             for c in f.commands[:MAX_TABLE_ROWS]
         ]
-        out.append(_table(["command", "runs", "failed"], rows) + _more(len(f.commands)))
+        out += [f"<h2>{escape(title)}</h2>", _table(["command", "runs", "failed"], rows)]
+        out.append(_more(len(f.commands)))
     for title, listing in (("Files modified", f.files_modified), ("Files read", f.files_read)):
         if listing:
-            out.append(f"<h2>{title} ({len(listing):,})</h2>")
             rows = [
                 [_code(x["path"]), _td(x["count"], numeric=True)] for x in listing[:MAX_TABLE_ROWS]
             ]
-            out.append(_table(["path", "times"], rows) + _more(len(listing)))
+            out += [f"<h2>{title} ({len(listing):,})</h2>", _table(["path", "times"], rows)]
+            out.append(_more(len(listing)))
     if f.prompts:
         out.append(f"<h2>Prompts ({f.prompts:,})</h2>")
         if f.prompt_texts:
@@ -338,21 +318,30 @@ def _tables(report: Report) -> list[str]:
             out.append(f"<ol>{items}</ol>")
         else:
             out.append('<p class="muted">Prompt text was not captured.</p>')
-    if f.redactions:
-        out.append("<h2>Redactions</h2>")
-        rows = [
-            [_code(k), _td(fmt.count(v), numeric=True, path=f"totals.redactions.{k}")]
-            for k, v in sorted(f.redactions.items())
-        ]
-        out.append(_table(["family", "secrets replaced"], rows))
-    if report.findings:
-        out.append(f"<h2>Findings ({len(report.findings):,})</h2>")
-        rows = []
-        for finding in report.findings[:MAX_TABLE_ROWS]:
-            severity, rule, what = finding_row(finding)
-            rows.append([_td(severity), _code(rule), _td(what)])
-        out.append(_table(["severity", "rule", "finding"], rows))
     return out
+
+
+def _redaction_section(f: Figures) -> list[str]:
+    if not f.redactions:
+        return []
+    rows = [
+        [_code(k), _td(fmt.count(v), numeric=True, path=f"totals.redactions.{k}")]
+        for k, v in sorted(f.redactions.items())
+    ]
+    return ["<h2>Redactions</h2>", _table(["family", "secrets replaced"], rows)]
+
+
+def _finding_section(report: Report) -> list[str]:
+    if not report.findings:
+        return []
+    rows = []
+    for finding in report.findings[:MAX_TABLE_ROWS]:
+        severity, rule, what = finding_row(finding)
+        rows.append([_td(severity), _code(rule), _td(what)])
+    return [
+        f"<h2>Findings ({len(report.findings):,})</h2>",
+        _table(["severity", "rule", "finding"], rows),
+    ]
 
 
 def _more(total: int) -> str:

@@ -14,6 +14,7 @@ from typing import Any
 
 from beacon.report import fmt
 from beacon.report.build import Group, Report, finding_row
+from beacon.report.facts import TOKEN_KINDS
 from beacon.report.figures import Figures
 
 GITHUB_SUMMARY_LIMIT = 1024 * 1024
@@ -66,7 +67,7 @@ def more(total: int, shown: int, what: str) -> list[str]:
 
 def _tokens(figures: Figures) -> str:
     t = figures.tokens
-    return " / ".join(fmt.count(t[k]) for k in ("input", "output", "cache_read", "cache_creation"))
+    return " / ".join(fmt.count(t[k]) for k in TOKEN_KINDS)
 
 
 def _document(report: Report, *, items: int, rows: int) -> list[str]:
@@ -148,9 +149,7 @@ def _models(totals: Figures) -> list[str]:
 def _metric_tokens(tokens: Mapping[str, int] | None) -> str:
     if tokens is None:
         return fmt.UNKNOWN
-    return " / ".join(
-        fmt.count(tokens[k]) for k in ("input", "output", "cache_read", "cache_creation")
-    )
+    return " / ".join(fmt.count(tokens[k]) for k in TOKEN_KINDS)
 
 
 def _activity(report: Report, totals: Figures) -> list[str]:
