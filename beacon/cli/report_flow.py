@@ -87,7 +87,10 @@ def publish_run_report(
     written = result.get("report")
     files = written if isinstance(written, Mapping) else {}
     if report is None:
-        reporter.warning(str(files.get("error", "no run report")))
+        if "skipped" in files:
+            reporter.status(f"no run report: {files['skipped']}")
+        else:
+            reporter.warning(str(files.get("error", "no run report")))
         return
     html = files.get("html")
     html_path = html if isinstance(html, str) else None

@@ -22,6 +22,8 @@ from beacon.paths import write_private as write_private  # re-exported: run/exec
 if TYPE_CHECKING:
     from beacon.report import Report
 
+CANCELLED_REPORT = "the run was cancelled; make the report with `beacon ci report`"
+
 #: The name the collector token is redacted under (never exported anywhere).
 TOKEN_NAME = "BEACON_COLLECTOR_TOKEN"  # noqa: S105 - a name, not a secret
 
@@ -130,7 +132,13 @@ def finish_run(
     )
     result = result_object(outcome=outcome, exit_code=exit_code, validation=validation)
     result["events_written"] = events
-    report = run_report(paths, result)
+    if outcome.cancelled_by is None:
+        report = run_report(paths, result)
+    else:
+        # The runner's SIGKILL follows its cancel by seconds: result.json first; the
+        # report can be made afterwards from the artifacts.
+        report = None
+        result["report"] = {"skipped": CANCELLED_REPORT}
     write_result(paths, result)
     if status != "fail" and not settings.keep_spool:
         with contextlib.suppress(FileNotFoundError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,8 @@ import pytest
 
 from beacon.ci.github import STEP_SUMMARY_LIMIT, parse_env_file
 from beacon.report.outputs import OUTPUT_NAMES
-from tests.cli.helpers import beacon, clean_env
+from beacon.run.finish import CANCELLED_REPORT
+from tests.cli.helpers import beacon, clean_env, signal_and_wait, start_waiting_exec
 
 from .helpers import fixture_run_requests, pipeline_log
 
@@ -230,3 +232,20 @@ def test_a_report_that_cannot_be_written_does_not_fail_the_run(tmp_path: Path) -
     assert result["report"]["error"].startswith("the run report could not be written")
     assert "warning: the run report could not be written" in run.stderr
     assert json.loads((base / "result.json").read_text())["exit_code"] == 0
+
+
+def test_a_cancelled_run_writes_result_json_first_and_leaves_the_report_for_later(
+    tmp_path: Path,
+) -> None:
+    base = tmp_path / "beacon"
+    process, _ = start_waiting_exec(
+        base, tmp_path, ("--harness", "otel", "--no-require-telemetry"), "waitsig:{got}"
+    )
+    stderr, _ = signal_and_wait(process, signal.SIGTERM)
+    assert process.returncode == 128 + signal.SIGTERM, stderr
+    result = json.loads((base / "result.json").read_text())
+    assert result["report"] == {"skipped": CANCELLED_REPORT}
+    assert not (base / "report.html").exists()
+    assert "no run report: the run was cancelled" in stderr
+    later = beacon("ci", "report", "--base-dir", str(base), "--format", "json", check=True)
+    assert json.loads(later.stdout)["run"]["exit_code"] == 128 + signal.SIGTERM
