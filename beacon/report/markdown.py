@@ -9,6 +9,7 @@ text cut at a line boundary with a note.
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -42,9 +43,15 @@ def _cut(text: str, max_bytes: int) -> str:
     return head + _CUT_NOTE if len((head + _CUT_NOTE).encode()) <= max_bytes else ""
 
 
+#: Markdown syntax in agent-made text (commands, prompts, paths) is shown, never rendered:
+#: ``![x](https://…)`` in a prompt must not become an image GitHub fetches.
+_MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_\[\]()!#+\-.|~{}=^$:])")
+
+
 def cell(value: object, limit: int = _CELL_CHARS) -> str:
-    """A table cell: one line, HTML-escaped, pipes escaped."""
-    return html.escape(fmt.clip(str(value), limit)).replace("|", "\\|")
+    """Text from the run as one line of literal text: markdown and HTML escaped."""
+    text = _MARKDOWN_PUNCTUATION.sub(r"\\\1", fmt.clip(str(value), limit))
+    return html.escape(text, quote=False)
 
 
 def code(value: object, limit: int = _CELL_CHARS) -> str:

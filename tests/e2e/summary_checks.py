@@ -84,11 +84,13 @@ def tables(markdown: str) -> dict[str, list[dict[str, str]]]:
 
 def _cells(row: str) -> list[str]:
     parts = re.split(r"(?<!\\)\|", row.strip()[1:-1])
-    return [_plain(part.strip().replace("\\|", "|")) for part in parts]
+    return [_plain(part.strip()) for part in parts]
 
 
 def _plain(cell: str) -> str:
-    return html.unescape(re.sub(r"</?code>", "", cell))
+    """What GitHub shows for a cell: tags gone, backslash escapes and entities resolved."""
+    text = re.sub(r"</?code>", "", cell)
+    return html.unescape(re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", text))
 
 
 def money(text: str) -> float:

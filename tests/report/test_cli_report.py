@@ -84,9 +84,10 @@ def test_every_format_of_a_downloaded_artifact(artifact: Path, tmp_path: Path) -
         "ci", "report", "--log-path", str(artifact), "--format", "markdown", env=env, check=True
     ).stdout
     assert "#### Findings (1: 1 high)" in markdown
+    # Text from the run is literal: its markdown punctuation is backslash-escaped.
     assert (
-        "| high | <code>secrets.cat_env</code> | Environment dumped: the agent printed its "
-        "environment (session 517e1928) |" in markdown
+        "| high | <code>secrets\\.cat\\_env</code> | Environment dumped\\: the agent printed "
+        "its environment \\(session 517e1928\\) |" in markdown
     )
 
     target = tmp_path / "out" / "report.html"

@@ -74,6 +74,24 @@ def test_a_small_budget_shortens_lists_first_then_cuts_with_a_note() -> None:
     assert render_markdown(report, max_bytes=10) == ""
 
 
+def test_markdown_in_a_prompt_is_shown_not_rendered() -> None:
+    """An image in a prompt would make GitHub fetch it from whoever wrote the prompt."""
+    line = {
+        "timestamp": "2026-12-01T10:00:00.000Z",
+        "event": {"action": "prompt.submitted"},
+        "harness": {"name": "claude_code", "version": "1"},
+        "beacon": {"session_id": "r", "source": {"signal": "logs"}},
+        "session": {"id": "s"},
+        "prompt": {"text": "![t](https://evil.example/p.png) [l](https://x) **b** <img src=x>"},
+    }
+    markdown = render_markdown(build_report([line]))
+    (item,) = [row for row in markdown.splitlines() if row.startswith("1. ")]
+    assert item == (
+        "1. \\!\\[t\\]\\(https\\://evil\\.example/p\\.png\\) \\[l\\]\\(https\\://x\\) "
+        "\\*\\*b\\*\\* &lt;img src\\=x&gt;"
+    )
+
+
 def test_markup_in_commands_cannot_break_the_table_or_inject_html() -> None:
     command = "echo '<script>alert(1)</script>' | grep -v `x` \n && rm -rf /tmp/y"
     line = {
