@@ -305,7 +305,7 @@ def _findings(findings: list[Any], rows: int) -> list[str]:
     for finding in findings:
         severity = finding_row(finding)[0] or "unknown"
         by_severity[severity] = by_severity.get(severity, 0) + 1
-    counts = ", ".join(f"{n:,} {severity}" for severity, n in by_severity.items())
+    counts = ", ".join(f"{n:,} {cell(severity, 20)}" for severity, n in by_severity.items())
     out = [f"#### Findings ({len(findings):,}: {counts})", ""]
     out += table(["severity", "rule", "finding"], body)
     return out + more(len(findings), min(rows, len(findings)), "findings")
