@@ -166,3 +166,36 @@ def test_the_numbers_shown_equal_the_json_report(rendered: dict[str, Any]) -> No
     for path, text in shown.items():
         assert shown_equals(text, resolve(rendered["json"], path)), (path, text)
     assert "<script" not in rendered["dom"]
+
+
+def test_every_figure_of_a_two_harness_page_is_the_jsons() -> None:
+    """The page's own markup (no browser): harness and session tables, unknown cost."""
+    from beacon.report import build_report, render_html, render_json
+
+    def request(harness: str, session: str, cost: float | None) -> dict[str, Any]:
+        usage: dict[str, Any] = {"input_tokens": 7, "output_tokens": 3}
+        if cost is not None:
+            usage["cost_usd"] = cost
+        return {
+            "timestamp": "2026-12-01T10:00:00.000Z",
+            "event": {"action": "session.activity"},
+            "harness": {"name": harness, "version": "1"},
+            "beacon": {"session_id": "r", "source": {"signal": "logs"}},
+            "session": {"id": session},
+            "model": "m-1",
+            "gen_ai": {"usage": usage},
+        }
+
+    report = build_report(
+        [request("claude_code", "a", 0.5), request("codex", "b", None), request("codex", "c", None)]
+    )
+    document = json.loads(render_json(report))
+    parser = Figures()
+    parser.feed(render_html(report))
+    shown = dict(parser.found)
+    assert shown["totals.cost_usd"] == "unknown"
+    assert shown["harnesses.0.cost_usd"] == "$0.5"
+    assert shown["harnesses.1.cost_usd"] == "unknown"
+    assert shown["sessions.2.tokens.input"] == "7"
+    for path, text in shown.items():
+        assert shown_equals(text, resolve(document, path)), (path, text)
