@@ -47,11 +47,13 @@ def write_reports(paths: ArtifactPaths, report: Report) -> dict[str, str]:
     return {kind: str(path) for kind, path in written.items()}
 
 
-def report_for_run(paths: ArtifactPaths, result: Mapping[str, Any]) -> Report:
-    """The report of the run that just finished (its log and in-memory result object)."""
+def report_for_run(paths: ArtifactPaths, result: Mapping[str, Any], start: int = 0) -> Report:
+    """The report of the run that just finished: its lines (from byte ``start`` of the
+    log) and its in-memory result object."""
     session_id = result.get("session_id")
     return load_report(
         paths.log_path,
         session_id=session_id if isinstance(session_id, str) else None,
         result=result,
+        start=start,
     )

@@ -253,14 +253,18 @@ def _session_spans(facts: RunFacts) -> dict[str, tuple[str, float | None, float 
     return dict(sorted(spans.items(), key=lambda item: (item[1][1] is None, item[1][1] or 0)))
 
 
-def read_lines(log_path: Path, *, containing: str | None = None) -> Iterator[dict[str, Any]]:
-    """The JSON object lines of ``log_path``; lines that do not parse are skipped.
+def read_lines(
+    log_path: Path, *, containing: str | None = None, start: int = 0
+) -> Iterator[dict[str, Any]]:
+    """The JSON object lines of ``log_path`` from byte ``start``; bad lines are skipped.
 
     ``containing``: skip, unparsed, the lines without this text (another run's lines
     in an appended log are never decoded).
     """
     needle = containing.encode() if containing else b""
     with log_path.open("rb") as handle:
+        if start:
+            handle.seek(start)
         for raw in handle:
             if not raw.strip() or needle not in raw:
                 continue
@@ -281,13 +285,21 @@ def read_result(path: Path) -> dict[str, Any] | None:
 
 
 def load_report(
-    log_path: Path, *, session_id: str | None = None, result: Mapping[str, Any] | None = None
+    log_path: Path,
+    *,
+    session_id: str | None = None,
+    result: Mapping[str, Any] | None = None,
+    start: int = 0,
 ) -> Report:
-    """The report of a log file; ``result`` defaults to the ``result.json`` beside it."""
+    """The report of a log file; ``result`` defaults to the ``result.json`` beside it.
+
+    ``start``: the byte offset where the run's lines begin (the log's size before the
+    pipeline appended them), so a long appended log is not read again.
+    """
     if result is None:
         result = read_result(log_path.parent / RESULT_NAME)
     return build_report(
-        read_lines(log_path, containing=session_id),
+        read_lines(log_path, containing=session_id, start=start),
         session_id=session_id,
         result=result,
         log_path=str(log_path),

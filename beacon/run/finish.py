@@ -11,6 +11,7 @@ import contextlib
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from beacon.agents.harnesses import Harness
@@ -21,6 +22,7 @@ from beacon.paths import write_private as write_private  # re-exported: run/exec
 
 if TYPE_CHECKING:
     from beacon.report import Report
+    from beacon.rules.stage import RulesOutcome
 
 CANCELLED_REPORT = "the run was cancelled; make the report with `beacon ci report`"
 
@@ -60,8 +62,10 @@ def decide_exit_code(
     require_telemetry: bool,
     upload_failed: bool = False,
     cancelled_by: int | None = None,
+    policy_failed: bool = False,
 ) -> int:
-    """The documented precedence (docs/exit-codes.md): timeout, child, validation, upload."""
+    """The documented precedence (docs/exit-codes.md): timeout, child, cancelled, policy,
+    validation, upload."""
     if timed_out:
         return int(ExitCode.TIMEOUT)
     if child_exit_code:
@@ -69,6 +73,8 @@ def decide_exit_code(
     if cancelled_by is not None:
         # The child finished cleanly after being cancelled; the job was still cancelled.
         return 128 + cancelled_by
+    if policy_failed:
+        return int(ExitCode.POLICY_FAILED)
     if validation_status == "fail" and require_telemetry:
         return int(ExitCode.VALIDATION_FAILED)
     if upload_failed:
@@ -119,21 +125,27 @@ def finish_run(
     settings: FinishSettings,
     environ: Mapping[str, str],
 ) -> RunResult:
+    log_start = _size(paths.log_path)
     validation, events = pipeline_validation(
         paths=paths, outcome=outcome, harnesses=harnesses, settings=settings, environ=environ
     )
     status = validation.get("status")
+    rules = run_rules(paths.log_path, log_start, outcome.session_id, settings)
     exit_code = decide_exit_code(
         child_exit_code=outcome.child_exit_code,
         timed_out=outcome.timed_out,
         validation_status=status,
         require_telemetry=settings.require_telemetry,
         cancelled_by=outcome.cancelled_by,
+        policy_failed=rules is not None and rules.policy_failed,
     )
     result = result_object(outcome=outcome, exit_code=exit_code, validation=validation)
     result["events_written"] = events
+    if rules is not None:
+        result["findings"] = [finding.to_dict() for finding in rules.findings]
+        result["findings_summary"] = rules.summary
     if outcome.cancelled_by is None:
-        report = run_report(paths, result)
+        report = run_report(paths, result, log_start)
     else:
         # The runner's SIGKILL follows its cancel by seconds: result.json first; the
         # report can be made afterwards from the artifacts.
@@ -146,7 +158,7 @@ def finish_run(
     return RunResult(exit_code=exit_code, result=result, events_written=events, report=report)
 
 
-def run_report(paths: ArtifactPaths, result: dict[str, Any]) -> Report | None:
+def run_report(paths: ArtifactPaths, result: dict[str, Any], log_start: int = 0) -> Report | None:
     """Write report.json/.md/.html beside result.json; their paths go into ``result["report"]``.
 
     A report that cannot be made never fails the run (the log and the verdict are
@@ -155,13 +167,31 @@ def run_report(paths: ArtifactPaths, result: dict[str, Any]) -> Report | None:
     from beacon.report import report_for_run, write_reports
 
     try:
-        report = report_for_run(paths, result)
+        report = report_for_run(paths, result, log_start)
         result["report"] = write_reports(paths, report)
     except Exception as exc:  # a report bug must not fail the agent's run
         error = f"the run report could not be written: {type(exc).__name__}: {exc}"
         result["report"] = {"error": error}
         return None
     return report
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def run_rules(
+    log_path: Path, start: int, session_id: str, settings: FinishSettings
+) -> RulesOutcome | None:
+    """The rules stage over this run's lines (None with ``--no-rules`` and no budget)."""
+    if not settings.rules.active:
+        return None
+    from beacon.rules.stage import evaluate_run
+
+    return evaluate_run(log_path, start=start, session_id=session_id, settings=settings.rules)
 
 
 def result_object(
