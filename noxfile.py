@@ -35,6 +35,9 @@ def install_test_clients(session: nox.Session) -> None:
     session.run("python", "tests/e2e/claude_install.py")
     session.run("python", "tests/e2e/node_install.py")
     install_shells(session)
+    # The HTML report is rendered in Debian's chromium (apt-get --no-install-recommends
+    # when root and missing; elsewhere the test says how to install it).
+    session.run("python", "tests/report/chromium_install.py")
 
 
 def install_shells(session: nox.Session) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -58,6 +60,18 @@ class ArtifactPaths:
     def daemon_log_path(self) -> Path:
         return self.base_dir / "daemon.log"
 
+    @property
+    def report_json_path(self) -> Path:
+        return self.base_dir / "report.json"
+
+    @property
+    def report_markdown_path(self) -> Path:
+        return self.base_dir / "report.md"
+
+    @property
+    def report_html_path(self) -> Path:
+        return self.base_dir / "report.html"
+
     def ensure_dirs(self) -> None:
         """Create the base and spool dirs with mode 0700 (tightening existing ones)."""
         for directory in (self.base_dir, self.spool_dir):
@@ -69,3 +83,18 @@ class ArtifactPaths:
                     f"cannot use base dir {directory}: {exc.strerror}",
                     hint="pass --base-dir with a writable directory",
                 ) from exc
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write a 0600 file atomically (readers never see half of it)."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        temporary.chmod(FILE_MODE)
+        temporary.replace(path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            temporary.unlink()
+        raise

@@ -137,7 +137,13 @@ def finish_settings(flags: FinishFlags, environ: Mapping[str, str]) -> FinishSet
 
 
 def report_finish(
-    reporter: Reporter, run: RunResult, *, log_path: Path, require_telemetry: bool
+    reporter: Reporter,
+    run: RunResult,
+    *,
+    log_path: Path,
+    require_telemetry: bool,
+    paths: ArtifactPaths,
+    environ: Mapping[str, str],
 ) -> None:
     validation = run.result.get("validation") or {}
     status = validation.get("status", "unknown")
@@ -156,6 +162,11 @@ def report_finish(
         reporter.status(f"validation {status}" + (f" ({count} harness events)" if count else ""))
     report_findings(reporter, run.result)
     report_exports(reporter, run.result)
+    from beacon.cli.report_flow import publish_run_report
+
+    publish_run_report(
+        reporter, run.report, run.result, environ, log_path=log_path, result_path=paths.result_path
+    )
     reporter.result(run.result)
 
 

@@ -128,5 +128,12 @@ def _run_exec(args: ExecArgs, early_signals: list[int]) -> int:
         result["error"] = str(exc)
         reporter.result(result)
         return code
-    report_finish(reporter, run, log_path=paths.log_path, require_telemetry=required)
+    report_finish(
+        reporter,
+        run,
+        log_path=paths.log_path,
+        require_telemetry=required,
+        paths=paths,
+        environ=environ,
+    )
     return run.exit_code

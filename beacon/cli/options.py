@@ -413,6 +413,29 @@ class RulesLintArgs:
     command: list[str] = argument("Rule files or directories ('builtin': beacon's pack).")
 
 
+@dataclass
+class ReportArgs:
+    """``ci report``."""
+
+    base_dir: Path | None = opt(BASE_DIR)
+    log_path: Path | None = opt(LOG_PATH)
+    session_id: str | None = opt(
+        Option(
+            ("--session-id",),
+            "value",
+            "The beacon run to report (default: the most recent run in the log).",
+            "ID",
+        )
+    )
+    fmt: str = opt(
+        Option(("--format",), "value", "text (default), markdown, json or html.", "FORMAT"),
+        "text",
+    )
+    output: Path | None = opt(
+        Option(("--output",), "path", "Write the report to this file instead of stdout.", "FILE")
+    )
+
+
 @dataclass(frozen=True)
 class CommandSpec:
     """One command: where it sits, what it parses into, what runs it, its help.
@@ -466,6 +489,15 @@ SCAN_HELP = """Evaluate detection rules and budgets over one run of runtime.json
 
 Exit code: 7 when a finding is at or above --fail-on, 2 on bad usage or a bad
 rule file, 0 otherwise."""
+
+REPORT_HELP = """Report what the agent did in one run: duration, verdict, cost and tokens
+per model, API requests, tools, commands, files, approvals, prompts, redactions and
+findings (see docs/report.md). Reads runtime.jsonl and the result.json beside it.
+
+Markdown on GitHub Actions (GITHUB_STEP_SUMMARY set, no --output) is appended to
+the job summary; the step outputs go to GITHUB_OUTPUT when it is set.
+
+Exit code: 0 when the report was made, 2 on bad usage or a log without a run."""
 
 #: Command groups and their help.
 GROUPS: dict[tuple[str, ...], str] = {
@@ -525,6 +557,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
         "beacon.cli.rules_flow:run_rules_lint",
         "Check rule files: YAML, known fields, CEL, windows, ids. Exit 2 when one is bad.",
     ),
+    CommandSpec(("ci", "report"), ReportArgs, "beacon.cli.report_flow:run_report", REPORT_HELP),
 )
 
 

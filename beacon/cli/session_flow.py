@@ -124,7 +124,14 @@ def run_stop(args: StopArgs) -> int:
         reporter.result({"session_id": None, "exit_code": 0, "stopped": False})
         return 0
     log_path = args.log_path or Path(stopped.state.log_path)
-    report_finish(reporter, stopped.result, log_path=log_path, require_telemetry=required)
+    report_finish(
+        reporter,
+        stopped.result,
+        log_path=log_path,
+        require_telemetry=required,
+        paths=paths,
+        environ=environ,
+    )
     return stopped.result.exit_code
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,11 +17,15 @@ from typing import TYPE_CHECKING, Any
 from beacon.agents.harnesses import Harness
 from beacon.config import FinishSettings
 from beacon.errors import ExitCode
-from beacon.paths import FILE_MODE, ArtifactPaths
+from beacon.paths import ArtifactPaths
+from beacon.paths import write_private as write_private  # re-exported: run/exec, run/session
 
 if TYPE_CHECKING:
     from beacon.pipeline import RedactionSettings
+    from beacon.report import Report
     from beacon.rules.stage import RulesOutcome
+
+CANCELLED_REPORT = "the run was cancelled; make the report with `beacon ci report`"
 
 #: The name the collector token is redacted under (never exported anywhere).
 TOKEN_NAME = "BEACON_COLLECTOR_TOKEN"  # noqa: S105 - a name, not a secret
@@ -50,6 +53,8 @@ class RunResult:
     result: dict[str, Any]
     events_written: int = 0
     validation_messages: list[str] = field(default_factory=list)
+    report: Report | None = None
+    """The run report (None when it could not be made: ``result["report"]["error"]``)."""
 
 
 def decide_exit_code(
@@ -153,6 +158,13 @@ def finish_run(
     if rules is not None:
         result["findings"] = [finding.to_dict() for finding in rules.findings]
         result["findings_summary"] = rules.summary
+    if outcome.cancelled_by is None:
+        report = run_report(paths, result, log_start)
+    else:
+        # The runner's SIGKILL follows its cancel by seconds: result.json first; the
+        # report can be made afterwards from the artifacts.
+        report = None
+        result["report"] = {"skipped": CANCELLED_REPORT}
     if settings.exports.configured:
         export_run(
             paths=paths,
@@ -167,7 +179,25 @@ def finish_run(
     if status != "fail" and not settings.keep_spool:
         with contextlib.suppress(FileNotFoundError):
             paths.spool_path.unlink()
-    return RunResult(exit_code=exit_code, result=result, events_written=events)
+    return RunResult(exit_code=exit_code, result=result, events_written=events, report=report)
+
+
+def run_report(paths: ArtifactPaths, result: dict[str, Any], log_start: int = 0) -> Report | None:
+    """Write report.json/.md/.html beside result.json; their paths go into ``result["report"]``.
+
+    A report that cannot be made never fails the run (the log and the verdict are
+    already written): the reason is in the result, and the CLI warns.
+    """
+    from beacon.report import report_for_run, write_reports
+
+    try:
+        report = report_for_run(paths, result, log_start)
+        result["report"] = write_reports(paths, report)
+    except Exception as exc:  # a report bug must not fail the agent's run
+        error = f"the run report could not be written: {type(exc).__name__}: {exc}"
+        result["report"] = {"error": error}
+        return None
+    return report
 
 
 def export_run(
@@ -257,21 +287,6 @@ def result_object(
 
 def write_result(paths: ArtifactPaths, result: Mapping[str, Any]) -> None:
     write_private(paths.result_path, json.dumps(result, indent=2) + "\n")
-
-
-def write_private(path: Path, text: str) -> None:
-    """Write a 0600 file atomically (readers never see half of it)."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        temporary.chmod(FILE_MODE)
-        temporary.replace(path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            temporary.unlink()
-        raise
 
 
 @contextlib.contextmanager
