@@ -19,6 +19,7 @@ from functools import cached_property
 from typing import Any
 
 from beacon.pipeline import actions
+from beacon.pipeline.content import without
 from beacon.pipeline.decode import (
     as_float,
     as_int,
@@ -64,6 +65,8 @@ class LineContext:
     now_nanos: int
     working_directory: str | None = None
     run: Mapping[str, str | bool] = field(default_factory=dict)
+    withheld: frozenset[str] = frozenset()
+    """Attribute names dropped from every client record (``--no-prompts``…)."""
 
 
 @dataclass
@@ -156,6 +159,12 @@ def _finish(
         session["working_directory"] = ctx.working_directory
     if session:
         line["session"] = session
+    if "repository" not in line and source.harness != BEACON_SCOPE:
+        # The CI gives none: the client's own vcs attributes (Claude Code 2.1.332 with
+        # OTEL_METRICS_INCLUDE_REPOSITORY) say which repository it worked in.
+        repository = actions.repository_from_vcs(raw)
+        if repository:
+            line["repository"] = repository
     actions._merge(line, dict(fields))
     line["content"] = {"redacted": False, "truncated": False}
     line["field_truncated"] = False
@@ -218,6 +227,8 @@ def _body_text(record: Mapping[str, Any]) -> str | None:
 
 def _log_line(ctx: LineContext, source: _Source, record: Mapping[str, Any]) -> dict[str, Any]:
     attrs = attributes(record.get("attributes"))
+    if source.harness != "beacon":
+        attrs = without(attrs, ctx.withheld)
     body = _body_text(record)
     name_attr = attrs.get("event.name")
     event_name = name_attr if isinstance(name_attr, str) and name_attr else None
@@ -275,7 +286,7 @@ def _log_line(ctx: LineContext, source: _Source, record: Mapping[str, Any]) -> d
 
 
 def _span_line(ctx: LineContext, source: _Source, span: Mapping[str, Any]) -> dict[str, Any]:
-    attrs = attributes(span.get("attributes"))
+    attrs = without(attributes(span.get("attributes")), ctx.withheld)
     name = _text(span.get("name"))
     harness = source.harness
     if harness == "otel" and name.startswith(CLAUDE_EVENT_PREFIX):
@@ -370,7 +381,7 @@ def _metric_point_line(
     temporality: int | None,
     point: Mapping[str, Any],
 ) -> dict[str, Any]:
-    attrs = attributes(point.get("attributes"))
+    attrs = without(attributes(point.get("attributes")), ctx.withheld)
     value, count = _point_value(kind, point)
     metric: dict[str, Any] = {"name": name or "unknown", "kind": kind}
     if value is not None:

@@ -15,10 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from beacon.agents.harnesses import Harness
+from beacon.agents.harnesses import Harness, Switches
 from beacon.config import FinishSettings
 from beacon.errors import ExitCode
 from beacon.paths import FILE_MODE, ArtifactPaths
+
+ALL_CONTENT = Switches()  # no content withheld
 
 #: The name the collector token is redacted under (never exported anywhere).
 TOKEN_NAME = "BEACON_COLLECTOR_TOKEN"  # noqa: S105 - a name, not a secret
@@ -77,9 +79,11 @@ def pipeline_validation(
     harnesses: tuple[Harness, ...],
     settings: FinishSettings,
     environ: Mapping[str, str],
+    switches: Switches = ALL_CONTENT,
 ) -> tuple[dict[str, Any], int]:
     """Run the pipeline over the spool; returns (validation dict, events written)."""
     from beacon.pipeline import PipelineOptions, RedactionSettings, run_pipeline
+    from beacon.pipeline.content import withheld_attributes
 
     redact_env = list(settings.redact_env)
     redaction_environ = dict(environ)
@@ -99,6 +103,7 @@ def pipeline_validation(
         working_directory=outcome.working_directory,
         min_events=settings.min_events,
         require_actions=settings.require_actions,
+        withheld=withheld_attributes(prompts=switches.prompts, tool_details=switches.tool_details),
     )
     result = run_pipeline(paths.spool_path, options)
     validation: dict[str, Any] = result.validation.to_dict()
@@ -112,9 +117,15 @@ def finish_run(
     harnesses: tuple[Harness, ...],
     settings: FinishSettings,
     environ: Mapping[str, str],
+    switches: Switches = ALL_CONTENT,
 ) -> RunResult:
     validation, events = pipeline_validation(
-        paths=paths, outcome=outcome, harnesses=harnesses, settings=settings, environ=environ
+        paths=paths,
+        outcome=outcome,
+        harnesses=harnesses,
+        settings=settings,
+        environ=environ,
+        switches=switches,
     )
     status = validation.get("status")
     exit_code = decide_exit_code(

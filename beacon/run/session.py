@@ -372,6 +372,7 @@ def stop_session(
         harnesses=resolve_harnesses(state.harnesses),
         settings=settings,
         environ=environ,
+        switches=state.switches(),
     )
     remove_state(paths)
     return Stopped(state=state, result=result, daemon_was_alive=alive)

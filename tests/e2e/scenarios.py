@@ -15,6 +15,8 @@ measured on Claude Code 2.1.197 (docs/claude-code.md, "What each script produces
 * a 400 ends the run (exit 1) with one ``api_error`` and a failed ``llm_request`` span;
 * up to two 529s in a row are retried inside the client without any event; a third
   ends the run (exit 1) with ``api_error`` + ``api_retries_exhausted``;
+* from 2.1.332 on, start-up adds one ``managed_settings_resolved`` and one
+  ``plugin_loaded`` per plugin of the built-in default bundle (three), before the prompt;
 * metrics: ``session.count`` 1; ``token.usage`` input/output summed over the answered
   turns (cacheRead/cacheCreation 0); ``cost.usage`` > 0; with Write/Edit,
   ``lines_of_code.count`` (Write adds ``content.count("\\n") + 1`` lines; Edit adds the
@@ -33,6 +35,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from e2e.claude_install import CLAUDE_CODE_VERSION
 from e2e.messages_stub import ApiError, Hold, Script, Text, ToolUse
 
 MCP_SERVER = "beacon"
@@ -40,6 +43,18 @@ MCP_TOOL = f"mcp__{MCP_SERVER}__echo"
 MCP_SERVER_SCRIPT = Path(__file__).resolve().parent / "clients" / "mcp_echo_server.py"
 EDIT_TOOLS = frozenset({"Write", "Edit"})
 RETRIED_IN_CLIENT = 2  # 529s in a row the client absorbs before giving up on the third
+# Start-up events of Claude Code from 2.1.332 on (a scratch HOME: no managed settings, the
+# three plugins of the built-in default bundle).
+STARTUP_EVENTS_SINCE = (2, 1, 332)
+STARTUP_EVENTS = Counter({"managed_settings_resolved": 1, "plugin_loaded": 3})
+
+
+def version_tuple(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split(".") if part.isdigit())
+
+
+def has_startup_events(version: str) -> bool:
+    return version_tuple(version) >= STARTUP_EVENTS_SINCE
 
 
 @dataclass(frozen=True)
@@ -84,8 +99,10 @@ def _lines(text: str) -> int:
     return text.count("\n") + 1
 
 
-def expect(scenario: Scenario) -> Expectation:
+def expect(scenario: Scenario, version: str = CLAUDE_CODE_VERSION) -> Expectation:
     events: Counter[str] = Counter({"user_prompt": 1})
+    if has_startup_events(version):
+        events.update(STARTUP_EVENTS)
     spans: Counter[str] = Counter({"claude_code.interaction": 1})
     tool_results: list[tuple[str, str]] = []
     code_edits: Counter[str] = Counter()
