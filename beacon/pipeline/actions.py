@@ -407,11 +407,29 @@ def _managed_settings(attrs: Mapping[str, Any]) -> str:
     return f"managed settings resolved ({trigger}): {'; '.join(parts)}"
 
 
-# Start-up events (2.1.332): kept with their session as `session.status`, described by
-# what was in force rather than counted as anonymous activity.
+def _retention_sweep(attrs: Mapping[str, Any]) -> str:
+    """``retention sweep <result>: N transcripts, N session files deleted (<days> days)``."""
+    result = _str(attrs.get("result")) or "done"
+    deleted = [
+        f"{as_int(attrs.get(key)) or 0} {label}"
+        for key, label in (
+            ("transcripts_deleted", "transcripts"),
+            ("session_files_deleted", "session files"),
+            ("artifacts_deleted", "artifacts"),
+        )
+    ]
+    days = _str(attrs.get("period_days"))
+    text = f"retention sweep {result}: {', '.join(deleted)} deleted"
+    return f"{text} ({days}-day retention)" if days else text
+
+
+# Housekeeping events of 2.1.332 (start-up, and a background sweep of old transcripts that
+# comes in some runs only): kept with their session as `session.status`, described by what
+# was in force or done rather than counted as anonymous activity.
 STARTUP_EVENTS: Mapping[str, Callable[[Mapping[str, Any]], str]] = {
     "plugin_loaded": _plugin_loaded,
     "managed_settings_resolved": _managed_settings,
+    "retention_sweep": _retention_sweep,
 }
 
 

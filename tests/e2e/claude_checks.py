@@ -7,7 +7,7 @@ from collections import Counter
 from typing import Any
 
 from e2e.otlp_view import Capture, LogRow
-from e2e.scenarios import Expectation, Scenario
+from e2e.scenarios import Expectation, Scenario, scripted
 
 EVENTS_SCOPE = "com.anthropic.claude_code.events"
 METRICS_SCOPE = "com.anthropic.claude_code"
@@ -52,7 +52,7 @@ def _describe(capture: Capture) -> str:
 
 def check_events(capture: Capture, scenario: Scenario, expected: Expectation) -> None:
     events = claude_events(capture)
-    names = Counter(row.event_name for row in events)
+    names = scripted(Counter(row.event_name for row in events))
     assert names == expected.events, f"events differ from the script:\n{_describe(capture)}"
     assert sequence_gaps(events) == [], f"event.sequence has gaps:\n{_describe(capture)}"
     assert [int(row.attributes["event.sequence"]) for row in events] == list(range(len(events)))

@@ -24,9 +24,10 @@ newest) chooses the versions the e2e suite runs; by default the pin and the floo
 
 Command line (used by CI / nox to pre-install)::
 
-    python tests/e2e/claude_install.py            # the pin; prints the claude binary path
+    python tests/e2e/claude_install.py            # pin + floor (or $BEACON_CLAUDE_VERSIONS)
     python tests/e2e/claude_install.py --version 2.1.197 --version latest
     python tests/e2e/claude_install.py --node     # prints the node client directory
+    python tests/e2e/claude_install.py --agent gemini-cli --agent codex-cli
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 # The one place the Claude Code versions are pinned. docs/claude-code.md was measured on them.
@@ -226,6 +228,74 @@ def ensure_claude_code(root: Path | None = None, version: str = CLAUDE_CODE_VERS
     return claude_binary(install_dir)
 
 
+@dataclass(frozen=True)
+class AgentPackage:
+    """Another agent CLI from npm, pinned: installed like Claude Code, one tree per version."""
+
+    name: str  # the cache directory's prefix and the --agent name
+    package: str
+    version: str
+    binary: str  # under node_modules/.bin
+
+
+# The pins of the other agent CLIs. docs/gemini-cli.md and docs/codex-cli.md were measured
+# on them.
+GEMINI_CLI = AgentPackage("gemini-cli", "@google/gemini-cli", "0.61.0", "gemini")
+CODEX_CLI = AgentPackage("codex-cli", "@openai/codex", "0.171.0", "codex")
+AGENT_PACKAGES = {agent.name: agent for agent in (GEMINI_CLI, CODEX_CLI)}
+# What the CLIs must not do when asked for their version: reach the network.
+_QUIET_VERSION_ENV = {
+    "GEMINI_CLI_NO_RELAUNCH": "true",
+    "NO_UPDATE_NOTIFIER": "1",
+    "CODEX_HOME": "/nonexistent-beacon-codex-home",
+}
+
+
+def _agent_version_ok(agent: AgentPackage, directory: Path) -> str | None:
+    binary = directory / "node_modules" / ".bin" / agent.binary
+    if not binary.exists():
+        return f"{binary} does not exist"
+    try:
+        completed = subprocess.run(
+            [str(binary), "--version"],
+            capture_output=True,
+            text=True,
+            timeout=VERSION_CHECK_TIMEOUT_S,
+            check=False,
+            env={**os.environ, **_QUIET_VERSION_ENV},
+            stdin=subprocess.DEVNULL,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"{binary} --version could not run: {exc}"
+    if completed.returncode != 0 or agent.version not in completed.stdout:
+        return (
+            f"{binary} --version exited {completed.returncode} with "
+            f"{completed.stdout.strip()!r} {completed.stderr.strip()!r}"
+        )
+    return None
+
+
+def ensure_agent(agent: AgentPackage, root: Path | None = None) -> Path:
+    """The path of ``agent``'s binary, installed on first use (npm, into the test cache)."""
+
+    def populate(staging: Path) -> None:
+        (staging / "package.json").write_text('{"name": "beacon-e2e-agent", "private": true}\n')
+        _run_npm(
+            [
+                "install",
+                "--no-audit",
+                "--no-fund",
+                "--save-exact",
+                f"{agent.package}@{agent.version}",
+            ],
+            cwd=staging,
+        )
+
+    target = (root or cache_root()) / f"{agent.name}-{agent.version}"
+    install_dir = _atomic_install(target, populate, lambda d: _agent_version_ok(agent, d))
+    return install_dir / "node_modules" / ".bin" / agent.binary
+
+
 def _node_client_digest() -> str:
     digest = hashlib.sha256()
     for name in ("package.json", "package-lock.json"):
@@ -263,18 +333,27 @@ def main(argv: list[str] | None = None) -> int:
         "--node", action="store_true", help="install the Node OTel client and print its directory"
     )
     parser.add_argument(
+        "--agent",
+        choices=sorted(AGENT_PACKAGES),
+        action="append",
+        default=[],
+        help="install another pinned agent CLI (repeatable) and print its binary",
+    )
+    parser.add_argument(
         "--version",
         action="append",
         dest="versions",
-        help="a Claude Code version or npm tag to install (repeatable; default: the pin)",
+        help="a Claude Code version or npm tag to install (repeatable; default: the pin and "
+        f"the floor, or ${VERSIONS_VARIABLE})",
     )
     args = parser.parse_args(argv)
     try:
-        paths = (
-            [ensure_node_client()]
-            if args.node
-            else [ensure_claude_code(version=v) for v in args.versions or [CLAUDE_CODE_VERSION]]
-        )
+        if args.node:
+            paths = [ensure_node_client()]
+        elif args.agent:
+            paths = [ensure_agent(AGENT_PACKAGES[name]) for name in args.agent]
+        else:
+            paths = [ensure_claude_code(version=v) for v in args.versions or chosen_versions()]
     except NpmInstallError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

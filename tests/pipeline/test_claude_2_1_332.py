@@ -109,6 +109,25 @@ def test_managed_settings_lists_its_sources() -> None:
     assert line["message"] == "managed settings resolved (startup): sources /etc/claude-code, mdm"
 
 
+def test_retention_sweep_says_what_it_deleted() -> None:
+    attrs = {
+        "event.name": "retention_sweep",
+        "result": "complete",
+        "period_days": "30",
+        "transcripts_deleted": "2",
+        "session_files_deleted": "0",
+        "artifacts_deleted": "1",
+        "session.id": "s-1",
+    }
+    (line,) = protected_lines([log_request(attrs, body="claude_code.retention_sweep")])
+    assert line["event"]["action"] == "session.status"
+    assert line["session"]["id"] == "s-1"
+    assert line["message"] == (
+        "retention sweep complete: 2 transcripts, 0 session files, 1 artifacts deleted "
+        "(30-day retention)"
+    )
+
+
 def test_prompt_text_is_the_prompt_when_prompt_is_absent() -> None:
     (line,) = protected_lines(
         [log_request({"prompt_text": "only here"}, body="claude_code.user_prompt")]
