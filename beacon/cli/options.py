@@ -44,7 +44,9 @@ Receivers = Annotated[
 ]
 HarnessOpt = Annotated[
     list[str] | None,
-    typer.Option("--harness", help="claude (default; alias claude_code), otel, or a comma list."),
+    typer.Option(
+        "--harness", help="claude (default), gemini, otel, or a comma list (claude,gemini)."
+    ),
 ]
 NoTraces = Annotated[bool, typer.Option("--no-traces", help="Do not ask the agent for spans.")]
 NoPrompts = Annotated[

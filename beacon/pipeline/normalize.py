@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from beacon.pipeline import actions
+from beacon.pipeline import actions, gemini
 from beacon.pipeline.content import without
 from beacon.pipeline.decode import (
     as_float,
@@ -51,7 +51,11 @@ _METRIC_KINDS = {
     "summary": "summary",
 }
 _SIGNAL_KEYS = {"resourceLogs": "logs", "resourceSpans": "traces", "resourceMetrics": "metrics"}
-_TOKEN_METRIC = "claude_code.token.usage"  # noqa: S105 (a metric name)
+# Metrics whose points carry the token type in their `type` attribute.
+_TOKEN_METRICS = frozenset({"claude_code.token.usage", "gemini_cli.token.usage"})
+# Harnesses whose `service.version` is not the client's version (Gemini CLI sends the Node
+# version there, and its own version nowhere): their harness.version is "unknown".
+_RUNTIME_VERSION_HARNESSES = frozenset({gemini.HARNESS})
 
 
 @dataclass(frozen=True)
@@ -94,10 +98,14 @@ class _Source:
             return "beacon"
         if self.scope.startswith(CLAUDE_SCOPE_PREFIX):
             return "claude_code"
+        if self.scope == gemini.SCOPE:
+            return gemini.HARNESS
         return "otel"
 
     @cached_property
     def harness_version(self) -> str:
+        if self.harness in _RUNTIME_VERSION_HARNESSES:
+            return "unknown"
         version = self.resource.get("service.version")
         if isinstance(version, str) and version:
             return version
@@ -237,6 +245,8 @@ def _log_line(ctx: LineContext, source: _Source, record: Mapping[str, Any]) -> d
     harness = source.harness
     if harness == "otel" and body is not None and body.startswith(CLAUDE_EVENT_PREFIX):
         harness = "claude_code"
+    elif harness == "otel" and event_name and event_name.startswith(gemini.EVENT_PREFIX):
+        harness = gemini.HARNESS
     if event_name is None and body is not None:
         for prefix in (CLAUDE_EVENT_PREFIX, BEACON_EVENT_PREFIX):
             if body.startswith(prefix):
@@ -245,6 +255,8 @@ def _log_line(ctx: LineContext, source: _Source, record: Mapping[str, Any]) -> d
         action, fields = actions.claude_event(event_name or "", attrs)
     elif harness == "beacon":
         action, fields = actions.lifecycle_event(event_name or "", attrs)
+    elif harness == gemini.HARNESS:
+        action, fields = gemini.gemini_event(event_name or "", attrs)
     else:
         action, fields = "session.activity", {}
     qualified: str | None
@@ -296,6 +308,9 @@ def _span_line(ctx: LineContext, source: _Source, span: Mapping[str, Any]) -> di
         if not isinstance(span_type, str) or not span_type:
             span_type = name.removeprefix(CLAUDE_EVENT_PREFIX)
         action, fields = actions.claude_span(span_type, attrs)
+    elif harness == gemini.HARNESS:
+        # Commands and edits are counted from the tool_call events, once.
+        action, fields = "session.activity", actions.gen_ai_span_fields(attrs)
     else:
         action, fields = "session.activity", {}
     start = unix_nanos(span.get("startTimeUnixNano"))
@@ -403,7 +418,7 @@ def _metric_point_line(
     if isinstance(model, str) and model:
         fields["model"] = model
     token_type = attrs.get("type")
-    if name == _TOKEN_METRIC and isinstance(token_type, str) and token_type:
+    if name in _TOKEN_METRICS and isinstance(token_type, str) and token_type:
         actions.put(fields, "gen_ai.token.type", token_type)
     return _finish(
         line,

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from beacon.agents.argv import mask_prompts
-from beacon.agents.harnesses import endpoint_for, telemetry_environment
+from beacon.agents.harnesses import endpoint_for, protocol_notes, telemetry_environment
 from beacon.config import CaptureSettings
 from beacon.errors import StartupError
 from beacon.paths import ArtifactPaths
@@ -200,6 +200,8 @@ async def capture(
             ),
         )
         say(f"collector listening on {endpoint} ({settings.protocol}), session {session_id}")
+        for note in protocol_notes(settings.harnesses, settings.protocol):
+            say(note)
         if mask is not None:
             mask(token)
         child_env = {**environ, **telemetry}

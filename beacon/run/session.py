@@ -26,6 +26,7 @@ from typing import Any
 from beacon.agents.harnesses import (
     endpoint_for,
     original_destination,
+    protocol_notes,
     resolve_harnesses,
     telemetry_environment,
 )
@@ -140,6 +141,8 @@ def start_session(
         )
         write_private(paths.state_path, state.to_json())
         write_private(paths.env_path, format_exports(exports, "sh"))
+        for note in protocol_notes(settings.harnesses, settings.protocol):
+            say(note)
     except BaseException:
         # Never leave a daemon nobody can find: no state file points at it.
         with contextlib.suppress(ProcessLookupError):
