@@ -25,6 +25,9 @@ from aiohttp import web
 
 MODEL = "gemini-2.5-pro"
 USAGE = (100, 20)  # prompt and candidate tokens per scripted answer
+# The model router's classifier call expects this JSON (a malformed answer only logs a
+# stack trace and falls back to the default model).
+ROUTER_ANSWER = '{"complexity_reasoning": "a scripted task", "complexity_score": 10}'
 
 
 @dataclass(frozen=True)
@@ -140,7 +143,7 @@ class GeminiStub:
             return web.json_response(error, status=404)
         if kind == "count_tokens":
             return web.json_response({"totalTokens": USAGE[0]})
-        turn = self._next_turn() if kind == "conversation" else Say('{"model_choice": "pro"}')
+        turn = self._next_turn() if kind == "conversation" else Say(ROUTER_ANSWER)
         answer = _candidate(turn)
         if method == "generateContent":
             return web.json_response(answer)

@@ -1,0 +1,110 @@
+"""One CI job around a real agent CLI and its stub API, as a process of its own.
+
+The tests run it inside a loopback-only network namespace when they run as root
+(``unshare -n``, loopback brought up first), so the agent, its stub API and beacon's
+collector share a loopback nothing else can reach, and a call home fails at once:
+
+    python tests/e2e/agent_job.py SPEC.json
+
+``SPEC.json`` names the agent, the scenario, the protocol, the mode (``exec`` or
+``session``), the beacon options and the directories; the job writes ``outcome.json``
+beside it: each step's exit code and output, and the requests the stub saw.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from e2e.agent_scenarios import GEMINI_SCENARIOS, gemini_env  # noqa: E402
+from e2e.beacon_cli import BEACON, parse_github_env  # noqa: E402
+from e2e.claude_runner import ProcessResult, run_process  # noqa: E402
+from e2e.gemini_stub import GeminiStub  # noqa: E402
+
+STEP_LIMIT_S = 180.0
+
+
+@dataclass
+class JobSpec:
+    agent: str
+    binary: str
+    scenario: str
+    protocol: str
+    mode: str
+    home: str
+    work: str
+    base: str
+    options: list[str] = field(default_factory=list)
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+
+def in_namespace_command(spec_path: Path) -> list[str]:
+    """The argv that runs the job: inside ``unshare -n`` as root, directly otherwise."""
+    job = [sys.executable, str(Path(__file__).resolve()), str(spec_path)]
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        return job
+    script = 'ip link set lo up && exec "$@"'
+    return ["unshare", "-n", "sh", "-c", script, "agent-job", *job]
+
+
+async def _steps(spec: JobSpec, env: dict[str, str], command: list[str]) -> list[ProcessResult]:
+    work = Path(spec.work)
+    if spec.mode == "exec":
+        args = ["ci", "exec", "--protocol", spec.protocol, "--base-dir", spec.base, "--json"]
+        argv = [*BEACON, *args, *spec.options, "--", *command]
+        return [await run_process(argv, env, work, limit_s=STEP_LIMIT_S)]
+    github_env = Path(spec.base).parent / "github_env"
+    github_env.touch()
+    job_env = {**env, "GITHUB_ENV": str(github_env), "BEACON_CI_BASE_DIR": spec.base}
+    start = [*BEACON, "ci", "session", "start", "--protocol", spec.protocol, *spec.options]
+    started = await run_process(start, job_env, work, limit_s=60)
+    if started.returncode != 0:
+        return [started]
+    step_env = {**job_env, **parse_github_env(github_env.read_text(encoding="utf-8"))}
+    step = await run_process([*BEACON, "ci", "exec", "--", *command], step_env, work, STEP_LIMIT_S)
+    stop = [*BEACON, "ci", "session", "stop", "--json"]
+    stopped = await run_process(stop, step_env, work, limit_s=60)
+    return [started, step, stopped]
+
+
+async def run_job(spec: JobSpec) -> dict[str, Any]:
+    if spec.agent != "gemini":
+        raise ValueError(f"unknown agent {spec.agent!r}")
+    stub = GeminiStub()
+    await stub.start()
+    try:
+        scenario = GEMINI_SCENARIOS[spec.scenario](Path(spec.work))
+        stub.use(scenario.script)
+        env = {**gemini_env(Path(spec.home), stub.base_url), **spec.extra_env}
+        command = [spec.binary, *scenario.args()]
+        steps = await _steps(spec, env, command)
+    finally:
+        await stub.stop()
+    return {
+        "steps": [asdict(step) for step in steps],
+        "requests": [request.kind for request in stub.requests],
+        "function_responses": [
+            len(request.function_responses()) for request in stub.by_kind("conversation")
+        ],
+    }
+
+
+def main(argv: list[str]) -> int:
+    spec_path = Path(argv[0])
+    spec = JobSpec(**json.loads(spec_path.read_text(encoding="utf-8")))
+    outcome = asyncio.run(run_job(spec))
+    spec_path.with_name("outcome.json").write_text(json.dumps(outcome), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
