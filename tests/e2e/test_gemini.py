@@ -74,7 +74,15 @@ def gemini_log_actions(lines: list[Line]) -> Counter[str]:
     )
 
 
-def check_gemini_run(scenario: GeminiScenario, outcome: dict[str, Any], lines: list[Line]) -> None:
+def check_gemini_run(
+    scenario: GeminiScenario,
+    outcome: dict[str, Any],
+    lines: list[Line],
+    *,
+    prompt_logging: bool = True,
+) -> None:
+    """``prompt_logging`` False: Gemini's prompt logging also hides the tool arguments
+    (measured on 0.61.0), so commands and paths are absent, the actions are not."""
     assert schema_errors(lines) == []
     gemini = [line for line in lines if get(line, "harness.name") == "gemini_cli"]
     assert gemini, "no Gemini CLI record reached runtime.jsonl"
@@ -87,13 +95,13 @@ def check_gemini_run(scenario: GeminiScenario, outcome: dict[str, Any], lines: l
         for line in gemini
         if get(line, "event.action") == "command.executed"
     ]
-    assert commands == scenario.commands()
+    assert commands == (scenario.commands() if prompt_logging else [None] * len(commands))
     paths = [
         get(line, "file.path")
         for line in gemini
         if get(line, "event.action") == "file.modified" and get(line, "file.path")
     ]
-    assert paths == scenario.written()
+    assert paths == (scenario.written() if prompt_logging else [])
     (prompt,) = [line for line in gemini if get(line, "event.action") == "prompt.submitted"]
     responses = [
         line for line in gemini if source(line).get("event_name") == "gemini_cli.api_response"
@@ -143,7 +151,7 @@ async def test_gemini_no_prompts_leaves_no_prompt_anywhere(
     scenario, outcome, lines = await run_gemini_job(
         gemini_bin, tmp_path, "http/json", "exec", ["--no-prompts"]
     )
-    check_gemini_run(scenario, outcome, lines)
+    check_gemini_run(scenario, outcome, lines, prompt_logging=False)
     for path in (tmp_path / "beacon").iterdir():
         if path.is_file():
             text = path.read_text(encoding="utf-8", errors="replace")
