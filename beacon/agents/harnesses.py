@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
+from pathlib import Path
 from urllib.parse import quote
 
 from beacon.errors import UsageError
@@ -43,7 +44,10 @@ class EnvRule:
     def resolve(self, switches: Switches, values: Mapping[str, str]) -> str | None:
         """The value for these switches; ``{endpoint}``-style fields come from ``values``."""
         chosen = self.value if switches.allows(self.when) else self.off_value
-        return None if chosen is None else chosen.format_map(values)
+        try:
+            return None if chosen is None else chosen.format_map(values)
+        except KeyError:
+            return None  # a file this rule points at was not prepared
 
 
 @dataclass(frozen=True)
@@ -109,6 +113,14 @@ GEMINI_CLI = Harness(
     ),
 )
 
+CODEX_CLI = Harness(
+    name="codex_cli",
+    aliases=("codex", "codex_cli", "codex-cli"),
+    # No environment switch exists: the [otel] table of a beacon-owned CODEX_HOME that
+    # merges the user's (beacon/agents/codex.py) does the work.
+    rules=(EnvRule("CODEX_HOME", "{codex_home}"),),
+)
+
 GENERIC_OTEL = Harness(
     name="otel",
     aliases=("otel", "otlp"),
@@ -122,7 +134,7 @@ GENERIC_OTEL = Harness(
     ),
 )
 
-HARNESSES: tuple[Harness, ...] = (CLAUDE_CODE, GEMINI_CLI, GENERIC_OTEL)
+HARNESSES: tuple[Harness, ...] = (CLAUDE_CODE, GEMINI_CLI, CODEX_CLI, GENERIC_OTEL)
 
 
 def resolve_harnesses(spec: str | Iterable[str]) -> tuple[Harness, ...]:
@@ -235,12 +247,18 @@ def telemetry_environment(
     session_id: str,
     job_environ: Mapping[str, str],
     switches: Switches = Switches(),
+    files: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
-    """Every variable beacon sets for the agent, in a stable order."""
+    """Every variable beacon sets for the agent, in a stable order. ``files``: what
+    :func:`prepare_files` made (``codex_home``)."""
     headers = auth_header(token)
     env: dict[str, str] = {}
     for harness in harnesses:
-        values = {"endpoint": endpoint, "client_protocol": harness.client_protocol(protocol)}
+        values = {
+            "endpoint": endpoint,
+            "client_protocol": harness.client_protocol(protocol),
+            **(files or {}),
+        }
         for rule in harness.rules:
             value = rule.resolve(switches, values)
             if value is not None:
@@ -253,6 +271,34 @@ def telemetry_environment(
     )
     env.update(per_signal_overrides(job_environ, protocol, endpoint, headers))
     return env
+
+
+def prepare_files(
+    harnesses: Iterable[Harness],
+    base_dir: Path,
+    job_environ: Mapping[str, str],
+    *,
+    protocol: str,
+    endpoint: str,
+    token: str,
+    switches: Switches,
+) -> dict[str, str]:
+    """Files a harness configured by a file needs (Codex: its CODEX_HOME), by template name."""
+    from beacon.agents.codex import prepare_codex_home
+
+    made: dict[str, str] = {}
+    if CODEX_CLI in tuple(harnesses):
+        home = prepare_codex_home(
+            base_dir,
+            job_environ,
+            protocol=protocol,
+            endpoint=endpoint,
+            token=token,
+            prompts=switches.prompts,
+            traces=switches.traces,
+        )
+        made["codex_home"] = str(home)
+    return made
 
 
 def protocol_notes(harnesses: Iterable[Harness], protocol: str) -> list[str]:

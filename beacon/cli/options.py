@@ -45,7 +45,8 @@ Receivers = Annotated[
 HarnessOpt = Annotated[
     list[str] | None,
     typer.Option(
-        "--harness", help="claude (default), gemini, otel, or a comma list (claude,gemini)."
+        "--harness",
+        help="claude (default), codex, gemini, otel, or a comma list.",
     ),
 ]
 NoTraces = Annotated[bool, typer.Option("--no-traces", help="Do not ask the agent for spans.")]

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from beacon.pipeline import actions, gemini
+from beacon.pipeline import actions, codex, gemini
 from beacon.pipeline.content import without
 from beacon.pipeline.decode import (
     as_float,
@@ -100,6 +100,10 @@ class _Source:
             return "claude_code"
         if self.scope == gemini.SCOPE:
             return gemini.HARNESS
+        if self.scope.startswith(codex.SCOPE_PREFIX) or _text(
+            self.resource.get("service.name")
+        ).startswith(codex.SERVICE_PREFIX):
+            return codex.HARNESS
         return "otel"
 
     @cached_property
@@ -160,7 +164,7 @@ def _finish(
     if message:
         line["message"] = message
     session: dict[str, str] = {}
-    claude_session = raw.get("session.id")
+    claude_session = raw.get("session.id") or raw.get("conversation.id")
     if isinstance(claude_session, str) and claude_session:
         session["id"] = claude_session
     if ctx.working_directory:
@@ -257,6 +261,8 @@ def _log_line(ctx: LineContext, source: _Source, record: Mapping[str, Any]) -> d
         action, fields = actions.lifecycle_event(event_name or "", attrs)
     elif harness == gemini.HARNESS:
         action, fields = gemini.gemini_event(event_name or "", attrs)
+    elif harness == codex.HARNESS:
+        action, fields = codex.codex_event(event_name or "", attrs)
     else:
         action, fields = "session.activity", {}
     qualified: str | None
@@ -308,8 +314,8 @@ def _span_line(ctx: LineContext, source: _Source, span: Mapping[str, Any]) -> di
         if not isinstance(span_type, str) or not span_type:
             span_type = name.removeprefix(CLAUDE_EVENT_PREFIX)
         action, fields = actions.claude_span(span_type, attrs)
-    elif harness == gemini.HARNESS:
-        # Commands and edits are counted from the tool_call events, once.
+    elif harness in (gemini.HARNESS, codex.HARNESS):
+        # Commands and edits are counted from the tool events, once.
         action, fields = "session.activity", actions.gen_ai_span_fields(attrs)
     else:
         action, fields = "session.activity", {}
@@ -501,10 +507,18 @@ def _request_lines(
                     yield from _metric_lines(ctx, source, item, stats)
                     continue
                 stats.count(stats.records, signal)
+                if signal == "traces" and _skipped_span(source, item):
+                    stats.count(stats.records, "traces.skipped")
+                    continue
                 if signal == "logs":
                     yield _guarded(ctx, source, _log_line, ctx, source, item)
                 else:
                     yield _guarded(ctx, source, _span_line, ctx, source, item)
+
+
+def _skipped_span(source: _Source, span: Mapping[str, Any]) -> bool:
+    """Codex CLI's internal spans (~550 per turn): only those carrying usage are kept."""
+    return source.harness == codex.HARNESS and _text(span.get("name")) not in codex.KEPT_SPANS
 
 
 def signal_of(signal: str, payload: Mapping[str, Any]) -> str | None:

@@ -21,7 +21,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from beacon.agents.argv import mask_prompts
-from beacon.agents.harnesses import endpoint_for, protocol_notes, telemetry_environment
+from beacon.agents.harnesses import (
+    endpoint_for,
+    prepare_files,
+    protocol_notes,
+    telemetry_environment,
+)
 from beacon.config import CaptureSettings
 from beacon.errors import StartupError
 from beacon.paths import ArtifactPaths
@@ -176,6 +181,15 @@ async def capture(
             collector = await start_collector()
             endpoints = collector.endpoints
         endpoint = endpoint_for(settings.protocol, endpoints)
+        files = prepare_files(
+            settings.harnesses,
+            paths.base_dir,
+            environ,
+            protocol=settings.protocol,
+            endpoint=endpoint,
+            token=token,
+            switches=settings.switches,
+        )
         telemetry = telemetry_environment(
             harnesses=settings.harnesses,
             protocol=settings.protocol,
@@ -184,6 +198,7 @@ async def capture(
             session_id=session_id,
             job_environ=environ,
             switches=settings.switches,
+            files=files,
         )
         telemetry[EXEC_SESSION_ENV] = session_id
         write_exec_state(

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from beacon.agents.codex import remove_codex_home
 from beacon.agents.harnesses import Harness, Switches
 from beacon.config import FinishSettings
 from beacon.errors import ExitCode
@@ -138,6 +139,7 @@ def finish_run(
     result = result_object(outcome=outcome, exit_code=exit_code, validation=validation)
     result["events_written"] = events
     write_result(paths, result)
+    remove_codex_home(paths.base_dir)
     if status != "fail" and not settings.keep_spool:
         with contextlib.suppress(FileNotFoundError):
             paths.spool_path.unlink()

@@ -26,6 +26,7 @@ from typing import Any
 from beacon.agents.harnesses import (
     endpoint_for,
     original_destination,
+    prepare_files,
     protocol_notes,
     resolve_harnesses,
     telemetry_environment,
@@ -109,14 +110,25 @@ def start_session(
     )
     try:
         endpoints = {str(k): str(v) for k, v in ready["endpoints"].items()}
+        endpoint = endpoint_for(settings.protocol, endpoints)
+        files = prepare_files(
+            settings.harnesses,
+            paths.base_dir,
+            environ,
+            protocol=settings.protocol,
+            endpoint=endpoint,
+            token=token,
+            switches=settings.switches,
+        )
         exports = telemetry_environment(
             harnesses=settings.harnesses,
             protocol=settings.protocol,
-            endpoint=endpoint_for(settings.protocol, endpoints),
+            endpoint=endpoint,
             token=token,
             session_id=session_id,
             job_environ=environ,
             switches=settings.switches,
+            files=files,
         )
         exports.update(
             {
