@@ -198,3 +198,41 @@ def test_internal_spans_are_skipped_usage_spans_kept() -> None:
         "handle_responses",
         "session_task.turn",
     ]
+
+
+RECORDING = Path(__file__).resolve().parents[1] / "fixtures" / "codex-cli-0.171.0"
+
+
+def recorded_lines(**options: Any) -> list[dict[str, Any]]:
+    spool = RECORDING / "spool.http-protobuf.jsonl"
+    requests = [("", json.loads(line)) for line in spool.read_text().splitlines()]
+    opts = PipelineOptions(session_id="run-1", log_path=Path("unused"), **options)
+    return protected_lines(requests, opts)
+
+
+def test_recorded_run_gives_every_expected_action() -> None:
+    lines = recorded_lines()
+    for line in lines:
+        assert validate_line(line) is None, line
+        assert line["harness"]["name"] == "codex_cli"
+        assert line["harness"]["version"] == "0.171.0"
+        assert not line["timestamp"].startswith("1970")
+    logs = [line for line in lines if line["beacon"]["source"]["signal"] == "logs"]
+    actions = [line["event"]["action"] for line in logs]
+    assert actions.count("prompt.submitted") == 1
+    assert actions.count("approval.allowed") == 2
+    (command,) = [line for line in logs if line["event"]["action"] == "command.executed"]
+    assert command["command"]["command"] == "echo hi"
+    assert command["command"]["exit_code"] == 0
+    (patch,) = [line for line in logs if line["event"]["action"] == "file.modified"]
+    assert patch["file"]["path"] == "notes.txt"
+    assert patch["file"]["operation"] == "create"
+    usage = [line["gen_ai"]["usage"] for line in lines if "usage" in line.get("gen_ai", {})]
+    assert [(u["input_tokens"], u["output_tokens"]) for u in usage] == [(1200, 40)] * 3
+    assert all("cost_usd" not in u for u in usage)
+    spans = {
+        line["beacon"]["source"]["event_name"]
+        for line in lines
+        if line["beacon"]["source"]["signal"] == "traces"
+    }
+    assert spans == {"handle_responses", "session_task.turn"}
