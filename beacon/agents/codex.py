@@ -16,10 +16,10 @@ and points ``CODEX_HOME`` there for the wrapped command (or the session's steps)
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
+import shutil
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -99,16 +99,12 @@ def without_otel(text: str) -> str:
 
 
 def remove_codex_home(base_dir: Path) -> None:
-    """Remove what :func:`prepare_codex_home` made (links and a config holding the token);
-    the user's own files, behind the links, are untouched."""
+    """Remove what :func:`prepare_codex_home` made (links and a config holding the token)
+    and what Codex created there itself when the user's home had no such entry (sessions,
+    logs of this job). Links are removed, never followed: the user's files stay."""
     target = base_dir / HOME_DIR_NAME
-    if not target.is_dir() or target.is_symlink():
-        return
-    for entry in target.iterdir():
-        if entry.is_symlink() or entry.is_file():
-            entry.unlink()
-    with contextlib.suppress(OSError):
-        target.rmdir()
+    if target.is_dir() and not target.is_symlink():
+        shutil.rmtree(target, ignore_errors=True)
 
 
 def prepare_codex_home(

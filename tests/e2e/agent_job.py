@@ -25,10 +25,16 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from e2e.agent_scenarios import GEMINI_SCENARIOS, gemini_env  # noqa: E402
+from e2e.agent_scenarios import (  # noqa: E402
+    CODEX_SCENARIOS,
+    GEMINI_SCENARIOS,
+    codex_env,
+    gemini_env,
+)
 from e2e.beacon_cli import BEACON, parse_github_env  # noqa: E402
 from e2e.claude_runner import ProcessResult, run_process  # noqa: E402
 from e2e.gemini_stub import GeminiStub  # noqa: E402
+from e2e.responses_stub import ResponsesStub  # noqa: E402
 
 STEP_LIMIT_S = 180.0
 
@@ -77,24 +83,28 @@ async def _steps(spec: JobSpec, env: dict[str, str], command: list[str]) -> list
 
 
 async def run_job(spec: JobSpec) -> dict[str, Any]:
-    if spec.agent != "gemini":
+    stub: GeminiStub | ResponsesStub
+    if spec.agent == "gemini":
+        stub = GeminiStub()
+        scenario: Any = GEMINI_SCENARIOS[spec.scenario](Path(spec.work))
+        make_env = gemini_env
+    elif spec.agent == "codex":
+        stub = ResponsesStub()
+        scenario = CODEX_SCENARIOS[spec.scenario](Path(spec.work))
+        make_env = codex_env
+    else:
         raise ValueError(f"unknown agent {spec.agent!r}")
-    stub = GeminiStub()
     await stub.start()
     try:
-        scenario = GEMINI_SCENARIOS[spec.scenario](Path(spec.work))
         stub.use(scenario.script)
-        env = {**gemini_env(Path(spec.home), stub.base_url), **spec.extra_env}
-        command = [spec.binary, *scenario.args()]
-        steps = await _steps(spec, env, command)
+        env = {**make_env(Path(spec.home), stub.base_url), **spec.extra_env}
+        steps = await _steps(spec, env, [spec.binary, *scenario.args()])
     finally:
         await stub.stop()
     return {
         "steps": [asdict(step) for step in steps],
         "requests": [request.kind for request in stub.requests],
-        "function_responses": [
-            len(request.function_responses()) for request in stub.by_kind("conversation")
-        ],
+        "paths": [request.path for request in stub.requests],
     }
 
 
@@ -108,3 +118,51 @@ def main(argv: list[str]) -> int:
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))
+
+
+async def run_agent_job(
+    agent: str,
+    binary: Path,
+    scenario: str,
+    root: Path,
+    *,
+    protocol: str,
+    mode: str,
+    options: list[str],
+    limit_s: float = 600.0,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Run one job (in the loopback-only namespace when root); its outcome and the lines
+    of its beacon run. Every step must exit 0 and validate."""
+    from e2e.beacon_cli import job_dirs
+    from e2e.runtime_checks import get, load_runtime
+
+    home, work, base = job_dirs(root)
+    spec = JobSpec(
+        agent=agent,
+        binary=str(binary),
+        scenario=scenario,
+        protocol=protocol,
+        mode=mode,
+        home=str(home),
+        work=str(work),
+        base=str(base),
+        options=options,
+    )
+    spec_path = root / "spec.json"
+    spec_path.write_text(json.dumps(asdict(spec)), encoding="utf-8")
+    job = await run_process(
+        in_namespace_command(spec_path), {"PATH": "/usr/bin:/bin"}, root, limit_s
+    )
+    assert job.returncode == 0, job.describe()
+    outcome: dict[str, Any] = json.loads((root / "outcome.json").read_text(encoding="utf-8"))
+    for step in outcome["steps"]:
+        assert step["returncode"] == 0, f"{step['stdout'][-3000:]}\n{step['stderr'][-3000:]}"
+    result = json.loads(outcome["steps"][-1]["stdout"].strip().splitlines()[-1])
+    assert result["validation"]["status"] == "ok", result["validation"]
+    lines = [
+        line
+        for line in load_runtime(base / "runtime.jsonl")
+        if get(line, "beacon.session_id") == result["session_id"]
+    ]
+    outcome["result"] = result
+    return outcome, lines

@@ -7,20 +7,17 @@ the script (``agent_scenarios``).
 
 from __future__ import annotations
 
-import json
 from collections import Counter
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from e2e.agent_job import JobSpec, in_namespace_command
+from e2e.agent_job import run_agent_job
 from e2e.agent_scenarios import GEMINI_SCENARIOS, GeminiScenario
-from e2e.beacon_cli import job_dirs
 from e2e.claude_install import GEMINI_CLI, ensure_agent
-from e2e.claude_runner import PROTOCOLS, run_process
-from e2e.runtime_checks import Line, get, load_runtime, schema_errors, source
+from e2e.claude_runner import PROTOCOLS
+from e2e.runtime_checks import Line, get, schema_errors, source
 
 JOB_LIMIT_S = 600.0
 HTTP_NOTE = "Gemini CLI speaks OTLP/HTTP with JSON bodies only"
@@ -34,35 +31,16 @@ def gemini_bin() -> Path:
 async def run_gemini_job(
     binary: Path, root: Path, protocol: str, mode: str, options: list[str] | None = None
 ) -> tuple[GeminiScenario, dict[str, Any], list[Line]]:
-    home, work, base = job_dirs(root)
-    scenario = GEMINI_SCENARIOS["shell_and_write"](work)
-    spec = JobSpec(
-        agent="gemini",
-        binary=str(binary),
-        scenario="shell_and_write",
+    scenario = GEMINI_SCENARIOS["shell_and_write"](root / "work")
+    outcome, lines = await run_agent_job(
+        "gemini",
+        binary,
+        "shell_and_write",
+        root,
         protocol=protocol,
         mode=mode,
-        home=str(home),
-        work=str(work),
-        base=str(base),
         options=["--harness", "gemini", *(options or [])],
     )
-    spec_path = root / "spec.json"
-    spec_path.write_text(json.dumps(asdict(spec)), encoding="utf-8")
-    job = await run_process(
-        in_namespace_command(spec_path), {"PATH": "/usr/bin:/bin"}, root, JOB_LIMIT_S
-    )
-    assert job.returncode == 0, job.describe()
-    outcome = json.loads((root / "outcome.json").read_text(encoding="utf-8"))
-    for step in outcome["steps"]:
-        assert step["returncode"] == 0, f"{step['stdout'][-3000:]}\n{step['stderr'][-3000:]}"
-    result = json.loads(outcome["steps"][-1]["stdout"].strip().splitlines()[-1])
-    assert result["validation"]["status"] == "ok", result["validation"]
-    lines = [
-        line
-        for line in load_runtime(base / "runtime.jsonl")
-        if get(line, "beacon.session_id") == result["session_id"]
-    ]
     return scenario, outcome, lines
 
 
