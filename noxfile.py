@@ -33,9 +33,13 @@ CLAUDE_VERSIONS_ENV = "BEACON_CLAUDE_VERSIONS"
 
 def install_test_clients(session: nox.Session, claude_versions: str = "") -> None:
     """The real clients the end-to-end tests drive: Claude Code (the pin and the floor, or
-    ``$BEACON_CLAUDE_VERSIONS``) and the Node OTel SDK (npm)."""
+    ``$BEACON_CLAUDE_VERSIONS``), Gemini CLI, Codex CLI and the Node OTel SDK (npm)."""
     env = {CLAUDE_VERSIONS_ENV: claude_versions} if claude_versions else {}
     session.run("python", "tests/e2e/claude_install.py", env=env)
+    # The other agent CLIs, pinned (Gemini CLI, Codex CLI with its native binary).
+    session.run(
+        "python", "tests/e2e/claude_install.py", "--agent", "gemini-cli", "--agent", "codex-cli"
+    )
     session.run("python", "tests/e2e/node_install.py")
     install_shells(session)
 
