@@ -32,9 +32,15 @@ from e2e.agent_scenarios import (  # noqa: E402
     gemini_env,
 )
 from e2e.beacon_cli import BEACON, parse_github_env  # noqa: E402
-from e2e.claude_runner import ProcessResult, run_process  # noqa: E402
+from e2e.claude_runner import (  # noqa: E402
+    ProcessResult,
+    hermetic_env,
+    run_process,
+)
 from e2e.gemini_stub import GeminiStub  # noqa: E402
+from e2e.messages_stub import MessagesStub  # noqa: E402
 from e2e.responses_stub import ResponsesStub  # noqa: E402
+from e2e.scenarios import build  # noqa: E402
 
 STEP_LIMIT_S = 180.0
 
@@ -51,6 +57,8 @@ class JobSpec:
     base: str
     options: list[str] = field(default_factory=list)
     extra_env: dict[str, str] = field(default_factory=dict)
+    agents: list[list[str]] = field(default_factory=list)
+    """Several ``[agent, binary, scenario]`` as steps of one session (``mode`` session)."""
 
 
 def in_namespace_command(spec_path: Path) -> list[str]:
@@ -62,12 +70,11 @@ def in_namespace_command(spec_path: Path) -> list[str]:
     return ["unshare", "-n", "sh", "-c", script, "agent-job", *job]
 
 
-async def _steps(spec: JobSpec, env: dict[str, str], command: list[str]) -> list[ProcessResult]:
+async def _session(
+    spec: JobSpec, env: dict[str, str], commands: list[tuple[list[str], dict[str, str]]]
+) -> list[ProcessResult]:
+    """``session start``, one ``ci exec`` step per command, ``session stop``."""
     work = Path(spec.work)
-    if spec.mode == "exec":
-        args = ["ci", "exec", "--protocol", spec.protocol, "--base-dir", spec.base, "--json"]
-        argv = [*BEACON, *args, *spec.options, "--", *command]
-        return [await run_process(argv, env, work, limit_s=STEP_LIMIT_S)]
     github_env = Path(spec.base).parent / "github_env"
     github_env.touch()
     job_env = {**env, "GITHUB_ENV": str(github_env), "BEACON_CI_BASE_DIR": spec.base}
@@ -75,36 +82,58 @@ async def _steps(spec: JobSpec, env: dict[str, str], command: list[str]) -> list
     started = await run_process(start, job_env, work, limit_s=60)
     if started.returncode != 0:
         return [started]
-    step_env = {**job_env, **parse_github_env(github_env.read_text(encoding="utf-8"))}
-    step = await run_process([*BEACON, "ci", "exec", "--", *command], step_env, work, STEP_LIMIT_S)
+    exported = parse_github_env(github_env.read_text(encoding="utf-8"))
+    steps = [started]
+    for command, agent_env in commands:
+        step_env = {**job_env, **agent_env, **exported}
+        argv = [*BEACON, "ci", "exec", "--", *command]
+        steps.append(await run_process(argv, step_env, work, STEP_LIMIT_S))
     stop = [*BEACON, "ci", "session", "stop", "--json"]
-    stopped = await run_process(stop, step_env, work, limit_s=60)
-    return [started, step, stopped]
+    steps.append(await run_process(stop, {**job_env, **exported}, work, limit_s=60))
+    return steps
+
+
+async def _start_agent(agent: str, binary: str, scenario_name: str, spec: JobSpec) -> Any:
+    """The agent's started stub, its environment and its command."""
+    home, work = Path(spec.home), Path(spec.work)
+    stub: Any
+    if agent == "gemini":
+        stub, scenario = GeminiStub(), GEMINI_SCENARIOS[scenario_name](work)
+        make_env, args = gemini_env, scenario.args()
+    elif agent == "codex":
+        stub, scenario = ResponsesStub(), CODEX_SCENARIOS[scenario_name](work)
+        make_env, args = codex_env, scenario.args()
+    elif agent == "claude":
+        stub, scenario = MessagesStub(), build(scenario_name, work)
+        make_env, args = hermetic_env, scenario.claude_args()
+    else:
+        raise ValueError(f"unknown agent {agent!r}")
+    await stub.start()
+    stub.use(scenario.script)
+    env = {**make_env(home, stub.base_url), **spec.extra_env}
+    return stub, env, [binary, *args]
 
 
 async def run_job(spec: JobSpec) -> dict[str, Any]:
-    stub: GeminiStub | ResponsesStub
-    if spec.agent == "gemini":
-        stub = GeminiStub()
-        scenario: Any = GEMINI_SCENARIOS[spec.scenario](Path(spec.work))
-        make_env = gemini_env
-    elif spec.agent == "codex":
-        stub = ResponsesStub()
-        scenario = CODEX_SCENARIOS[spec.scenario](Path(spec.work))
-        make_env = codex_env
-    else:
-        raise ValueError(f"unknown agent {spec.agent!r}")
-    await stub.start()
+    agents = spec.agents or [[spec.agent, spec.binary, spec.scenario]]
+    started = [await _start_agent(*agent, spec) for agent in agents]
     try:
-        stub.use(scenario.script)
-        env = {**make_env(Path(spec.home), stub.base_url), **spec.extra_env}
-        steps = await _steps(spec, env, [spec.binary, *scenario.args()])
+        if spec.mode == "exec":
+            _, env, command = started[0]
+            args = ["ci", "exec", "--protocol", spec.protocol, "--base-dir", spec.base, "--json"]
+            argv = [*BEACON, *args, *spec.options, "--", *command]
+            steps = [await run_process(argv, env, Path(spec.work), limit_s=STEP_LIMIT_S)]
+        else:
+            commands = [(command, env) for _, env, command in started]
+            steps = await _session(spec, started[0][1], commands)
     finally:
-        await stub.stop()
+        for stub, _, _ in started:
+            await stub.stop()
+    stub = started[0][0]
     return {
         "steps": [asdict(step) for step in steps],
         "requests": [request.kind for request in stub.requests],
-        "paths": [request.path for request in stub.requests],
+        "paths": [getattr(request, "path", "") for request in stub.requests],
     }
 
 
@@ -130,9 +159,12 @@ async def run_agent_job(
     mode: str,
     options: list[str],
     limit_s: float = 600.0,
+    agents: list[list[str]] | None = None,
+    must_validate: bool = True,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Run one job (in the loopback-only namespace when root); its outcome and the lines
-    of its beacon run. Every step must exit 0 and validate."""
+    of its beacon run. Every step must exit 0 and validate (the last step only runs the
+    pipeline when ``must_validate`` is False)."""
     from e2e.beacon_cli import job_dirs
     from e2e.runtime_checks import get, load_runtime
 
@@ -147,6 +179,7 @@ async def run_agent_job(
         work=str(work),
         base=str(base),
         options=options,
+        agents=agents or [],
     )
     spec_path = root / "spec.json"
     spec_path.write_text(json.dumps(asdict(spec)), encoding="utf-8")
@@ -155,10 +188,11 @@ async def run_agent_job(
     )
     assert job.returncode == 0, job.describe()
     outcome: dict[str, Any] = json.loads((root / "outcome.json").read_text(encoding="utf-8"))
-    for step in outcome["steps"]:
+    for step in outcome["steps"][: None if must_validate else -1]:
         assert step["returncode"] == 0, f"{step['stdout'][-3000:]}\n{step['stderr'][-3000:]}"
     result = json.loads(outcome["steps"][-1]["stdout"].strip().splitlines()[-1])
-    assert result["validation"]["status"] == "ok", result["validation"]
+    if must_validate:
+        assert result["validation"]["status"] == "ok", result["validation"]
     lines = [
         line
         for line in load_runtime(base / "runtime.jsonl")
