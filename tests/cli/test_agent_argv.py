@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -70,3 +71,30 @@ def test_child_started_masks_only_with_prompts_off() -> None:
     masked = json.loads(child_started_attributes(argv, "/w", 7, prompts=False)["command"])
     assert kept == argv
     assert masked == ["claude", "-p", MARK]
+
+
+def test_session_state_keeps_the_content_switches(tmp_path: Path) -> None:
+    from beacon.agents.harnesses import Switches
+    from beacon.config import CaptureSettings
+    from beacon.paths import ArtifactPaths
+    from beacon.run.state import SessionState
+
+    paths = ArtifactPaths.create(tmp_path, None)
+    settings = CaptureSettings(paths=paths, switches=Switches(prompts=False, tool_details=False))
+    state = SessionState.begin(
+        settings,
+        paths,
+        session_id="s",
+        pid=1,
+        token="t",
+        endpoints={"http": "http://127.0.0.1:1"},
+        status_url="http://127.0.0.1:1/beacon/status",
+        exports={},
+    )
+    loaded = SessionState.from_mapping(json.loads(state.to_json()))
+    assert loaded.switches() == Switches(prompts=False, tool_details=False)
+    # A state written before the switches were recorded keeps everything on.
+    older = {
+        k: v for k, v in json.loads(state.to_json()).items() if k not in ("prompts", "tool_details")
+    }
+    assert SessionState.from_mapping(older).switches() == Switches()
