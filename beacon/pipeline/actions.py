@@ -118,6 +118,11 @@ def _parts(dotted: str) -> tuple[str, ...]:
     return tuple(dotted.split("."))
 
 
+def as_text(value: Any) -> str | None:
+    """A scalar attribute as text (bools as ``true``/``false``); None for anything else."""
+    return _str(value)
+
+
 def _str(value: Any) -> str | None:
     if isinstance(value, str):
         return value

@@ -18,7 +18,7 @@ from typing import Any
 from beacon.pipeline.actions import (
     ALLOW_DECISIONS,
     Fields,
-    _str,
+    as_text,
     file_language,
     parse_json_object,
     prompt_text,
@@ -54,19 +54,19 @@ def _command_text(arguments: Mapping[str, Any]) -> str | None:
         if len(command) == 3 and command[1] in ("-c", "-lc"):
             return str(command[2])
         return shlex.join(command)
-    return _str(command)
+    return as_text(command)
 
 
 def _tool_result(attrs: Mapping[str, Any]) -> tuple[str, Fields]:
     fields: Fields = {}
-    name = _str(attrs.get("tool_name")) or "unknown"
+    name = as_text(attrs.get("tool_name")) or "unknown"
     put(fields, "tool.name", name)
     put(fields, "gen_ai.tool.name", name)
-    put(fields, "gen_ai.tool.call.id", _str(attrs.get("call_id")))
+    put(fields, "gen_ai.tool.call.id", as_text(attrs.get("call_id")))
     arguments = parse_json_object(attrs.get("arguments"))
-    raw_arguments = _str(attrs.get("arguments")) or ""
+    raw_arguments = as_text(attrs.get("arguments")) or ""
     command = _command_text(arguments)
-    patch = _str(arguments.get("input")) if name in PATCH_TOOLS else None
+    patch = as_text(arguments.get("input")) if name in PATCH_TOOLS else None
     if patch is None and command is not None and "*** Begin Patch" in command:
         patch = command
     action = "tool.invoked"
@@ -84,7 +84,7 @@ def _tool_result(attrs: Mapping[str, Any]) -> tuple[str, Fields]:
         put(fields, "command.command", command)
         put(fields, "tool.command", command)
         put(fields, "command.duration_ms", as_int(attrs.get("duration_ms")))
-        output = _str(attrs.get("output")) or ""
+        output = as_text(attrs.get("output")) or ""
         found = _EXIT_CODE.search(output)
         if found:
             put(fields, "command.exit_code", int(found.group(1)))
@@ -96,13 +96,13 @@ def _tool_result(attrs: Mapping[str, Any]) -> tuple[str, Fields]:
 
 def _tool_decision(attrs: Mapping[str, Any]) -> tuple[str, Fields]:
     fields: Fields = {}
-    decision = _str(attrs.get("decision"))
+    decision = as_text(attrs.get("decision"))
     put(fields, "approval.decision", decision)
-    put(fields, "approval.reason", _str(attrs.get("source")))
-    name = _str(attrs.get("tool_name"))
+    put(fields, "approval.reason", as_text(attrs.get("source")))
+    name = as_text(attrs.get("tool_name"))
     put(fields, "tool.name", name)
     put(fields, "gen_ai.tool.name", name)
-    put(fields, "gen_ai.tool.call.id", _str(attrs.get("call_id")))
+    put(fields, "gen_ai.tool.call.id", as_text(attrs.get("call_id")))
     allowed = decision is not None and decision.lower() in ALLOW_DECISIONS
     return ("approval.allowed" if allowed else "approval.denied"), fields
 
@@ -115,11 +115,11 @@ def _user_prompt(attrs: Mapping[str, Any]) -> tuple[str, Fields]:
 
 def _api_request(attrs: Mapping[str, Any]) -> tuple[str, Fields]:
     fields: Fields = {}
-    put(fields, "model", _str(attrs.get("model")))
+    put(fields, "model", as_text(attrs.get("model")))
     put(fields, "gen_ai.provider.name", PROVIDER)
-    status = _str(attrs.get("http.response.status_code"))
+    status = as_text(attrs.get("http.response.status_code"))
     put(fields, "rpc.response.status_code", status)
-    error = _str(attrs.get("error.message")) or _str(attrs.get("error"))
+    error = as_text(attrs.get("error.message")) or as_text(attrs.get("error"))
     code = as_int(status)
     if error or (code is not None and code >= 400):
         put(fields, "error.type", error or f"http {status}")
@@ -129,11 +129,11 @@ def _api_request(attrs: Mapping[str, Any]) -> tuple[str, Fields]:
 
 def _sse_event(attrs: Mapping[str, Any]) -> tuple[str, Fields]:
     fields: Fields = {}
-    kind = _str(attrs.get("event.kind")) or ""
-    model = _str(attrs.get("model"))
+    kind = as_text(attrs.get("event.kind")) or ""
+    model = as_text(attrs.get("model"))
     put(fields, "model", model)
     if kind in FAILED_SSE_KINDS:
-        message = _str(attrs.get("error.message")) or _str(attrs.get("error"))
+        message = as_text(attrs.get("error.message")) or as_text(attrs.get("error"))
         put(fields, "error.type", message or kind)
         return "session.error", fields
     if "input_token_count" in attrs or "output_token_count" in attrs:
@@ -179,7 +179,7 @@ def codex_event(event_name: str, attrs: Mapping[str, Any]) -> tuple[str, Fields]
     if mapper is not None:
         return mapper(attrs)
     fields: Fields = {}
-    put(fields, "model", _str(attrs.get("model")))
+    put(fields, "model", as_text(attrs.get("model")))
     if name in STATUS_EVENTS:
         return "session.status", fields
     return "session.activity", fields

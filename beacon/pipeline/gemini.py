@@ -13,7 +13,7 @@ from typing import Any
 
 from beacon.pipeline.actions import (
     Fields,
-    _str,
+    as_text,
     file_language,
     parse_json_object,
     prompt_text,
@@ -47,16 +47,16 @@ STATUS_EVENTS = frozenset({"config"})
 
 def _tool_call(attrs: Mapping[str, Any]) -> tuple[str, Fields]:
     fields: Fields = {}
-    name = _str(attrs.get("function_name")) or "unknown"
+    name = as_text(attrs.get("function_name")) or "unknown"
     put(fields, "tool.name", name)
     put(fields, "gen_ai.tool.name", name)
-    put(fields, "gen_ai.tool.call.id", _str(attrs.get("call_id")))
-    decision = _str(attrs.get("decision"))
+    put(fields, "gen_ai.tool.call.id", as_text(attrs.get("call_id")))
+    decision = as_text(attrs.get("decision"))
     put(fields, "approval.decision", decision)
-    error = _str(attrs.get("error_type"))
+    error = as_text(attrs.get("error_type"))
     args = parse_json_object(attrs.get("function_args"))
     action, key, operation = TOOLS.get(name, ("tool.invoked", "", None))
-    server = _str(attrs.get("mcp_server_name"))
+    server = as_text(attrs.get("mcp_server_name"))
     if attrs.get("tool_type") == "mcp" or (server and server != "None"):
         action = "mcp.tool_invoked"
         put(fields, "mcp.server", server)
@@ -64,7 +64,7 @@ def _tool_call(attrs: Mapping[str, Any]) -> tuple[str, Fields]:
     value = args.get(key) if key else None
     if isinstance(value, list):
         value = value[0] if len(value) == 1 else None
-    target = _str(value)
+    target = as_text(value)
     if action == "command.executed":
         put(fields, "command.command", target)
         put(fields, "tool.command", target)
@@ -87,11 +87,11 @@ def _tool_call(attrs: Mapping[str, Any]) -> tuple[str, Fields]:
 
 def _file_operation(attrs: Mapping[str, Any]) -> tuple[str, Fields]:
     fields: Fields = {}
-    operation = _str(attrs.get("operation")) or ""
+    operation = as_text(attrs.get("operation")) or ""
     action, name = FILE_OPERATIONS.get(operation, ("file.modified", operation))
     put(fields, "file.operation", name)
-    put(fields, "tool.name", _str(attrs.get("tool_name")))
-    extension = _str(attrs.get("extension"))
+    put(fields, "tool.name", as_text(attrs.get("tool_name")))
+    extension = as_text(attrs.get("extension"))
     if extension:
         put(fields, "file.language", file_language(f"file{extension}"))
     return action, fields
@@ -99,7 +99,7 @@ def _file_operation(attrs: Mapping[str, Any]) -> tuple[str, Fields]:
 
 def _api_response(attrs: Mapping[str, Any]) -> tuple[str, Fields]:
     fields: Fields = {}
-    model = _str(attrs.get("model"))
+    model = as_text(attrs.get("model"))
     put(fields, "model", model)
     put(fields, "gen_ai.response.model", model)
     put(fields, "gen_ai.provider.name", PROVIDER)
@@ -115,7 +115,7 @@ def _api_response(attrs: Mapping[str, Any]) -> tuple[str, Fields]:
         "gen_ai.usage.reasoning.output_tokens",
         as_int(attrs.get("thoughts_token_count")),
     )
-    put(fields, "rpc.response.status_code", _str(attrs.get("status_code")))
+    put(fields, "rpc.response.status_code", as_text(attrs.get("status_code")))
     reasons = attrs.get("finish_reasons")
     if isinstance(reasons, list):
         texts = [reason for reason in reasons if isinstance(reason, str) and reason]
@@ -126,7 +126,7 @@ def _api_response(attrs: Mapping[str, Any]) -> tuple[str, Fields]:
 
 def _api_request(attrs: Mapping[str, Any]) -> tuple[str, Fields]:
     fields: Fields = {}
-    model = _str(attrs.get("model"))
+    model = as_text(attrs.get("model"))
     put(fields, "model", model)
     put(fields, "gen_ai.request.model", model)
     put(fields, "gen_ai.provider.name", PROVIDER)
@@ -135,10 +135,10 @@ def _api_request(attrs: Mapping[str, Any]) -> tuple[str, Fields]:
 
 def _api_error(attrs: Mapping[str, Any]) -> tuple[str, Fields]:
     fields: Fields = {}
-    put(fields, "model", _str(attrs.get("model")))
-    error = _str(attrs.get("error.type")) or _str(attrs.get("error.message"))
+    put(fields, "model", as_text(attrs.get("model")))
+    error = as_text(attrs.get("error.type")) or as_text(attrs.get("error.message"))
     put(fields, "error.type", error or "api_error")
-    put(fields, "rpc.response.status_code", _str(attrs.get("status_code")))
+    put(fields, "rpc.response.status_code", as_text(attrs.get("status_code")))
     return "session.error", fields
 
 
@@ -167,5 +167,5 @@ def gemini_event(event_name: str, attrs: Mapping[str, Any]) -> tuple[str, Fields
     if name in STATUS_EVENTS:
         return "session.status", {}
     fields: Fields = {}
-    put(fields, "model", _str(attrs.get("model")) or _str(attrs.get("gen_ai.request.model")))
+    put(fields, "model", as_text(attrs.get("model")) or as_text(attrs.get("gen_ai.request.model")))
     return "session.activity", fields
