@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from beacon.agents.codex import remove_codex_home
 from beacon.agents.harnesses import Harness, Switches
 from beacon.config import FinishSettings
 from beacon.errors import ExitCode
@@ -139,6 +138,8 @@ def finish_run(
     result = result_object(outcome=outcome, exit_code=exit_code, validation=validation)
     result["events_written"] = events
     write_result(paths, result)
+    from beacon.agents.codex import remove_codex_home  # tomllib: only when finishing
+
     remove_codex_home(paths.base_dir)
     if status != "fail" and not settings.keep_spool:
         with contextlib.suppress(FileNotFoundError):
