@@ -2,6 +2,8 @@
 
 nox                 lint (ruff, actionlint, shellcheck), typecheck, tests (what CI runs)
 nox -s stress       the real-Claude loss loop, many runs per protocol
+nox -s agents-matrix  every agent version x protocol x mode, BEACON_MATRIX_RUNS times
+nox -s claude-latest  the e2e suite against whatever npm serves as the newest Claude Code
 nox -s bench        the performance benchmarks (prints a table)
 nox -s docs         the documentation site (mkdocs-material), built with --strict
 """
@@ -30,9 +32,18 @@ def install_project(session: nox.Session, *extras: str) -> None:
     session.install("-e", target)
 
 
-def install_test_clients(session: nox.Session) -> None:
-    """The real clients the end-to-end tests drive: Claude Code and the Node OTel SDK (npm)."""
-    session.run("python", "tests/e2e/claude_install.py")
+CLAUDE_VERSIONS_ENV = "BEACON_CLAUDE_VERSIONS"
+
+
+def install_test_clients(session: nox.Session, claude_versions: str = "") -> None:
+    """The real clients the end-to-end tests drive: Claude Code (the pin and the floor, or
+    ``$BEACON_CLAUDE_VERSIONS``), Gemini CLI, Codex CLI and the Node OTel SDK (npm)."""
+    env = {CLAUDE_VERSIONS_ENV: claude_versions} if claude_versions else {}
+    session.run("python", "tests/e2e/claude_install.py", env=env)
+    # The other agent CLIs, pinned (Gemini CLI, Codex CLI with its native binary).
+    session.run(
+        "python", "tests/e2e/claude_install.py", "--agent", "gemini-cli", "--agent", "codex-cli"
+    )
     session.run("python", "tests/e2e/node_install.py")
     install_shells(session)
     # The HTML report is rendered in Debian's chromium (apt-get --no-install-recommends
@@ -84,6 +95,31 @@ def stress(session: nox.Session) -> None:
     install_test_clients(session)
     env = {"BEACON_STRESS_RUNS": os.environ.get("BEACON_STRESS_RUNS", "25")}
     session.run("pytest", "-m", "stress", *session.posargs, env=env)
+
+
+@nox.session(name="agents-matrix")
+def agents_matrix(session: nox.Session) -> None:
+    """Every (agent version, protocol, mode) of the e2e matrix, ``BEACON_MATRIX_RUNS`` times."""
+    install_project(session, "test")
+    install_test_clients(session, os.environ.get(CLAUDE_VERSIONS_ENV, ""))
+    env = {"BEACON_MATRIX_RUNS": os.environ.get("BEACON_MATRIX_RUNS", "3")}
+    session.run("pytest", "-m", "matrix or not stress", "tests/e2e", *session.posargs, env=env)
+
+
+@nox.session(name="claude-latest")
+def claude_latest(session: nox.Session) -> None:
+    """The newest Claude Code on npm through the version matrix: the next change shows here."""
+    install_project(session, "test")
+    install_test_clients(session, "latest")
+    env = {CLAUDE_VERSIONS_ENV: "latest", "BEACON_MATRIX_RUNS": "1"}
+    session.run(
+        "pytest",
+        "-m",
+        "matrix or not stress",
+        "tests/e2e/test_claude_versions.py",
+        *session.posargs,
+        env=env,
+    )
 
 
 @nox.session

@@ -118,6 +118,7 @@ def _run_exec(args: ExecArgs, early_signals: list[int]) -> int:
             harnesses=settings.harnesses,
             settings=finish,
             environ=environ,
+            switches=settings.switches,
         )
     except Exception as exc:
         # The child ran; a failure while processing must not hide its exit code.

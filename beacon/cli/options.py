@@ -96,7 +96,7 @@ RECEIVERS = Option(
 HARNESS = Option(
     ("--harness",),
     "multi",
-    "claude (default; alias claude_code), otel, or a comma list (repeatable).",
+    "claude (default), codex, gemini, otel, or a comma list (repeatable).",
     "HARNESS",
 )
 NO_TRACES = Option(("--no-traces",), "flag", "Do not ask the agent for spans.")

@@ -64,6 +64,7 @@ def make_context(options: PipelineOptions, protector: LineProtector) -> LineCont
         now_nanos=time.time_ns(),
         working_directory=options.working_directory,
         run=run,
+        withheld=options.withheld,
     )
 
 

@@ -66,6 +66,8 @@ class ValidationResult:
     generated_at: str
     actions: dict[str, int] = field(default_factory=dict)
     session_id: str | None = None
+    harness_events: dict[str, int] = field(default_factory=dict)
+    """Events per harness asked for (the ``harness_events`` stage, counted per harness)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -78,6 +80,7 @@ class ValidationResult:
             "generated_at": self.generated_at,
             "actions": dict(self.actions),
             "session_id": self.session_id,
+            "harness_events": dict(self.harness_events),
         }
 
     @classmethod
@@ -93,6 +96,7 @@ class ValidationResult:
             generated_at=data["generated_at"],
             actions={str(k): int(v) for k, v in data["actions"].items()},
             session_id=data["session_id"],
+            harness_events={str(k): int(v) for k, v in data.get("harness_events", {}).items()},
         )
 
     @property
@@ -185,6 +189,8 @@ class _RunCounts:
 
     run_lines: int = 0
     matching: int = 0
+    by_harness: dict[str, int] = field(default_factory=dict)
+    """``matching`` per harness asked for."""
     actions: dict[str, int] = field(default_factory=dict)
     rejected: dict[str, int] = field(default_factory=dict)
     sequences: dict[str, SequenceSet] = field(default_factory=dict)
@@ -276,6 +282,7 @@ class LogScan:
             "schema_error_count": self.schema_error_count,
             "run_lines": run.run_lines,
             "matching": run.matching,
+            "by_harness": run.by_harness,
             "actions": run.actions,
             "rejected": run.rejected,
             "sequences": run.sequence_lists,
@@ -298,7 +305,11 @@ class LogScan:
         run = self.run
         run.run_lines += part["run_lines"]
         run.matching += part["matching"]
-        for table, counts in ((run.actions, part["actions"]), (run.rejected, part["rejected"])):
+        for table, counts in (
+            (run.actions, part["actions"]),
+            (run.rejected, part["rejected"]),
+            (run.by_harness, part["by_harness"]),
+        ):
             for key, value in counts.items():
                 table[key] = table.get(key, 0) + value
         for claude_session, values in part["sequences"].items():
@@ -331,6 +342,7 @@ def _count(run: _RunCounts, line: Mapping[str, Any], harnesses: tuple[str, ...])
     harness = harness_info.get("name") if isinstance(harness_info, dict) else None
     if harness in harnesses and harness != LIFECYCLE_HARNESS and action != SUMMARY_ACTION:
         run.matching += 1
+        run.by_harness[harness] = run.by_harness.get(harness, 0) + 1
     beacon = line.get("beacon")
     if not isinstance(beacon, dict):
         return
@@ -430,6 +442,25 @@ def validate_log(
     )
 
 
+def harness_events_stage(
+    run: _RunCounts, harnesses: tuple[str, ...], min_events: int
+) -> ValidationStage:
+    """At least ``min_events`` events of the harnesses asked for, and, when several were
+    asked for, at least one from each: a silent agent is named."""
+    wanted = ", ".join(harnesses) or "none"
+    message = f"{_plural(run.matching, 'event')} from {wanted} in this run (minimum {min_events})"
+    ok = run.matching >= min_events
+    asked = [name for name in harnesses if name != LIFECYCLE_HARNESS]
+    if len(asked) > 1:
+        counts = ", ".join(f"{name} {run.by_harness.get(name, 0)}" for name in asked)
+        message = f"{message}: {counts}"
+        silent = [name for name in asked if run.by_harness.get(name, 0) == 0]
+        if silent and min_events > 0:
+            ok = False
+            message = f"{message}; no events from {', '.join(silent)}"
+    return ValidationStage("harness_events", "ok" if ok else "fail", message)
+
+
 def verdict(
     log_path: Path,
     scan: LogScan,
@@ -484,15 +515,7 @@ def verdict(
             )
         )
 
-    wanted = ", ".join(harnesses) or "none"
-    events_message = (
-        f"{_plural(scan.run.matching, 'event')} from {wanted} in this run (minimum {min_events})"
-    )
-    stages.append(
-        ValidationStage(
-            "harness_events", "ok" if scan.run.matching >= min_events else "fail", events_message
-        )
-    )
+    stages.append(harness_events_stage(scan.run, harnesses, min_events))
 
     if require_actions:
         missing = [a for a in require_actions if scan.run.actions.get(a, 0) == 0]
@@ -548,4 +571,9 @@ def verdict(
         generated_at=_now(),
         actions=dict(sorted(scan.run.actions.items())),
         session_id=chosen,
+        harness_events={
+            name: scan.run.by_harness.get(name, 0)
+            for name in harnesses
+            if name != LIFECYCLE_HARNESS
+        },
     )

@@ -20,7 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from beacon.agents.harnesses import endpoint_for, telemetry_environment
+from beacon.agents.argv import mask_prompts
+from beacon.agents.harnesses import (
+    endpoint_for,
+    prepare_files,
+    protocol_notes,
+    telemetry_environment,
+)
 from beacon.config import CaptureSettings
 from beacon.errors import StartupError
 from beacon.paths import ArtifactPaths
@@ -175,6 +181,15 @@ async def capture(
             collector = await start_collector()
             endpoints = collector.endpoints
         endpoint = endpoint_for(settings.protocol, endpoints)
+        files = prepare_files(
+            settings.harnesses,
+            paths.base_dir,
+            environ,
+            protocol=settings.protocol,
+            endpoint=endpoint,
+            token=token,
+            switches=settings.switches,
+        )
         telemetry = telemetry_environment(
             harnesses=settings.harnesses,
             protocol=settings.protocol,
@@ -183,6 +198,7 @@ async def capture(
             session_id=session_id,
             job_environ=environ,
             switches=settings.switches,
+            files=files,
         )
         telemetry[EXEC_SESSION_ENV] = session_id
         write_exec_state(
@@ -199,6 +215,8 @@ async def capture(
             ),
         )
         say(f"collector listening on {endpoint} ({settings.protocol}), session {session_id}")
+        for note in protocol_notes(settings.harnesses, settings.protocol):
+            say(note)
         if mask is not None:
             mask(token)
         child_env = {**environ, **telemetry}
@@ -210,7 +228,8 @@ async def capture(
                 collector = await start_collector()
             warming = asyncio.ensure_future(asyncio.to_thread(warm_up_pipeline))
             await collector.record_lifecycle(
-                "child.started", child_started_attributes(argv, cwd, pid)
+                "child.started",
+                child_started_attributes(argv, cwd, pid, prompts=settings.switches.prompts),
             )
 
         child = await run_child(
@@ -281,7 +300,10 @@ async def join_session(
 
     async def started(pid: int) -> None:
         await asyncio.to_thread(
-            post_lifecycle, state, "child.started", child_started_attributes(argv, cwd, pid)
+            post_lifecycle,
+            state,
+            "child.started",
+            child_started_attributes(argv, cwd, pid, prompts=state.prompts),
         )
 
     child = await run_child(
@@ -308,8 +330,12 @@ def post_lifecycle(state: SessionState, name: str, attributes: Mapping[str, Any]
         )
 
 
-def child_started_attributes(argv: Sequence[str], cwd: str, pid: int) -> dict[str, Any]:
-    return {"command": json.dumps(list(argv)), "cwd": cwd, "pid": pid}
+def child_started_attributes(
+    argv: Sequence[str], cwd: str, pid: int, *, prompts: bool = True
+) -> dict[str, Any]:
+    """With prompts off, a known agent CLI's prompt argument is replaced by its length."""
+    recorded = list(argv) if prompts else mask_prompts(argv)
+    return {"command": json.dumps(recorded), "cwd": cwd, "pid": pid}
 
 
 def child_exited(child: ChildResult) -> dict[str, Any]:

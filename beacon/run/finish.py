@@ -14,11 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from beacon.agents.harnesses import Harness
+from beacon.agents.harnesses import Harness, Switches
 from beacon.config import FinishSettings
 from beacon.errors import ExitCode
 from beacon.paths import ArtifactPaths
 from beacon.paths import write_private as write_private  # re-exported: run/exec, run/session
+
+ALL_CONTENT = Switches()  # no content withheld
 
 if TYPE_CHECKING:
     from beacon.pipeline import RedactionSettings
@@ -108,9 +110,11 @@ def pipeline_validation(
     harnesses: tuple[Harness, ...],
     settings: FinishSettings,
     environ: Mapping[str, str],
+    switches: Switches = ALL_CONTENT,
 ) -> tuple[dict[str, Any], int]:
     """Run the pipeline over the spool; returns (validation dict, events written)."""
     from beacon.pipeline import PipelineOptions, run_pipeline
+    from beacon.pipeline.content import withheld_attributes
 
     options = PipelineOptions(
         session_id=outcome.session_id,
@@ -121,6 +125,7 @@ def pipeline_validation(
         working_directory=outcome.working_directory,
         min_events=settings.min_events,
         require_actions=settings.require_actions,
+        withheld=withheld_attributes(prompts=switches.prompts, tool_details=switches.tool_details),
     )
     result = run_pipeline(paths.spool_path, options)
     validation: dict[str, Any] = result.validation.to_dict()
@@ -134,10 +139,16 @@ def finish_run(
     harnesses: tuple[Harness, ...],
     settings: FinishSettings,
     environ: Mapping[str, str],
+    switches: Switches = ALL_CONTENT,
 ) -> RunResult:
     log_start = _size(paths.log_path)
     validation, events = pipeline_validation(
-        paths=paths, outcome=outcome, harnesses=harnesses, settings=settings, environ=environ
+        paths=paths,
+        outcome=outcome,
+        harnesses=harnesses,
+        settings=settings,
+        environ=environ,
+        switches=switches,
     )
     status = validation.get("status")
     rules = run_rules(paths.log_path, log_start, outcome.session_id, settings)
@@ -176,6 +187,9 @@ def finish_run(
         )
     exit_code = int(result["exit_code"])
     write_result(paths, result)
+    from beacon.agents.codex import remove_codex_home  # tomllib: only when finishing
+
+    remove_codex_home(paths.base_dir)
     if status != "fail" and not settings.keep_spool:
         with contextlib.suppress(FileNotFoundError):
             paths.spool_path.unlink()

@@ -26,6 +26,8 @@ from typing import Any
 from beacon.agents.harnesses import (
     endpoint_for,
     original_destination,
+    prepare_files,
+    protocol_notes,
     resolve_harnesses,
     telemetry_environment,
 )
@@ -108,14 +110,25 @@ def start_session(
     )
     try:
         endpoints = {str(k): str(v) for k, v in ready["endpoints"].items()}
+        endpoint = endpoint_for(settings.protocol, endpoints)
+        files = prepare_files(
+            settings.harnesses,
+            paths.base_dir,
+            environ,
+            protocol=settings.protocol,
+            endpoint=endpoint,
+            token=token,
+            switches=settings.switches,
+        )
         exports = telemetry_environment(
             harnesses=settings.harnesses,
             protocol=settings.protocol,
-            endpoint=endpoint_for(settings.protocol, endpoints),
+            endpoint=endpoint,
             token=token,
             session_id=session_id,
             job_environ=environ,
             switches=settings.switches,
+            files=files,
         )
         exports.update(
             {
@@ -140,6 +153,8 @@ def start_session(
         )
         write_private(paths.state_path, state.to_json())
         write_private(paths.env_path, format_exports(exports, "sh"))
+        for note in protocol_notes(settings.harnesses, settings.protocol):
+            say(note)
     except BaseException:
         # Never leave a daemon nobody can find: no state file points at it.
         with contextlib.suppress(ProcessLookupError):
@@ -376,6 +391,7 @@ def stop_session(
         harnesses=resolve_harnesses(state.harnesses),
         settings=settings,
         environ=environ,
+        switches=state.switches(),
     )
     remove_state(paths)
     return Stopped(state=state, result=result, daemon_was_alive=alive)

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from beacon.agents.harnesses import Switches
 from beacon.clock import utc_iso
 from beacon.errors import BeaconError
 from beacon.paths import ArtifactPaths
@@ -48,6 +49,9 @@ class SessionState:
     original_destination: dict[str, str] = field(default_factory=dict)
     """The job's own OTLP exporter settings, for later forwarding."""
     max_duration_s: float = 0.0
+    prompts: bool = True
+    tool_details: bool = True
+    """The content switches of the session (``--no-prompts``…): steps and stop follow them."""
     version: int = STATE_VERSION
 
     @classmethod
@@ -90,7 +94,12 @@ class SessionState:
             previous=previous or {},
             original_destination=original_destination or {},
             max_duration_s=max_duration_s,
+            prompts=settings.switches.prompts,
+            tool_details=settings.switches.tool_details,
         )
+
+    def switches(self) -> Switches:
+        return Switches(prompts=self.prompts, tool_details=self.tool_details)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2) + "\n"

@@ -14,7 +14,7 @@ from beacon.otlp.records import lifecycle_request
 from beacon.pipeline import PipelineOptions, SpoolHealth, run_pipeline, validate_log
 from beacon.pipeline.report import render_validation
 
-from .helpers import Request, fixture_requests, write_spool
+from .helpers import FIXTURES, Request, fixture_requests, write_spool
 
 
 def lifecycle(name: str, attributes: dict[str, Any], session_id: str) -> Request:
@@ -269,3 +269,28 @@ def test_non_object_lines_fail_parsing(tmp_path: Path, bad: bytes) -> None:
     log = tmp_path / "runtime.jsonl"
     log.write_bytes(bad + b"\n")
     assert stage(validate_log(log, session_id=None), "lines_parse")[0] == "fail"
+
+
+def gemini_requests() -> list[Request]:
+    spool = FIXTURES / "gemini-cli-0.61.0" / "spool.http-json.jsonl"
+    return [("", orjson.loads(line)) for line in spool.read_bytes().splitlines()]
+
+
+def test_each_harness_asked_for_is_counted(tmp_path: Path) -> None:
+    requests = [*full_run("run-a")[:2], *gemini_requests(), *full_run("run-a")[2:]]
+    result = run(tmp_path, "run-a", requests, harnesses=("claude_code", "gemini_cli"))
+    status, message = stage(result.validation, "harness_events")
+    assert status == "ok"
+    counts = result.validation.harness_events
+    assert set(counts) == {"claude_code", "gemini_cli"}
+    assert counts["claude_code"] > 10 and counts["gemini_cli"] > 10
+    assert f"claude_code {counts['claude_code']}, gemini_cli {counts['gemini_cli']}" in message
+    assert result.validation.to_dict()["harness_events"] == counts
+
+
+def test_a_silent_harness_is_named(tmp_path: Path) -> None:
+    result = run(tmp_path, "run-a", full_run("run-a"), harnesses=("claude_code", "gemini_cli"))
+    status, message = stage(result.validation, "harness_events")
+    assert status == "fail"
+    assert message.endswith("no events from gemini_cli")
+    assert result.validation.harness_events["gemini_cli"] == 0
