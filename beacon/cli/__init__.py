@@ -13,7 +13,7 @@ def _register_commands() -> None:
     # Importing a command module registers its commands on the typer apps.
     import importlib
 
-    for module in ("ci_exec", "ci_session", "ci_validate"):
+    for module in ("ci_exec", "ci_session", "ci_validate", "fleet"):
         try:
             importlib.import_module(f"beacon.cli.{module}")
         except ModuleNotFoundError as exc:
