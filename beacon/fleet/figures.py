@@ -133,7 +133,7 @@ def run_link(run: dict[str, Any]) -> str | None:
 
 def compute(con: Any, *, source: str, filters: Filters, health: LogHealth) -> FleetReport:
     where, params = filters.where()
-    con.execute(f"CREATE OR REPLACE TEMP VIEW selected AS SELECT * FROM runs{where}", params)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE selected AS SELECT * FROM runs{where}", params)
     con.execute(
         "CREATE OR REPLACE TEMP VIEW selected_facts AS "
         "SELECT f.* FROM facts f SEMI JOIN selected s ON f.session_id = s.session_id"

@@ -71,7 +71,8 @@ SELECT
     filename AS _object
 FROM read_json(
     $files, format = 'newline_delimited', columns = $columns,
-    ignore_errors = true, filename = true, maximum_object_size = 67108864
+    ignore_errors = true, filename = true, maximum_object_size = 67108864,
+    hive_partitioning = false
 )
 WHERE beacon.session_id IS NOT NULL
 """
@@ -188,7 +189,8 @@ def open_fleet(files: FleetFiles, *, with_facts: bool = True) -> Any:
             "CREATE VIEW events AS SELECT * EXCLUDE (filename), filename AS _object "
             f"FROM read_json([{file_list}], format = 'newline_delimited', "
             f"columns = {{{column_list}}}, ignore_errors = true, filename = true, "
-            "maximum_object_size = 67108864) "
+            # Run identity comes from the lines, never from a hive-style key.
+            "maximum_object_size = 67108864, hive_partitioning = false) "
             # A line that does not parse comes back as a row of NULLs: leave it out.
             "WHERE beacon.session_id IS NOT NULL"
         )
