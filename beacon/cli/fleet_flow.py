@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from beacon.cli.options import FleetReportArgs, FleetSqlArgs
+from beacon.cli.options import FleetDdlArgs, FleetReportArgs, FleetSqlArgs
 from beacon.errors import UsageError
 
 if TYPE_CHECKING:
@@ -70,4 +70,15 @@ def run_sql(args: FleetSqlArgs) -> int:
         raise UsageError("no query given", hint='beacon fleet sql --source SRC "SELECT ..."')
     _url, files = _files(args.source, args.cache_dir)
     _emit(run_sql(open_fleet(files), query, args.fmt), args.output)
+    return 0
+
+
+def run_ddl(args: FleetDdlArgs) -> int:
+    from beacon.fleet.ddl import table_definition
+
+    if not args.location:
+        raise UsageError("--location is required", hint="s3://bucket/prefix or gs://bucket/prefix")
+    sys.stdout.write(
+        table_definition(engine=args.engine, layout=args.layout, location=args.location)
+    )
     return 0

@@ -324,6 +324,24 @@ class FleetSqlArgs:
     cache_dir: Path | None = opt(FLEET_CACHE_DIR)
 
 
+@dataclass
+class FleetDdlArgs:
+    """``fleet ddl``."""
+
+    engine: str = opt(Option(("--engine",), "value", "athena or bigquery.", "ENGINE"), "athena")
+    layout: str = opt(
+        Option(("--layout",), "value", "The upload layout: default or hive.", "LAYOUT"), "default"
+    )
+    location: str | None = opt(
+        Option(
+            ("--location",),
+            "value",
+            "Where the runs are: s3://bucket/prefix (Athena), gs://bucket/prefix (BigQuery).",
+            "URL",
+        )
+    )
+
+
 @dataclass(frozen=True)
 class CommandSpec:
     """One command: where it sits, what it parses into, what runs it, its help.
@@ -430,6 +448,12 @@ COMMANDS: tuple[CommandSpec, ...] = (
         FleetSqlArgs,
         "beacon.cli.fleet_flow:run_sql",
         "Run SQL over the fleet's views `events` and `runs`.",
+    ),
+    CommandSpec(
+        ("fleet", "ddl"),
+        FleetDdlArgs,
+        "beacon.cli.fleet_flow:run_ddl",
+        "Print the Athena or BigQuery table definition for uploaded runs.",
     ),
 )
 
