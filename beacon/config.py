@@ -13,6 +13,7 @@ from pathlib import Path
 
 from beacon.agents.harnesses import Harness, Switches, check_protocol, resolve_harnesses
 from beacon.errors import UsageError
+from beacon.exports.settings import ExportSettings
 from beacon.paths import ArtifactPaths, default_base_dir
 
 BASE_DIR_ENV = "BEACON_CI_BASE_DIR"
@@ -128,6 +129,7 @@ class FinishSettings:
     require_actions: tuple[str, ...] = ()
     redact_env: tuple[str, ...] = ()
     redact_patterns: tuple[str, ...] = ()
+    exports: ExportSettings = field(default_factory=ExportSettings)
 
     def __post_init__(self) -> None:
         if self.min_events < 0:

@@ -34,10 +34,11 @@ class Sizes:
     ingest_seconds: float
     ingest_clients: tuple[int, ...]
     pipeline_events: tuple[int, ...]
+    upload_mib: int
 
 
-FULL = Sizes(7, 1.0, 5, 10.0, 4.0, (1, 8, 64), (100_000, 1_000_000))
-SMOKE = Sizes(1, 0.05, 1, 0.0, 0.3, (2,), (1_000,))
+FULL = Sizes(7, 1.0, 5, 10.0, 4.0, (1, 8, 64), (100_000, 1_000_000), 32)
+SMOKE = Sizes(1, 0.05, 1, 0.0, 0.3, (2,), (1_000,), 1)
 
 
 def _json_out(argv: list[str], **kwargs: Any) -> Any:
@@ -158,16 +159,35 @@ def pipeline(sizes: Sizes) -> list[Figure]:
     return figures
 
 
+def upload(sizes: Sizes) -> list[Figure]:
+    """beacon's S3 upload (conditional create, checksum, multipart above 8 MiB) vs a bare put."""
+    result = _json_out([PYTHON, "-m", "benchmarks.upload", str(sizes.upload_mib)])
+    return [
+        Figure(
+            f"upload {result['mb']:.0f} MB to local moto",
+            result["beacon_mb_s"],
+            "MB/s",
+            floor=result["bare_mb_s"],
+            target=0.5,
+            rule="min",
+            note="floor = the same bytes put by a bare aiobotocore client in this run (one "
+            "PUT); beacon sends 8 MiB parts with SHA-256 checksums and If-None-Match",
+        )
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, no targets")
     parser.add_argument(
         "--check", action="store_true", help="exit 1 when a target is missed (for gating)"
     )
-    parser.add_argument("--only", choices=["exec", "session", "ingest", "pipeline"], nargs="*")
+    parser.add_argument(
+        "--only", choices=["exec", "session", "ingest", "pipeline", "upload"], nargs="*"
+    )
     args = parser.parse_args()
     sizes = SMOKE if args.smoke else FULL
-    wanted = set(args.only or ["exec", "session", "ingest", "pipeline"])
+    wanted = set(args.only or ["exec", "session", "ingest", "pipeline", "upload"])
     figures: list[Figure] = []
     if "exec" in wanted:
         figures += lifecycle.exec_overhead(sizes.exec_runs, sizes.child_seconds)
@@ -177,6 +197,8 @@ def main() -> None:
         figures += ingest(sizes)
     if "pipeline" in wanted:
         figures += pipeline(sizes)
+    if "upload" in wanted:
+        figures += upload(sizes)
     print(render_table(figures, checked=not args.smoke))
     if args.smoke:
         return

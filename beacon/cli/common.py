@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from beacon.cli.argv import require_telemetry
 from beacon.cli.render import Reporter, describe_validation
-from beacon.config import CaptureSettings, FinishSettings
+from beacon.config import CaptureSettings, FinishSettings, parse_bool
 from beacon.errors import UsageError
+from beacon.exports.settings import ExportSettings, build_export_settings
 from beacon.paths import ArtifactPaths
 from beacon.run.finish import RunResult
 
@@ -62,9 +64,51 @@ class FinishFlags(Protocol):
     require_action: list[str]
     redact_env: list[str]
     redact_pattern: list[str]
+    upload: list[str]
+    upload_layout: str | None
+    upload_key: str | None
+    upload_gzip: bool
+    upload_required: str | None
+    upload_sse: str | None
+    upload_sse_kms_key_id: str | None
+    forward: list[str]
+    forward_endpoint: str | None
+    forward_protocol: str | None
+    forward_header: list[str]
 
 
-def finish_settings(flags: FinishFlags) -> FinishSettings:
+class UploadFlags(Protocol):
+    upload: list[str]
+    upload_layout: str | None
+    upload_key: str | None
+    upload_gzip: bool
+    upload_required: str | None
+    upload_sse: str | None
+    upload_sse_kms_key_id: str | None
+
+
+def export_settings(
+    flags: UploadFlags, environ: Mapping[str, str], forwards: FinishFlags | None = None
+) -> ExportSettings:
+    """Checked before the child runs: a missing bucket is exit 2, not a failure at the end."""
+    required = flags.upload_required
+    return build_export_settings(
+        upload=flags.upload,
+        layout=flags.upload_layout,
+        key_template=flags.upload_key,
+        gzip=flags.upload_gzip,
+        required=True if required is None else parse_bool(required, option="--upload-required"),
+        sse=flags.upload_sse,
+        sse_kms_key_id=flags.upload_sse_kms_key_id,
+        forward=forwards.forward if forwards else [],
+        forward_endpoint=forwards.forward_endpoint if forwards else None,
+        forward_protocol=forwards.forward_protocol if forwards else None,
+        forward_header=forwards.forward_header if forwards else [],
+        environ=environ,
+    )
+
+
+def finish_settings(flags: FinishFlags, environ: Mapping[str, str]) -> FinishSettings:
     redact_pattern = flags.redact_pattern
     for pattern in redact_pattern:
         # Checked before the child runs, not after it has done its work.
@@ -82,6 +126,7 @@ def finish_settings(flags: FinishFlags) -> FinishSettings:
         require_actions=tuple(flags.require_action),
         redact_env=tuple(flags.redact_env),
         redact_patterns=tuple(redact_pattern),
+        exports=export_settings(flags, environ, flags),
     )
 
 
@@ -103,4 +148,24 @@ def report_finish(
     else:
         count = validation.get("event_count")
         reporter.status(f"validation {status}" + (f" ({count} harness events)" if count else ""))
+    report_exports(reporter, run.result)
     reporter.result(run.result)
+
+
+def report_exports(reporter: Reporter, result: Mapping[str, Any]) -> None:
+    """One line per object written (its key) and per forward; failures as errors."""
+    for entry in result.get("uploads") or ():
+        where = f"{entry.get('destination', '').split('://')[0]}://{entry.get('bucket')}/{entry.get('key')}"
+        if entry.get("status") == "ok":
+            reporter.status(f"uploaded {where} ({entry.get('bytes')} bytes)")
+        else:
+            reporter.error(f"upload failed: {entry.get('error') or where}")
+    for entry in result.get("forwards") or ():
+        status = entry.get("status")
+        target = f"{entry.get('kind')} {entry.get('endpoint') or ''}".strip()
+        if status == "ok":
+            reporter.status(f"forwarded to {target} ({entry.get('requests', 0)} requests)")
+        elif status == "skipped":
+            reporter.status(f"forward {target} skipped: {entry.get('error')}")
+        else:
+            reporter.error(f"forward to {target} failed: {entry.get('error')}")

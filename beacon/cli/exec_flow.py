@@ -28,7 +28,7 @@ def _run_exec(args: ExecArgs, early_signals: list[int]) -> int:
     argv = list(args.command)
     if not argv:
         raise UsageError("no command to run", hint="put it after --: beacon ci exec -- CMD ARGS")
-    finish = finish_settings(args)
+    finish = finish_settings(args, environ)
     required = finish.require_telemetry
     paths = resolve_paths(args.base_dir, args.log_path, environ)
     settings = capture_settings(args, paths)
@@ -48,15 +48,26 @@ def _run_exec(args: ExecArgs, early_signals: list[int]) -> int:
         state = None
     if state is None:
         state = running_exec(paths, environ)
+    child_environ = environ
+    if finish.exports.configured:
+        from beacon.exports.settings import without_credentials
+
+        # The uploader keeps using them (``environ``); the agent never sees them.
+        child_environ = without_credentials(environ)
     if state is not None:
         from beacon.run.exec import join_session
         from beacon.run.finish import RunOutcome, decide_exit_code, result_object
 
+        if finish.exports.configured:
+            reporter.warning(
+                f"this step joins the run {state.session_id}: --upload/--forward apply where "
+                "that run ends (`beacon ci session stop --upload …`), not here"
+            )
         child = asyncio.run(
             join_session(
                 argv,
                 state,
-                environ,
+                child_environ,
                 timeout_s=timeout_s,
                 say=reporter.status,
                 early_signals=early_signals,
@@ -90,7 +101,7 @@ def _run_exec(args: ExecArgs, early_signals: list[int]) -> int:
         capture(
             argv,
             settings,
-            environ,
+            child_environ,
             timeout_s=timeout_s,
             say=reporter.status,
             mask=mask,

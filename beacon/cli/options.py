@@ -33,6 +33,7 @@ ARGUMENT_METAVAR = "beacon.argument.metavar"
 COMMAND_METAVAR = "CMD"
 
 REQUIRE_TELEMETRY = "--require-telemetry"
+UPLOAD_REQUIRED = "--upload-required"
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,53 @@ REDACT_PATTERN = Option(
     ("--redact-pattern",), "multi", "Redact matches of this regex (repeatable).", "REGEX"
 )
 
+# Exports: uploads and forwards (beacon.exports, docs/exports.md).
+UPLOAD = Option(
+    ("--upload",),
+    "multi",
+    "s3, gcs (bucket from BEACON_CI_S3_BUCKET / BEACON_CI_GCS_BUCKET), s3://BUCKET/PREFIX "
+    "or gs://BUCKET/PREFIX; repeatable or a comma list.",
+    "DEST",
+)
+UPLOAD_LAYOUT = Option(
+    ("--upload-layout",), "value", "default or hive (dt=/provider=/repo=/run= keys).", "LAYOUT"
+)
+UPLOAD_KEY = Option(
+    ("--upload-key",),
+    "value",
+    "Key template: {prefix} {provider} {owner} {repo} {run_id} {run_attempt} {job} "
+    "{session_id} {date} {file}.",
+    "TEMPLATE",
+)
+UPLOAD_GZIP = Option(
+    ("--upload-gzip",), "flag", "Upload runtime.jsonl.gz (Content-Encoding: gzip)."
+)
+UPLOAD_REQUIRED_OPT = Option(
+    (UPLOAD_REQUIRED,),
+    "value",
+    "true (default) or false: exit 4 when an upload or forward fails. Alone, it means true.",
+    "BOOL",
+)
+UPLOAD_SSE = Option(
+    ("--upload-sse",), "value", "S3 server-side encryption: AES256 or aws:kms.", "SSE"
+)
+UPLOAD_SSE_KMS_KEY_ID = Option(
+    ("--upload-sse-kms-key-id",), "value", "The KMS key for --upload-sse aws:kms.", "KEY"
+)
+FORWARD = Option(
+    ("--forward",),
+    "multi",
+    "otlp, original (the job's own OTLP destination), splunk or falcon (repeatable).",
+    "KIND",
+)
+FORWARD_ENDPOINT = Option(("--forward-endpoint",), "value", "The URL to forward to.", "URL")
+FORWARD_PROTOCOL = Option(
+    ("--forward-protocol",), "value", "grpc or http/protobuf (default).", "PROTOCOL"
+)
+FORWARD_HEADER = Option(
+    ("--forward-header",), "multi", "A header NAME=VALUE for forwards (repeatable).", "HEADER"
+)
+
 
 @dataclass
 class ExecArgs:
@@ -173,6 +221,17 @@ class ExecArgs:
     require_action: list[str] = opt(REQUIRE_ACTION)
     redact_env: list[str] = opt(REDACT_ENV)
     redact_pattern: list[str] = opt(REDACT_PATTERN)
+    upload: list[str] = opt(UPLOAD)
+    upload_layout: str | None = opt(UPLOAD_LAYOUT)
+    upload_key: str | None = opt(UPLOAD_KEY)
+    upload_gzip: bool = opt(UPLOAD_GZIP)
+    upload_required: str | None = opt(UPLOAD_REQUIRED_OPT)
+    upload_sse: str | None = opt(UPLOAD_SSE)
+    upload_sse_kms_key_id: str | None = opt(UPLOAD_SSE_KMS_KEY_ID)
+    forward: list[str] = opt(FORWARD)
+    forward_endpoint: str | None = opt(FORWARD_ENDPOINT)
+    forward_protocol: str | None = opt(FORWARD_PROTOCOL)
+    forward_header: list[str] = opt(FORWARD_HEADER)
     json_output: bool = opt(JSON_OUTPUT)
     quiet: bool = opt(QUIET)
 
@@ -220,6 +279,42 @@ class StopArgs:
     require_action: list[str] = opt(REQUIRE_ACTION)
     redact_env: list[str] = opt(REDACT_ENV)
     redact_pattern: list[str] = opt(REDACT_PATTERN)
+    upload: list[str] = opt(UPLOAD)
+    upload_layout: str | None = opt(UPLOAD_LAYOUT)
+    upload_key: str | None = opt(UPLOAD_KEY)
+    upload_gzip: bool = opt(UPLOAD_GZIP)
+    upload_required: str | None = opt(UPLOAD_REQUIRED_OPT)
+    upload_sse: str | None = opt(UPLOAD_SSE)
+    upload_sse_kms_key_id: str | None = opt(UPLOAD_SSE_KMS_KEY_ID)
+    forward: list[str] = opt(FORWARD)
+    forward_endpoint: str | None = opt(FORWARD_ENDPOINT)
+    forward_protocol: str | None = opt(FORWARD_PROTOCOL)
+    forward_header: list[str] = opt(FORWARD_HEADER)
+    json_output: bool = opt(JSON_OUTPUT)
+    quiet: bool = opt(QUIET)
+
+
+@dataclass
+class UploadArgs:
+    """``ci upload``."""
+
+    base_dir: Path | None = opt(BASE_DIR)
+    log_path: Path | None = opt(LOG_PATH)
+    session_id: str | None = opt(
+        Option(
+            ("--session-id",),
+            "value",
+            "The run to upload [default: the one in <base-dir>/result.json].",
+            "ID",
+        )
+    )
+    upload: list[str] = opt(UPLOAD)
+    upload_layout: str | None = opt(UPLOAD_LAYOUT)
+    upload_key: str | None = opt(UPLOAD_KEY)
+    upload_gzip: bool = opt(UPLOAD_GZIP)
+    upload_required: str | None = opt(UPLOAD_REQUIRED_OPT)
+    upload_sse: str | None = opt(UPLOAD_SSE)
+    upload_sse_kms_key_id: str | None = opt(UPLOAD_SSE_KMS_KEY_ID)
     json_output: bool = opt(JSON_OUTPUT)
     quiet: bool = opt(QUIET)
 
@@ -392,7 +487,8 @@ EXEC_HELP = """Run CMD with its telemetry captured, then write and validate runt
 
 Exit code: the command's own when non-zero (128+N when killed by signal N);
 124 when --timeout expired; else 3 when validation failed and telemetry is
-required; 5 when beacon itself failed; 0 otherwise."""
+required; 4 when an --upload or --forward failed (unless --upload-required=false);
+5 when beacon itself failed; 0 otherwise."""
 
 VALIDATE_HELP = """Validate runtime.jsonl: it parses, matches the runtime schema 1.0, and holds
 enough events of this run (see docs/validation.md).
@@ -433,6 +529,12 @@ COMMANDS: tuple[CommandSpec, ...] = (
         "beacon.cli.session_flow:run_stop",
         "Drain and stop the daemon, then write and validate runtime.jsonl.",
         aliases=(("ci", "finish"),),
+    ),
+    CommandSpec(
+        ("ci", "upload"),
+        UploadArgs,
+        "beacon.cli.session_flow:run_upload",
+        "Upload a finished run (its runtime.jsonl lines, report and result.json) to S3 or GCS.",
     ),
     CommandSpec(
         ("ci", "validate"), ValidateArgs, "beacon.cli.validate_flow:run_validate", VALIDATE_HELP

@@ -8,8 +8,15 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from beacon.cli.common import capture_settings, finish_settings, parse_duration, report_finish
-from beacon.cli.options import EnvArgs, StartArgs, StatusArgs, StopArgs
+from beacon.cli.common import (
+    capture_settings,
+    export_settings,
+    finish_settings,
+    parse_duration,
+    report_exports,
+    report_finish,
+)
+from beacon.cli.options import EnvArgs, StartArgs, StatusArgs, StopArgs, UploadArgs
 from beacon.cli.render import Reporter
 from beacon.config import resolve_paths
 from beacon.errors import UsageError
@@ -97,7 +104,7 @@ def run_stop(args: StopArgs) -> int:
 
     environ = dict(os.environ)
     reporter = Reporter.for_environ(environ, quiet=args.quiet, json_output=args.json_output)
-    settings = finish_settings(args)
+    settings = finish_settings(args, environ)
     required = settings.require_telemetry
     paths = resolve_paths(args.base_dir, None, environ)
     state = load_state(paths)
@@ -119,3 +126,48 @@ def run_stop(args: StopArgs) -> int:
     log_path = args.log_path or Path(stopped.state.log_path)
     report_finish(reporter, stopped.result, log_path=log_path, require_telemetry=required)
     return stopped.result.exit_code
+
+
+def run_upload(args: UploadArgs) -> int:
+    """``ci upload``: a finished run's lines, report files and result.json (last)."""
+    from beacon.errors import ExitCode
+    from beacon.exports import stage
+    from beacon.run.finish import write_result
+
+    environ = dict(os.environ)
+    reporter = Reporter.for_environ(environ, quiet=args.quiet, json_output=args.json_output)
+    exports = export_settings(args, environ)
+    if not exports.uploads:
+        raise UsageError("nothing to upload", hint="pass --upload s3, gcs or a bucket URL")
+    paths = resolve_paths(args.base_dir, args.log_path, environ)
+    result: dict[str, object] = {}
+    try:
+        loaded = json.loads(paths.result_path.read_text(encoding="utf-8"))
+        if isinstance(loaded, dict):
+            result = loaded
+    except (OSError, ValueError):
+        pass
+    session_id = args.session_id or result.get("session_id")
+    if not isinstance(session_id, str) or not session_id:
+        raise UsageError(
+            f"no finished run in {paths.base_dir} (no result.json)",
+            hint="pass --session-id or --base-dir",
+        )
+    owned = result.get("session_id") == session_id
+    if not owned:
+        result = {"session_id": session_id}
+    if not stage.run_lines(paths.log_path, session_id):
+        reporter.warning(f"{paths.log_path} holds no lines of run {session_id}")
+    plan = stage.plan_exports(paths=paths, session_id=session_id, settings=exports, environ=environ)
+    uploads, _ = stage.export_data(plan, redactor=None, original={})
+    result["uploads"] = uploads
+    text = json.dumps(result, indent=2) + "\n"
+    stored = stage.upload_result(plan, text.encode("utf-8"))
+    result["uploads"] = uploads + stored
+    if owned:
+        write_result(paths, result)
+    report_exports(reporter, result)
+    failed = stage.failed(uploads + stored)
+    code = int(ExitCode.UPLOAD_FAILED) if failed and exports.required else 0
+    reporter.result({**result, "exit_code": code})
+    return code

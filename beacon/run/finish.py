@@ -10,15 +10,18 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from beacon.agents.harnesses import Harness
 from beacon.config import FinishSettings
 from beacon.errors import ExitCode
 from beacon.paths import FILE_MODE, ArtifactPaths
+
+if TYPE_CHECKING:
+    from beacon.pipeline import RedactionSettings
 
 #: The name the collector token is redacted under (never exported anywhere).
 TOKEN_NAME = "BEACON_COLLECTOR_TOKEN"  # noqa: S105 - a name, not a secret
@@ -36,6 +39,8 @@ class RunOutcome:
     drain: Mapping[str, Any] | None = None
     collector_token: str | None = None
     """The run's bearer token: redacted if an agent ever prints its environment."""
+    original_destination: Mapping[str, str] | None = None
+    """The job's own OTEL_EXPORTER_OTLP_* (session.json); None: read them from the environment."""
 
 
 @dataclass(frozen=True)
@@ -70,6 +75,22 @@ def decide_exit_code(
     return int(ExitCode.OK)
 
 
+def redaction_settings(
+    *, outcome: RunOutcome, settings: FinishSettings, environ: Mapping[str, str]
+) -> RedactionSettings:
+    """The runtime log's redaction: also applied to everything beacon forwards."""
+    from beacon.pipeline import RedactionSettings
+
+    redact_env = list(settings.redact_env)
+    redaction_environ = dict(environ)
+    if outcome.collector_token:
+        redaction_environ[TOKEN_NAME] = outcome.collector_token
+        redact_env.append(TOKEN_NAME)
+    return RedactionSettings.from_environ(
+        redaction_environ, redact_env=redact_env, patterns=list(settings.redact_patterns)
+    )
+
+
 def pipeline_validation(
     *,
     paths: ArtifactPaths,
@@ -79,23 +100,14 @@ def pipeline_validation(
     environ: Mapping[str, str],
 ) -> tuple[dict[str, Any], int]:
     """Run the pipeline over the spool; returns (validation dict, events written)."""
-    from beacon.pipeline import PipelineOptions, RedactionSettings, run_pipeline
+    from beacon.pipeline import PipelineOptions, run_pipeline
 
-    redact_env = list(settings.redact_env)
-    redaction_environ = dict(environ)
-    if outcome.collector_token:
-        redaction_environ[TOKEN_NAME] = outcome.collector_token
-        redact_env.append(TOKEN_NAME)
     options = PipelineOptions(
         session_id=outcome.session_id,
         log_path=paths.log_path,
         harnesses=tuple(h.name for h in harnesses),
         environ=dict(environ),
-        redaction=RedactionSettings.from_environ(
-            redaction_environ,
-            redact_env=redact_env,
-            patterns=list(settings.redact_patterns),
-        ),
+        redaction=redaction_settings(outcome=outcome, settings=settings, environ=environ),
         working_directory=outcome.working_directory,
         min_events=settings.min_events,
         require_actions=settings.require_actions,
@@ -117,20 +129,84 @@ def finish_run(
         paths=paths, outcome=outcome, harnesses=harnesses, settings=settings, environ=environ
     )
     status = validation.get("status")
-    exit_code = decide_exit_code(
-        child_exit_code=outcome.child_exit_code,
-        timed_out=outcome.timed_out,
-        validation_status=status,
-        require_telemetry=settings.require_telemetry,
-        cancelled_by=outcome.cancelled_by,
-    )
-    result = result_object(outcome=outcome, exit_code=exit_code, validation=validation)
+
+    def decide(upload_failed: bool = False) -> int:
+        return decide_exit_code(
+            child_exit_code=outcome.child_exit_code,
+            timed_out=outcome.timed_out,
+            validation_status=status,
+            require_telemetry=settings.require_telemetry,
+            upload_failed=upload_failed,
+            cancelled_by=outcome.cancelled_by,
+        )
+
+    result = result_object(outcome=outcome, exit_code=decide(), validation=validation)
     result["events_written"] = events
+    if settings.exports.configured:
+        export_run(
+            paths=paths,
+            outcome=outcome,
+            settings=settings,
+            environ=environ,
+            result=result,
+            decide=decide,
+        )
+    exit_code = int(result["exit_code"])
     write_result(paths, result)
     if status != "fail" and not settings.keep_spool:
         with contextlib.suppress(FileNotFoundError):
             paths.spool_path.unlink()
     return RunResult(exit_code=exit_code, result=result, events_written=events)
+
+
+def export_run(
+    *,
+    paths: ArtifactPaths,
+    outcome: RunOutcome,
+    settings: FinishSettings,
+    environ: Mapping[str, str],
+    result: dict[str, Any],
+    decide: Callable[[bool], int],
+) -> None:
+    """Uploads and forwards (beacon.exports); fills ``uploads``/``forwards``/``exit_code``.
+
+    ``result.json`` is written, then uploaded last: the stored copy lists every
+    other object; the local copy, rewritten by the caller, lists result.json too.
+    """
+    from beacon.agents.harnesses import original_destination
+    from beacon.exports import stage
+    from beacon.pipeline.redact import Redactor
+
+    exports = settings.exports
+    plan = stage.plan_exports(
+        paths=paths, session_id=outcome.session_id, settings=exports, environ=environ
+    )
+    redaction = redaction_settings(outcome=outcome, settings=settings, environ=environ)
+    redactor = Redactor(
+        literal_values=redaction.env_values, user_patterns=redaction.compiled_patterns()
+    )
+    original = outcome.original_destination
+    if original is None:
+        original = original_destination(environ)
+    try:
+        uploads, forwards = stage.export_data(plan, redactor=redactor, original=original)
+    except Exception as exc:  # a bug must not lose result.json
+        uploads = [stage.unexpected_failure(target, exc) for target in exports.uploads]
+        forwards = []
+    result["uploads"] = uploads
+    if exports.forwards:
+        result["forwards"] = forwards
+    broken = exports.required and (stage.failed(uploads) or stage.failed(forwards))
+    result["exit_code"] = decide(broken)
+    text = json.dumps(result, indent=2) + "\n"
+    write_private(paths.result_path, text)
+    try:
+        stored = stage.upload_result(plan, text.encode("utf-8"))
+    except Exception as exc:
+        stored = [stage.unexpected_failure(target, exc) for target in exports.uploads]
+    result["uploads"] = uploads + stored
+    if exports.required and stage.failed(stored):
+        result["exit_code"] = decide(True)
 
 
 def result_object(

@@ -368,7 +368,11 @@ def stop_session(
     finish_paths = ArtifactPaths.create(paths.base_dir, log_path or Path(state.log_path))
     result = finish_run(
         paths=finish_paths,
-        outcome=RunOutcome(session_id=state.session_id, collector_token=state.token),
+        outcome=RunOutcome(
+            session_id=state.session_id,
+            collector_token=state.token,
+            original_destination=state.original_destination,
+        ),
         harnesses=resolve_harnesses(state.harnesses),
         settings=settings,
         environ=environ,
