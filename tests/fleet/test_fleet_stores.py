@@ -108,3 +108,32 @@ def test_an_unreachable_store_exits_5(tmp_path: Path) -> None:
 def test_an_empty_prefix_reports_zero_runs(moto: MotoS3, s3_bucket: str, tmp_path: Path) -> None:
     totals = report(f"s3://{s3_bucket}/nothing-here", moto.env(), tmp_path)["totals"]
     assert totals["runs"] == 0
+
+
+def test_runs_uploaded_by_ci_exec_are_reported(
+    tmp_path: Path, moto: MotoS3, fake_gcs: FakeGcs, s3_bucket: str, gcs_bucket: str
+) -> None:
+    """The whole path: two `ci exec --upload s3 --upload gcs` runs, then a report per store."""
+    from tests.exports.test_cli_upload import env_for, exec_upload
+
+    env = env_for(
+        moto,
+        fake_gcs,
+        BEACON_CI_S3_BUCKET=s3_bucket,
+        BEACON_CI_S3_PREFIX="fleet",
+        BEACON_CI_GCS_BUCKET=gcs_bucket,
+        BEACON_CI_GCS_PREFIX="fleet",
+    )
+    sessions = set()
+    for attempt in ("1", "2"):
+        run_env = {**env, "GITHUB_RUN_ATTEMPT": attempt}
+        done = exec_upload(tmp_path / attempt, run_env, "--upload", "s3,gcs")
+        assert done.returncode == 0, done.stderr
+        sessions.add(json.loads(done.stdout.splitlines()[-1])["session_id"])
+    for source in (f"s3://{s3_bucket}/fleet", f"gs://{gcs_bucket}/fleet"):
+        figures = report(source, env, tmp_path / "cache")
+        assert figures["totals"]["runs"] == 2
+        assert figures["totals"]["runs_without_result"] == 0
+        assert {run["session_id"] for run in figures["runs"]} == sessions
+        assert {run["validation_status"] for run in figures["runs"]} == {"ok"}
+        assert {run["repository"] for run in figures["runs"]} == {"octo/widgets"}
