@@ -127,21 +127,39 @@ def floor(url: str, bucket: str) -> None:
     print(orjson.dumps({"lines": count}).decode())
 
 
+def seed(url: str, bucket: str, runs: int, events: int) -> None:
+    """Child process: put the fleet into the store (the parent never holds it: peak RSS is
+    inherited across fork and exec, so the measured children would report it as theirs)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        asyncio.run(put_all(url, bucket, run_bodies(runs, events, Path(tmp))))
+
+
 def measure(url: str, runs: int, events: int, workdir: Path) -> dict[str, Any]:
     from tests.exports.servers import S3_ENV
 
     bucket = f"fleet-{uuid.uuid4().hex[:8]}"
-    bodies = run_bodies(runs, events, workdir / "gen")
-    asyncio.run(put_all(url, bucket, bodies))
-    del bodies
+    seed_argv = [
+        sys.executable,
+        "-m",
+        "benchmarks.fleet",
+        "seed",
+        url,
+        bucket,
+        str(runs),
+        str(events),
+    ]
+    subprocess.run(seed_argv, check=True, timeout=3600)
     env = {**os.environ, **S3_ENV, "BEACON_CI_S3_ENDPOINT_URL": url}
     cache = workdir / "cache"
     source = f"s3://{bucket}/{PREFIX}"
     report_argv = [sys.executable, "-m", "beacon", "fleet", "report", "--source", source,
                    "--format", "json", "--cache-dir", str(cache)]  # fmt: skip
     floor_argv = [sys.executable, "-m", "benchmarks.fleet", "floor", url, bucket]
-    floor_s, floor_rss, floor_out = _run_with_rss(floor_argv, env)
+    # The floor runs before and after the cold report; the faster of the two counts.
+    first_floor_s, floor_rss, floor_out = _run_with_rss(floor_argv, env)
     report_s, report_rss, report_out = _run_with_rss(report_argv, env)
+    second_floor_s, _, _ = _run_with_rss(floor_argv, env)
+    floor_s = min(first_floor_s, second_floor_s)
     warm_s, _warm_rss, _ = _run_with_rss(report_argv, env)
     report = orjson.loads(report_out)
     counted = orjson.loads(floor_out.splitlines()[-1])["lines"]
@@ -175,6 +193,9 @@ def _run_with_rss(argv: list[str], env: dict[str, str]) -> tuple[float, float, b
 def main() -> None:
     if sys.argv[1] == "floor":
         floor(sys.argv[2], sys.argv[3])
+        return
+    if sys.argv[1] == "seed":
+        seed(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]))
         return
     from tests.exports.servers import moto_server
 
