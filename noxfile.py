@@ -77,7 +77,7 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
-    install_project(session)
+    install_project(session, "all")
     session.install(*TYPE_TOOLS)
     session.run("mypy", "--strict", "beacon")
 

@@ -35,10 +35,11 @@ class Sizes:
     ingest_clients: tuple[int, ...]
     pipeline_events: tuple[int, ...]
     upload_mib: int
+    fleet: tuple[int, int]
 
 
-FULL = Sizes(7, 1.0, 5, 10.0, 4.0, (1, 8, 64), (100_000, 1_000_000), 32)
-SMOKE = Sizes(1, 0.05, 1, 0.0, 0.3, (2,), (1_000,), 1)
+FULL = Sizes(7, 1.0, 5, 10.0, 4.0, (1, 8, 64), (100_000, 1_000_000), 32, (1000, 1000))
+SMOKE = Sizes(1, 0.05, 1, 0.0, 0.3, (2,), (1_000,), 1, (3, 20))
 
 
 def _json_out(argv: list[str], **kwargs: Any) -> Any:
@@ -203,6 +204,32 @@ def rules(sizes: Sizes) -> list[Figure]:
     ]
 
 
+def fleet(sizes: Sizes) -> list[Figure]:
+    """``fleet report`` over runs in local moto vs fetching the same objects and counting lines."""
+    runs, events = sizes.fleet
+    result = _json_out([PYTHON, "-m", "benchmarks.fleet", str(runs), str(events)])
+    total = result["events"]
+    return [
+        Figure(
+            f"fleet report, {runs:,} runs x {events:,} events (cold cache)",
+            total / result["report_s"],
+            "events/s",
+            floor=total / result["floor_s"],
+            target=0.5,
+            rule="min",
+            note="floor = the same objects fetched by a bare aiobotocore client and their "
+            "lines counted by DuckDB, in this run",
+        ),
+        Figure(
+            "fleet report, warm cache",
+            total / result["warm_report_s"],
+            "events/s",
+            floor=total / result["floor_s"],
+        ),
+        Figure("fleet report peak RSS", result["report_rss_mb"], "MB", target=1024, rule="abs-max"),
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, no targets")
@@ -210,11 +237,13 @@ def main() -> None:
         "--check", action="store_true", help="exit 1 when a target is missed (for gating)"
     )
     parser.add_argument(
-        "--only", choices=["exec", "session", "ingest", "pipeline", "rules", "upload"], nargs="*"
+        "--only",
+        choices=["exec", "session", "ingest", "pipeline", "rules", "upload", "fleet"],
+        nargs="*",
     )
     args = parser.parse_args()
     sizes = SMOKE if args.smoke else FULL
-    wanted = set(args.only or ["exec", "session", "ingest", "pipeline", "rules", "upload"])
+    wanted = set(args.only or ["exec", "session", "ingest", "pipeline", "rules", "upload", "fleet"])
     figures: list[Figure] = []
     if "exec" in wanted:
         figures += lifecycle.exec_overhead(sizes.exec_runs, sizes.child_seconds)
@@ -228,6 +257,8 @@ def main() -> None:
         figures += rules(sizes)
     if "upload" in wanted:
         figures += upload(sizes)
+    if "fleet" in wanted:
+        figures += fleet(sizes)
     print(render_table(figures, checked=not args.smoke))
     if args.smoke:
         return

@@ -28,6 +28,9 @@ Kind = Literal["flag", "value", "multi", "path", "int"]
 #: Field metadata keys.
 OPTION = "beacon.option"
 ARGUMENT = "beacon.argument"
+ARGUMENT_METAVAR = "beacon.argument.metavar"
+#: The metavar of ``ci exec``'s wrapped command, which follows ``--``.
+COMMAND_METAVAR = "CMD"
 
 REQUIRE_TELEMETRY = "--require-telemetry"
 UPLOAD_REQUIRED = "--upload-required"
@@ -63,9 +66,9 @@ def opt(option: Option, default: Any = None) -> Any:
     return field(default=default, metadata={OPTION: option})
 
 
-def argument(help_text: str) -> Any:
-    """The positional command (``ci exec -- CMD ARGS``)."""
-    return field(default_factory=list, metadata={ARGUMENT: help_text})
+def argument(help_text: str, metavar: str = COMMAND_METAVAR) -> Any:
+    """The positional words: ``ci exec -- CMD ARGS``, or ``fleet sql QUERY``."""
+    return field(default_factory=list, metadata={ARGUMENT: help_text, ARGUMENT_METAVAR: metavar})
 
 
 # Paths and output, shared.
@@ -436,6 +439,87 @@ class ReportArgs:
     )
 
 
+FLEET_SOURCE = Option(
+    ("--source",),
+    "value",
+    "s3://bucket/prefix, gs://bucket/prefix, or a local directory of downloaded runs.",
+    "SRC",
+)
+FLEET_CACHE_DIR = Option(
+    ("--cache-dir",),
+    "path",
+    "Where remote objects are cached (default: $BEACON_FLEET_CACHE, else ~/.cache/beacon/fleet).",
+    "DIR",
+)
+FLEET_OUTPUT = Option(("--output",), "path", "Write to this file instead of stdout.", "FILE")
+
+
+@dataclass
+class FleetReportArgs:
+    """``fleet report``."""
+
+    source: str | None = opt(FLEET_SOURCE)
+    since: str | None = opt(
+        Option(("--since",), "value", "First day of runs to include.", "YYYY-MM-DD")
+    )
+    until: str | None = opt(
+        Option(("--until",), "value", "Last day of runs to include.", "YYYY-MM-DD")
+    )
+    repo: str | None = opt(Option(("--repo",), "value", "Only this repository.", "OWNER/NAME"))
+    workflow: str | None = opt(Option(("--workflow",), "value", "Only this workflow.", "NAME"))
+    provider: str | None = opt(
+        Option(("--provider",), "value", "Only this CI provider (github_actions, ...).", "NAME")
+    )
+    harness: str | None = opt(
+        Option(("--harness",), "value", "Only runs of this harness (claude_code, ...).", "NAME")
+    )
+    model: str | None = opt(
+        Option(("--model",), "value", "Only runs that used this model.", "NAME")
+    )
+    fmt: str = opt(
+        Option(
+            ("--format",), "value", "text, markdown, json, html or csv (one row per run).", "FORMAT"
+        ),
+        "text",
+    )
+    output: Path | None = opt(FLEET_OUTPUT)
+    cache_dir: Path | None = opt(FLEET_CACHE_DIR)
+
+
+@dataclass
+class FleetSqlArgs:
+    """``fleet sql``."""
+
+    command: list[str] = argument(
+        "SQL over the views `events` and `runs` (docs/fleet.md lists their columns).", "QUERY"
+    )
+    source: str | None = opt(FLEET_SOURCE)
+    fmt: str = opt(
+        Option(("--format",), "value", "table, json (one object per row) or csv.", "FORMAT"),
+        "table",
+    )
+    output: Path | None = opt(FLEET_OUTPUT)
+    cache_dir: Path | None = opt(FLEET_CACHE_DIR)
+
+
+@dataclass
+class FleetDdlArgs:
+    """``fleet ddl``."""
+
+    engine: str = opt(Option(("--engine",), "value", "athena or bigquery.", "ENGINE"), "athena")
+    layout: str = opt(
+        Option(("--layout",), "value", "The upload layout: default or hive.", "LAYOUT"), "default"
+    )
+    location: str | None = opt(
+        Option(
+            ("--location",),
+            "value",
+            "Where the runs are: s3://bucket/prefix (Athena), gs://bucket/prefix (BigQuery).",
+            "URL",
+        )
+    )
+
+
 @dataclass(frozen=True)
 class CommandSpec:
     """One command: where it sits, what it parses into, what runs it, its help.
@@ -469,6 +553,17 @@ class CommandSpec:
             if ARGUMENT in f.metadata:
                 return str(f.metadata[ARGUMENT])
         return None
+
+    def argument_metavar(self) -> str:
+        for f in fields(self.args):
+            if ARGUMENT in f.metadata:
+                return str(f.metadata.get(ARGUMENT_METAVAR, COMMAND_METAVAR))
+        return COMMAND_METAVAR
+
+    @property
+    def wraps_command(self) -> bool:
+        """Its positional words are a command to run, after ``--``."""
+        return self.takes_command and self.argument_metavar() == COMMAND_METAVAR
 
 
 EXEC_HELP = """Run CMD with its telemetry captured, then write and validate runtime.jsonl.
@@ -504,6 +599,7 @@ GROUPS: dict[tuple[str, ...], str] = {
     ("ci",): "Commands for CI jobs.",
     ("rules",): "Detection rules: run their embedded tests, lint them (docs/rules.md).",
     ("ci", "session"): "A collector that outlives one step: start, run steps, stop.",
+    ("fleet",): "Reports and SQL over many runs' uploaded logs (DuckDB).",
 }
 
 COMMANDS: tuple[CommandSpec, ...] = (
@@ -558,6 +654,24 @@ COMMANDS: tuple[CommandSpec, ...] = (
         "Check rule files: YAML, known fields, CEL, windows, ids. Exit 2 when one is bad.",
     ),
     CommandSpec(("ci", "report"), ReportArgs, "beacon.cli.report_flow:run_report", REPORT_HELP),
+    CommandSpec(
+        ("fleet", "report"),
+        FleetReportArgs,
+        "beacon.cli.fleet_flow:run_report",
+        "Runs, cost, tokens, failures, findings, commands and files across many runs.",
+    ),
+    CommandSpec(
+        ("fleet", "sql"),
+        FleetSqlArgs,
+        "beacon.cli.fleet_flow:run_sql",
+        "Run SQL over the fleet's views `events` and `runs`.",
+    ),
+    CommandSpec(
+        ("fleet", "ddl"),
+        FleetDdlArgs,
+        "beacon.cli.fleet_flow:run_ddl",
+        "Print the Athena or BigQuery table definition for uploaded runs.",
+    ),
 )
 
 

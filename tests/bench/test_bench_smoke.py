@@ -32,6 +32,9 @@ def test_benchmarks_run_and_print_every_figure() -> None:
         "pipeline 1,000 events peak RSS",
         "upload 1 MB to local moto",
         "rules (builtin pack) 1,000 events",
+        "fleet report, 3 runs x 20 events (cold cache)",
+        "fleet report, warm cache",
+        "fleet report peak RSS",
     ):
         assert figure in table, f"{figure!r} missing from:\n{table}"
     assert "FAIL" not in table and "pass" not in table  # smoke sizes are never judged
