@@ -90,6 +90,8 @@ def report_finish(
 ) -> None:
     validation = run.result.get("validation") or {}
     status = validation.get("status", "unknown")
+    for warning in run.warnings:
+        reporter.warning(warning)
     reporter.status(f"wrote {run.events_written} events to {log_path}")
     details = describe_validation(validation)
     if status == "fail":

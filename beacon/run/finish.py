@@ -44,6 +44,8 @@ class RunResult:
     result: dict[str, Any]
     events_written: int = 0
     validation_messages: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    """Run-level warnings (also in ``result.json``): the CLI prints each once."""
 
 
 def decide_exit_code(
@@ -77,8 +79,8 @@ def pipeline_validation(
     harnesses: tuple[Harness, ...],
     settings: FinishSettings,
     environ: Mapping[str, str],
-) -> tuple[dict[str, Any], int]:
-    """Run the pipeline over the spool; returns (validation dict, events written)."""
+) -> tuple[dict[str, Any], int, list[str]]:
+    """Run the pipeline over the spool; returns (validation dict, events written, warnings)."""
     from beacon.pipeline import PipelineOptions, RedactionSettings, run_pipeline
 
     redact_env = list(settings.redact_env)
@@ -102,7 +104,14 @@ def pipeline_validation(
     )
     result = run_pipeline(paths.spool_path, options)
     validation: dict[str, Any] = result.validation.to_dict()
-    return validation, int(result.events_written)
+    warnings = []
+    if result.log_tail_repaired:
+        warnings.append(
+            f"{paths.log_path} ended in a torn line (an earlier writer was stopped mid-line); "
+            "it was ended with a newline before this run's lines. That line stays unreadable: "
+            "validation reports it as another run's damage"
+        )
+    return validation, int(result.events_written), warnings
 
 
 def finish_run(
@@ -113,7 +122,7 @@ def finish_run(
     settings: FinishSettings,
     environ: Mapping[str, str],
 ) -> RunResult:
-    validation, events = pipeline_validation(
+    validation, events, warnings = pipeline_validation(
         paths=paths, outcome=outcome, harnesses=harnesses, settings=settings, environ=environ
     )
     status = validation.get("status")
@@ -126,11 +135,13 @@ def finish_run(
     )
     result = result_object(outcome=outcome, exit_code=exit_code, validation=validation)
     result["events_written"] = events
+    if warnings:
+        result["warnings"] = warnings
     write_result(paths, result)
     if status != "fail" and not settings.keep_spool:
         with contextlib.suppress(FileNotFoundError):
             paths.spool_path.unlink()
-    return RunResult(exit_code=exit_code, result=result, events_written=events)
+    return RunResult(exit_code=exit_code, result=result, events_written=events, warnings=warnings)
 
 
 def result_object(
