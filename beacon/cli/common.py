@@ -106,3 +106,17 @@ def report_finish(
         count = validation.get("event_count")
         reporter.status(f"validation {status}" + (f" ({count} harness events)" if count else ""))
     reporter.result(run.result)
+
+
+def kept_spool(spool_path: Path) -> str | None:
+    """The raw spool's path when one is left on disk (for the message that must name it)."""
+    return str(spool_path) if spool_path.exists() else None
+
+
+def kept_note(kept: str | None) -> str:
+    if kept is None:
+        return ""
+    return (
+        f"; the raw (unredacted) spool is kept at {kept}: fix the cause, then process it "
+        "with the next `beacon ci exec` or `session stop` in this base dir, or delete it"
+    )

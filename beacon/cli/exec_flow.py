@@ -6,7 +6,14 @@ import asyncio
 import os
 
 from beacon.cli.argv import ExecArgs
-from beacon.cli.common import capture_settings, finish_settings, parse_duration, report_finish
+from beacon.cli.common import (
+    capture_settings,
+    finish_settings,
+    kept_note,
+    kept_spool,
+    parse_duration,
+    report_finish,
+)
 from beacon.cli.render import Reporter
 from beacon.config import resolve_paths
 from beacon.errors import BeaconError, ExitCode, UsageError
@@ -33,7 +40,7 @@ def _run_exec(args: ExecArgs, early_signals: list[int]) -> int:
     paths = resolve_paths(args.base_dir, args.log_path, environ)
     settings = capture_settings(args, paths)
     timeout_s = parse_duration(args.timeout, option="--timeout") if args.timeout else None
-    paths.ensure_dirs()
+    paths.check_writable()
 
     from beacon.run.exec import running_exec
     from beacon.run.state import load_state, session_alive
@@ -112,9 +119,12 @@ def _run_exec(args: ExecArgs, early_signals: list[int]) -> int:
         # The child ran; a failure while processing must not hide its exit code.
         failed = exc.exit_code if isinstance(exc, BeaconError) else ExitCode.BEACON_FAILED
         code = child_code or int(failed)
-        reporter.error(f"could not process the captured telemetry: {exc}")
         result = result_object(outcome=captured.outcome, exit_code=code, validation=None)
         result["error"] = str(exc)
+        kept = kept_spool(paths.spool_path)
+        reporter.error(f"could not process the captured telemetry: {exc}{kept_note(kept)}")
+        if kept is not None:
+            result["spool_path"] = kept
         reporter.result(result)
         return code
     report_finish(reporter, run, log_path=paths.log_path, require_telemetry=required)

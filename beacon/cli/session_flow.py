@@ -9,10 +9,17 @@ from dataclasses import replace
 from pathlib import Path
 
 from beacon.cli.argv import EnvArgs, StartArgs, StatusArgs, StopArgs
-from beacon.cli.common import capture_settings, finish_settings, parse_duration, report_finish
+from beacon.cli.common import (
+    capture_settings,
+    finish_settings,
+    kept_note,
+    kept_spool,
+    parse_duration,
+    report_finish,
+)
 from beacon.cli.render import Reporter
 from beacon.config import resolve_paths
-from beacon.errors import UsageError
+from beacon.errors import BeaconError, UsageError
 
 
 def run_start(args: StartArgs) -> int:
@@ -106,6 +113,21 @@ def run_stop(args: StopArgs) -> int:
             stopped = stop_session(
                 paths, environ, settings, say=reporter.status, log_path=args.log_path
             )
+    except BeaconError as exc:
+        kept = kept_spool(paths.spool_path)
+        if kept is None:
+            raise
+        # The daemon may be gone already: the message must say where its data is.
+        reporter.error(f"{exc}{kept_note(kept)}")
+        reporter.result(
+            {
+                "session_id": state.session_id if state else None,
+                "exit_code": int(exc.exit_code),
+                "error": str(exc),
+                "spool_path": kept,
+            }
+        )
+        return int(exc.exit_code)
     finally:
         env_file = github.env_file_path(environ)
         if state is not None and env_file is not None:

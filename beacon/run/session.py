@@ -75,7 +75,7 @@ def start_session(
     ready_timeout_s: float = READY_TIMEOUT_S,
 ) -> Started:
     paths = settings.paths
-    paths.ensure_dirs()
+    paths.check_writable()
     busy = exec_state(paths)
     if busy is not None and process_alive(busy.pid):
         raise StartupError(
@@ -358,6 +358,9 @@ def stop_session(
     state = load_state(paths)
     if state is None:
         return None
+    finish_paths = ArtifactPaths.create(paths.base_dir, log_path or Path(state.log_path))
+    # Before the daemon stops: with an unwritable log the session stays up for a retry.
+    finish_paths.check_writable()
     alive = process_alive(state.pid)
     # Import the pipeline and compile its schema while the daemon drains.
     threading.Thread(target=_quiet_warm_up, name="beacon-warm-up", daemon=True).start()
@@ -365,7 +368,6 @@ def stop_session(
         stop_daemon(state, say=say)
     else:
         say(f"session daemon (pid {state.pid}) is gone; processing what its spool holds")
-    finish_paths = ArtifactPaths.create(paths.base_dir, log_path or Path(state.log_path))
     result = finish_run(
         paths=finish_paths,
         outcome=RunOutcome(session_id=state.session_id, collector_token=state.token),

@@ -66,3 +66,69 @@ def test_the_first_line_after_a_tear_is_not_glued_to_it(tmp_path: Path) -> None:
     torn, first, *_ = log.read_bytes().split(b"\n")
     assert torn == b'{"half": "a li'
     assert json.loads(first)["beacon"]["session_id"] == last_json_line(result.stdout)["session_id"]
+
+
+def test_an_unwritable_log_path_is_refused_before_the_child_runs(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where a directory should be\n")
+    log_path = blocker / "runtime.jsonl"
+    ran = tmp_path / "child-ran"
+    result = beacon(
+        *exec_args(tmp_path / "base", "--log-path", str(log_path)), *CHILD, f"ready:{ran}"
+    )
+    assert result.returncode == 5, result.stderr
+    assert str(log_path) in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not ran.exists()  # refused before the agent could do its work
+
+
+def test_a_log_path_that_is_a_directory_is_refused_before_the_child_runs(tmp_path: Path) -> None:
+    log_path = tmp_path / "runtime.jsonl"
+    log_path.mkdir()
+    ran = tmp_path / "child-ran"
+    result = beacon(*exec_args(tmp_path, "--log-path", str(log_path)), *CHILD, f"ready:{ran}")
+    assert result.returncode == 5, result.stderr
+    assert str(log_path) in result.stderr and "Is a directory" in result.stderr
+    assert not ran.exists()
+
+
+def test_an_unusable_base_dir_is_refused_before_the_child_runs(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    ran = tmp_path / "child-ran"
+    result = beacon(*exec_args(blocker / "beacon"), *CHILD, f"ready:{ran}")
+    assert result.returncode == 5, result.stderr
+    assert str(blocker / "beacon") in result.stderr
+    assert not ran.exists()
+
+
+def test_the_checks_leave_no_file_behind(tmp_path: Path) -> None:
+    log_path = tmp_path / "logs" / "runtime.jsonl"
+    result = beacon(*exec_args(tmp_path / "base", "--log-path", str(log_path)), *CHILD, "exit:3")
+    assert result.returncode == 3
+    # The base dir holds no probe, and the log only this run's lines.
+    assert [p.name for p in (tmp_path / "base").iterdir() if p.name.startswith(".")] == []
+    session = last_json_line(result.stdout)["session_id"]
+    lines = [json.loads(line) for line in log_path.read_text().splitlines()]
+    assert lines and all(line["beacon"]["session_id"] == session for line in lines)
+
+
+def test_when_the_pipeline_still_fails_the_kept_spool_is_named(tmp_path: Path) -> None:
+    # The log becomes unwritable while the child runs (after the checks).
+    log_path = tmp_path / "runtime.jsonl"
+    result = beacon(
+        *exec_args(tmp_path),
+        "bash",
+        "-c",
+        f'"$@" && mkdir {log_path}',
+        "sh",
+        *CHILD,
+        "log:captured before the failure",
+    )
+    assert result.returncode == 5, result.stderr
+    spool = tmp_path / "spool" / "otlp.jsonl"
+    assert spool.exists()
+    assert f"spool is kept at {spool}" in result.stderr
+    outcome = last_json_line(result.stdout)
+    assert outcome["spool_path"] == str(spool)
+    assert "captured before the failure" in spool.read_text()
