@@ -77,20 +77,34 @@ def run_env(args: EnvArgs) -> int:
 
 
 def run_status(args: StatusArgs) -> int:
+    from beacon.errors import ExitCode
     from beacon.run.session import session_status
 
     info = session_status(resolve_paths(args.base_dir, None, dict(os.environ)))
+    records = info["records"]
+    counts = (
+        f"logs {records.get('logs', 0)}, metrics {records.get('metrics', 0)},"
+        f" traces {records.get('traces', 0)}"
+    )
+    if not info["alive"]:
+        # A dead daemon is no running session: exit 6, as `session env` does.
+        if args.json_output:
+            print(json.dumps(info))
+        print(
+            f"beacon: error: {info['problem']}; session {info['session_id']}: "
+            f"last known records (from its spool): {counts}\nbeacon: {info['next']}",
+            file=sys.stderr,
+        )
+        return int(ExitCode.NO_SESSION)
     if args.json_output:
         print(json.dumps(info))
         return 0
-    records = info["records"]
     print(
-        f"session {info['session_id']}: {'alive' if info['alive'] else 'NOT running'}"
+        f"session {info['session_id']}: alive"
         f" (pid {info['pid']}, up {info['uptime_s']:.0f}s)\n"
         f"endpoints: {', '.join(f'{k} {v}' for k, v in info['endpoints'].items())}"
         f" ({info['protocol']})\n"
-        f"records: logs {records.get('logs', 0)}, metrics {records.get('metrics', 0)},"
-        f" traces {records.get('traces', 0)}; in flight {info['in_flight']};"
+        f"records: {counts}; in flight {info['in_flight']};"
         f" last receive {info['last_receive_at'] or 'never'}"
     )
     return 0

@@ -309,6 +309,7 @@ def live_state(paths: ArtifactPaths) -> SessionState:
 
 
 def session_status(paths: ArtifactPaths) -> dict[str, Any]:
+    """The session's status; ``alive`` False when its daemon died (counts then from the spool)."""
     state = require_state(paths)
     alive = process_alive(state.pid)
     live = fetch_status(state) if alive else None
@@ -330,7 +331,61 @@ def session_status(paths: ArtifactPaths) -> dict[str, Any]:
                 status[key] = live[key]
         if "uptime_s" in live:
             status["uptime_s"] = live["uptime_s"]
+        return status
+    # Dead (or not answering): the last known counts are what its spool holds.
+    status["problem"] = (
+        f"session daemon died (pid {state.pid})"
+        if not alive
+        else f"the session daemon (pid {state.pid}) is not answering {state.status_url}"
+    )
+    status["records"] = spool_record_counts(Path(state.spool_path))
+    status["records_from"] = "spool"
+    status["next"] = (
+        f"run `beacon ci session stop --base-dir {paths.base_dir}` to process what it "
+        "captured, then `beacon ci session start` for a new session"
+    )
     return status
+
+
+def spool_record_counts(spool_path: Path) -> dict[str, int]:
+    """Records per signal in a spool, counted as the collector counts them.
+
+    beacon's own lifecycle records (scope ``beacon``) are not counted, as the
+    collector does not count them either. A missing spool counts nothing.
+    """
+    from beacon.errors import SpoolError
+    from beacon.spool import read_spool
+
+    counts = {"logs": 0, "metrics": 0, "traces": 0}
+    try:
+        reader = read_spool(spool_path)
+    except SpoolError:
+        return counts
+    containers = {
+        "logs": ("resourceLogs", "scopeLogs", "logRecords"),
+        "metrics": ("resourceMetrics", "scopeMetrics", "metrics"),
+        "traces": ("resourceSpans", "scopeSpans", "spans"),
+    }
+    for record in reader:
+        resources_key, scopes_key, items_key = containers[record.signal]
+        for resource in record.payload.get(resources_key) or ():
+            for scope in resource.get(scopes_key) or ():
+                if (scope.get("scope") or {}).get("name") == "beacon":
+                    continue
+                items = scope.get(items_key) or ()
+                if record.signal == "metrics":
+                    counts["metrics"] += sum(_data_points(metric) for metric in items)
+                else:
+                    counts[record.signal] += len(items)
+    return counts
+
+
+def _data_points(metric: Mapping[str, Any]) -> int:
+    for kind in ("gauge", "sum", "histogram", "exponentialHistogram", "summary"):
+        data = metric.get(kind)
+        if isinstance(data, dict):
+            return len(data.get("dataPoints") or ())
+    return 0
 
 
 # --- stop ------------------------------------------------------------------
