@@ -398,7 +398,14 @@ class Stopped:
     daemon_was_alive: bool
 
 
+#: After its drain, the daemon stops its receivers and closes the spool (fsync):
+#: what a healthy daemon needs beyond ``--drain-max`` before stop kills it.
 STOP_GRACE_S = 10.0
+
+
+def stop_timeout_s(state: SessionState) -> float:
+    """How long ``stop`` waits for the daemon: its own ``--drain-max`` plus the stop grace."""
+    return max(state.drain_max_s, 0.0) + STOP_GRACE_S
 
 
 def stop_session(
@@ -449,10 +456,14 @@ def stop_daemon(state: SessionState, *, say: Say) -> None:
     if not asked:
         with contextlib.suppress(ProcessLookupError):
             os.kill(state.pid, signal.SIGTERM)
-    if wait_for_exit(state.pid, STOP_GRACE_S):
+    grace = stop_timeout_s(state)
+    if wait_for_exit(state.pid, grace):
         say(f"session daemon (pid {state.pid}) stopped")
         return
-    say(f"session daemon (pid {state.pid}) did not stop in {STOP_GRACE_S:g}s; killing it")
+    say(
+        f"session daemon (pid {state.pid}) did not stop in {grace:g}s "
+        f"(--drain-max {state.drain_max_s:g}s + {STOP_GRACE_S:g}s); killing it"
+    )
     with contextlib.suppress(ProcessLookupError):
         os.kill(state.pid, signal.SIGKILL)
     wait_for_exit(state.pid, 5.0)

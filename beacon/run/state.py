@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from beacon.clock import utc_iso
+from beacon.config import DEFAULT_DRAIN_MAX_S
 from beacon.errors import BeaconError
 from beacon.paths import ArtifactPaths
 
@@ -48,6 +49,8 @@ class SessionState:
     original_destination: dict[str, str] = field(default_factory=dict)
     """The job's own OTLP exporter settings, for later forwarding."""
     max_duration_s: float = 0.0
+    drain_max_s: float = DEFAULT_DRAIN_MAX_S
+    """The daemon's ``--drain-max``: how long its stop may legitimately take, plus a grace."""
     version: int = STATE_VERSION
 
     @classmethod
@@ -90,6 +93,7 @@ class SessionState:
             previous=previous or {},
             original_destination=original_destination or {},
             max_duration_s=max_duration_s,
+            drain_max_s=settings.drain_max_s,
         )
 
     def to_json(self) -> str:

@@ -50,3 +50,19 @@ def test_status_of_a_dead_daemon_exits_6_with_its_last_counts(base: Path) -> Non
     assert human.returncode == 6
     assert "daemon died" in human.stderr and "logs 2" in human.stderr
     assert "Traceback" not in human.stderr
+
+
+def test_stop_waits_as_long_as_the_sessions_own_drain_may_take(base: Path) -> None:
+    # The daemon waits for 12 s without exports before it stops: longer than the
+    # fixed 10 s stop used to give it, within its --drain-max.
+    start(base, "--harness", "otel", "--drain-quiet", "12s", "--drain-max", "13s")
+    env = session_env(base)
+    step(env, "log:just before stop")
+    stop = beacon("ci", "session", "stop", "--json", env=env, timeout=90)
+    assert stop.returncode == 0, stop.stderr
+    assert "killing it" not in stop.stderr
+    assert "stopped" in stop.stderr
+    log = (base / "runtime.jsonl").read_text()
+    # The daemon finished its own stop: its drain and stop records are there.
+    assert "beacon.drain.completed" in log and "beacon.collector.stopped" in log
+    assert "just before stop" in log
