@@ -319,6 +319,8 @@ def child_exited(child: ChildResult) -> dict[str, Any]:
     }
     if child.signal is not None:
         attributes["signal"] = child.signal
+    if child.leftovers_ended:
+        attributes["leftovers_ended"] = child.leftovers_ended
     return attributes
 
 
@@ -328,4 +330,7 @@ def describe_exit(child: ChildResult) -> str:
         how = f"killed by signal {child.signal} (exit {child.exit_code})"
     if child.timed_out:
         how += ", --timeout expired"
-    return f"child {how} after {child.duration_s:.2f}s"
+    how = f"child {how} after {child.duration_s:.2f}s"
+    if child.leftovers_ended:
+        how += f"; ended {child.leftovers_ended} process(es) it left in its process group"
+    return how

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
-from .helpers import CHILD, beacon, last_json_line
+from beacon.run.state import process_alive
+
+from .helpers import BEACON, CHILD, beacon, clean_env, last_json_line, signal_and_wait, wait_for
 
 
 def exec_args(base: Path, *options: str) -> list[str]:
@@ -132,3 +137,82 @@ def test_when_the_pipeline_still_fails_the_kept_spool_is_named(tmp_path: Path) -
     outcome = last_json_line(result.stdout)
     assert outcome["spool_path"] == str(spool)
     assert "captured before the failure" in spool.read_text()
+
+
+def _wrapper_with_grandchild(pid_file: Path, grandchild: str) -> list[str]:
+    """``bash -c`` starting ``grandchild`` in the background, as agent wrappers do."""
+    return ["bash", "-c", f"{grandchild} & echo $! > {pid_file}; wait", "wrapper"]
+
+
+def _wait_for_pid(pid_file: Path) -> int:
+    wait_for(lambda: pid_file.exists() and pid_file.read_text().strip() != "", what="a pid")
+    return int(pid_file.read_text())
+
+
+def test_timeout_ends_the_wrappers_grandchildren(tmp_path: Path) -> None:
+    pid_file = tmp_path / "grandchild.pid"
+    result = beacon(
+        *exec_args(tmp_path, "--timeout", "1s", "--no-require-telemetry"),
+        *_wrapper_with_grandchild(pid_file, "sleep 600"),
+    )
+    assert result.returncode == 124, result.stderr
+    grandchild = _wait_for_pid(pid_file)
+    assert not process_alive(grandchild), "the wrapper's grandchild survived --timeout"
+
+
+def test_a_grandchild_holding_a_connection_does_not_hold_the_drain(tmp_path: Path) -> None:
+    pid_file = tmp_path / "holder.pid"
+    # Connects to the collector, then idles: an MCP server or a tool left running.
+    holder = (
+        f"{sys.executable} -c 'import os, socket, time, urllib.parse; "
+        'u = urllib.parse.urlsplit(os.environ["OTEL_EXPORTER_OTLP_ENDPOINT"]); '
+        "s = socket.create_connection((u.hostname, u.port)); "
+        "time.sleep(600)'"
+    )
+    result = beacon(
+        *exec_args(tmp_path, "--drain-max", "60s"),
+        "bash",
+        "-c",
+        f'{holder} & echo $! > {pid_file}; "$@"',
+        "wrapper",
+        *CHILD,
+        "log:the agent's work",
+    )
+    assert result.returncode == 0, result.stderr
+    outcome = last_json_line(result.stdout)
+    assert outcome["drain"]["timed_out"] is False, result.stderr
+    assert "left in its process group" in result.stderr
+    assert not process_alive(_wait_for_pid(pid_file))
+
+
+def test_github_cancellation_reaches_the_whole_group_and_still_writes_the_log(
+    tmp_path: Path,
+) -> None:
+    pid_file = tmp_path / "grandchild.pid"
+    ready = tmp_path / "ready"
+    # A non-interactive shell's background job ignores SIGINT: only the escalation ends it.
+    process = subprocess.Popen(
+        [
+            BEACON,
+            *exec_args(tmp_path, "--no-require-telemetry"),
+            "bash",
+            "-c",
+            f'sleep 600 & echo $! > {pid_file}; "$@"',
+            "wrapper",
+            *CHILD,
+            "log:before the cancel",
+            f"ready:{ready}",
+            "hang",
+        ],
+        env=clean_env(GITHUB_ACTIONS="true"),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    wait_for(ready.exists, what="the child to run")
+    stderr, elapsed = signal_and_wait(process, signal.SIGINT, timeout=30)
+    assert process.returncode == 128 + signal.SIGINT, stderr
+    assert not process_alive(_wait_for_pid(pid_file))
+    assert "before the cancel" in (tmp_path / "runtime.jsonl").read_text()
+    print(f"SIGINT to exit: {elapsed:.2f}s (GitHub sends SIGKILL at ~10 s)")
