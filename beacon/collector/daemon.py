@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import os
 import socket
 import time
 import uuid
@@ -306,6 +307,9 @@ class Collector:
         mono = self._started_mono
         return {
             "ready": self._ready,
+            # Who answers: stop confirms the daemon's identity before it signals a pid.
+            "pid": os.getpid(),
+            "session_id": self.config.session_id,
             **self._stats.snapshot(),
             "http_connections": self._connections.open,
             "started_at": None if started is None else utc_iso(started),

@@ -26,7 +26,7 @@ from beacon.errors import StartupError
 from beacon.paths import ArtifactPaths
 from beacon.run.child import ChildResult, run_child
 from beacon.run.finish import RunOutcome, write_private
-from beacon.run.state import SessionState, process_alive
+from beacon.run.state import SessionState, is_ours
 from beacon.sockets import bind_listener
 
 if TYPE_CHECKING:
@@ -109,7 +109,7 @@ def running_exec(paths: ArtifactPaths, environ: Mapping[str, str]) -> SessionSta
     write the same spool.
     """
     state = exec_state(paths)
-    if state is None or not process_alive(state.pid):
+    if state is None or not is_ours(state):
         return None
     if environ.get(EXEC_SESSION_ENV) == state.session_id:
         return state

@@ -45,6 +45,7 @@ from beacon.run.finish import RunOutcome, RunResult, finish_run, write_private
 from beacon.run.state import (
     SessionState,
     fetch_status,
+    is_ours,
     load_state,
     process_alive,
     remove_state,
@@ -77,7 +78,7 @@ def start_session(
     paths = settings.paths
     paths.check_writable()
     busy = exec_state(paths)
-    if busy is not None and process_alive(busy.pid):
+    if busy is not None and is_ours(busy):
         raise StartupError(
             f"a `beacon ci exec` (pid {busy.pid}) is running in {paths.base_dir}",
             hint="use another --base-dir for the session",
@@ -297,7 +298,7 @@ def require_state(paths: ArtifactPaths) -> SessionState:
 
 def live_state(paths: ArtifactPaths) -> SessionState:
     state = require_state(paths)
-    if not process_alive(state.pid):
+    if not is_ours(state):
         raise NoSessionError(
             f"the session daemon (pid {state.pid}) in {paths.base_dir} is not running",
             hint="run `beacon ci session stop` to process what it captured, then start again",
@@ -311,7 +312,7 @@ def live_state(paths: ArtifactPaths) -> SessionState:
 def session_status(paths: ArtifactPaths) -> dict[str, Any]:
     """The session's status; ``alive`` False when its daemon died (counts then from the spool)."""
     state = require_state(paths)
-    alive = process_alive(state.pid)
+    alive = is_ours(state)
     live = fetch_status(state) if alive else None
     status: dict[str, Any] = {
         "alive": bool(alive and live is not None),
@@ -423,11 +424,17 @@ def stop_session(
     finish_paths = ArtifactPaths.create(paths.base_dir, log_path or Path(state.log_path))
     # Before the daemon stops: with an unwritable log the session stays up for a retry.
     finish_paths.check_writable()
-    alive = process_alive(state.pid)
+    running = process_alive(state.pid)
+    alive = running and is_ours(state)
     # Import the pipeline and compile its schema while the daemon drains.
     threading.Thread(target=_quiet_warm_up, name="beacon-warm-up", daemon=True).start()
     if alive:
         stop_daemon(state, say=say)
+    elif running:
+        say(
+            f"session daemon (pid {state.pid}) is gone: that pid now belongs to another "
+            "process, which is left alone; processing what the daemon's spool holds"
+        )
     else:
         say(f"session daemon (pid {state.pid}) is gone; processing what its spool holds")
     result = finish_run(
@@ -447,26 +454,66 @@ def _quiet_warm_up() -> None:
 
 
 def stop_daemon(state: SessionState, *, say: Say) -> None:
-    """Ask the daemon to drain and exit; escalate to signals when it does not."""
+    """Ask the daemon to drain and exit; escalate to signals when it does not.
+
+    The caller has confirmed the pid is the daemon (``is_ours``). Signals then go
+    through a pidfd, which names that very process: should it exit and its pid
+    be reused meanwhile, nothing else is signalled. Without pidfds the start
+    time is checked again before each signal.
+    """
+    handle = DaemonHandle.open(state)
     try:
-        request(state, "/beacon/shutdown", method="POST", body=b"", timeout_s=2.0)
-        asked = True
-    except OSError:  # URLError and HTTPError are OSErrors
-        asked = False
-    if not asked:
+        try:
+            request(state, "/beacon/shutdown", method="POST", body=b"", timeout_s=2.0)
+        except OSError:  # URLError and HTTPError are OSErrors
+            handle.send(signal.SIGTERM)
+        grace = stop_timeout_s(state)
+        if wait_for_exit(state.pid, grace):
+            say(f"session daemon (pid {state.pid}) stopped")
+            return
+        say(
+            f"session daemon (pid {state.pid}) did not stop in {grace:g}s "
+            f"(--drain-max {state.drain_max_s:g}s + {STOP_GRACE_S:g}s); killing it"
+        )
+        handle.send(signal.SIGKILL)
+        wait_for_exit(state.pid, 5.0)
+    finally:
+        handle.close()
+
+
+@dataclass
+class DaemonHandle:
+    """A confirmed daemon process, signalled through a pidfd where the kernel has them."""
+
+    state: SessionState
+    pidfd: int | None
+    gone: bool = False
+
+    @classmethod
+    def open(cls, state: SessionState) -> DaemonHandle:
+        pidfd: int | None = None
+        with contextlib.suppress(OSError, AttributeError):
+            pidfd = os.pidfd_open(state.pid)
+        handle = cls(state, pidfd)
+        # Checked again once the pidfd is held: it names the process whose start
+        # time matches, not one that took the pid in between.
+        if state.pid_start_time and not is_ours(state, ask=False):
+            handle.gone = True
+        return handle
+
+    def send(self, signum: int) -> None:
+        if self.gone:
+            return
         with contextlib.suppress(ProcessLookupError):
-            os.kill(state.pid, signal.SIGTERM)
-    grace = stop_timeout_s(state)
-    if wait_for_exit(state.pid, grace):
-        say(f"session daemon (pid {state.pid}) stopped")
-        return
-    say(
-        f"session daemon (pid {state.pid}) did not stop in {grace:g}s "
-        f"(--drain-max {state.drain_max_s:g}s + {STOP_GRACE_S:g}s); killing it"
-    )
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(state.pid, signal.SIGKILL)
-    wait_for_exit(state.pid, 5.0)
+            if self.pidfd is not None:
+                signal.pidfd_send_signal(self.pidfd, signum)
+            elif not self.state.pid_start_time or is_ours(self.state, ask=False):
+                os.kill(self.state.pid, signum)
+
+    def close(self) -> None:
+        if self.pidfd is not None:
+            os.close(self.pidfd)
+            self.pidfd = None
 
 
 def restore_values(state: SessionState) -> dict[str, str]:

@@ -49,6 +49,9 @@ class SessionState:
     original_destination: dict[str, str] = field(default_factory=dict)
     """The job's own OTLP exporter settings, for later forwarding."""
     max_duration_s: float = 0.0
+    pid_start_time: int = 0
+    """The process's start time (clock ticks after boot, /proc/<pid>/stat field 22):
+    with the pid, it names one process; 0 when unknown."""
     drain_max_s: float = DEFAULT_DRAIN_MAX_S
     """The daemon's ``--drain-max``: how long its stop may legitimately take, plus a grace."""
     version: int = STATE_VERSION
@@ -93,6 +96,7 @@ class SessionState:
             previous=previous or {},
             original_destination=original_destination or {},
             max_duration_s=max_duration_s,
+            pid_start_time=process_start_time(pid) or 0,
             drain_max_s=settings.drain_max_s,
         )
 
@@ -151,6 +155,43 @@ def process_alive(pid: int) -> bool:
     return state not in ("Z", "X", "x")
 
 
+def process_start_time(pid: int) -> int | None:
+    """When ``pid`` started (clock ticks after boot), or None without /proc or process."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[-1].split()
+    # After the name: state is field 3, starttime field 22 (index 19 here).
+    try:
+        return int(fields[19])
+    except (IndexError, ValueError):
+        return None
+
+
+def is_ours(state: SessionState, *, ask: bool = True) -> bool:
+    """True only when ``state.pid`` is alive AND provably the process the state names.
+
+    A pid can be reused by an unrelated process after ours died: nothing may
+    signal it on the pid's word alone. Proof is the daemon answering its
+    authenticated status endpoint with this pid and session (``ask``), or the
+    process's start time in /proc matching the one recorded at start.
+    """
+    if not process_alive(state.pid):
+        return False
+    started = process_start_time(state.pid)
+    if state.pid_start_time and started is not None:
+        return started == state.pid_start_time
+    if ask:
+        status = fetch_status(state)
+        return (
+            status is not None
+            and status.get("pid") == state.pid
+            and status.get("session_id") == state.session_id
+        )
+    return False
+
+
 def request(
     state: SessionState,
     path: str,
@@ -184,7 +225,7 @@ def fetch_status(state: SessionState, timeout_s: float = 2.0) -> dict[str, Any] 
 
 
 def session_alive(state: SessionState) -> bool:
-    return process_alive(state.pid) and fetch_status(state) is not None
+    return is_ours(state) and fetch_status(state) is not None
 
 
 def wait_for_exit(pid: int, timeout_s: float) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 from pathlib import Path
 
 from beacon.run.state import process_alive
@@ -66,3 +67,49 @@ def test_stop_waits_as_long_as_the_sessions_own_drain_may_take(base: Path) -> No
     # The daemon finished its own stop: its drain and stop records are there.
     assert "beacon.drain.completed" in log and "beacon.collector.stopped" in log
     assert "just before stop" in log
+
+
+def test_a_reused_pid_is_never_signalled(base: Path) -> None:
+    info = start(base, "--harness", "otel")
+    env = session_env(base)
+    step(env, "log:before the daemon died")
+    kill_daemon(int(info["pid"]))  # type: ignore[call-overload]
+    # An unrelated process now holds the pid session.json names (as after pid reuse).
+    stranger = subprocess.Popen(["sleep", "600"], start_new_session=True)
+    try:
+        state = json.loads((base / "session.json").read_text())
+        state["pid"] = stranger.pid
+        (base / "session.json").write_text(json.dumps(state))
+
+        status = beacon("ci", "session", "status", "--json", env=env)
+        assert status.returncode == 6, status.stderr
+        assert "daemon died" in status.stderr
+
+        stop = beacon("ci", "session", "stop", "--json", env=env)
+        assert stop.returncode == 0, stop.stderr
+        assert "another process" in stop.stderr
+        assert stranger.poll() is None, "stop signalled a process that is not the daemon"
+        assert "before the daemon died" in (base / "runtime.jsonl").read_text()
+    finally:
+        stranger.kill()
+        stranger.wait()
+
+
+def test_start_over_a_reused_pid_replaces_the_state_and_leaves_the_process(base: Path) -> None:
+    info = start(base)
+    kill_daemon(int(info["pid"]))  # type: ignore[call-overload]
+    stranger = subprocess.Popen(["sleep", "600"], start_new_session=True)
+    try:
+        state = json.loads((base / "session.json").read_text())
+        state["pid"] = stranger.pid
+        (base / "session.json").write_text(json.dumps(state))
+        again = beacon("ci", "session", "start", "--base-dir", str(base), "--json")
+        assert again.returncode == 0, again.stderr
+        assert "stale" in again.stderr
+        assert stranger.poll() is None
+        stop = beacon("ci", "session", "stop", "--base-dir", str(base), "--no-require-telemetry")
+        assert stop.returncode == 0, stop.stderr
+        assert stranger.poll() is None
+    finally:
+        stranger.kill()
+        stranger.wait()
