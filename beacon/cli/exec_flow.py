@@ -46,13 +46,14 @@ def _run_exec(args: ExecArgs, early_signals: list[int]) -> int:
     from beacon.run.state import load_state, session_alive
 
     state = load_state(paths)
+    dead_session = None
     if state is not None and not session_alive(state):
         reporter.warning(
             f"the session in {paths.base_dir} (daemon pid {state.pid}) died without "
-            "`beacon ci session stop`; its spool is set aside, not processed: run "
-            "`beacon ci session stop` before `ci exec` to keep its data"
+            "`beacon ci session stop`; this run sets its spool aside, and "
+            "`beacon ci session stop` processes it"
         )
-        state = None
+        dead_session, state = state, None
     if state is None:
         state = running_exec(paths, environ)
     if state is not None:
@@ -84,6 +85,9 @@ def _run_exec(args: ExecArgs, early_signals: list[int]) -> int:
 
     from beacon.run.exec import capture
     from beacon.run.finish import finish_run, result_object
+    from beacon.run.leftovers import known_tokens, recover_set_aside
+
+    tokens = known_tokens(paths)  # before capture replaces exec.json
 
     mask = None
     if reporter.actions:
@@ -108,12 +112,21 @@ def _run_exec(args: ExecArgs, early_signals: list[int]) -> int:
     if captured.child.timed_out:
         child_code = int(ExitCode.TIMEOUT)
     try:
+        recovered = recover_set_aside(
+            paths,
+            harnesses=settings.harnesses,
+            settings=finish,
+            environ=environ,
+            tokens=tokens,
+            leave=({dead_session.session_id: "`beacon ci session stop`"} if dead_session else None),
+        )
         run = finish_run(
             paths=paths,
             outcome=captured.outcome,
             harnesses=settings.harnesses,
             settings=finish,
             environ=environ,
+            recovered=recovered,
         )
     except Exception as exc:
         # The child ran; a failure while processing must not hide its exit code.

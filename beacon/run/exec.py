@@ -275,6 +275,7 @@ async def join_session(
 ) -> ChildResult:
     """Run the child against a live session; lifecycle records go to its spool."""
     say(f"joining session {state.session_id} (validation happens at `session stop`)")
+    share_secrets(state, environ, say=say)
     child_env = dict(environ)
     child_env.update(state.exports)
     cwd = str(Path.cwd())
@@ -290,6 +291,28 @@ async def join_session(
     await asyncio.to_thread(post_lifecycle, state, "child.exited", child_exited(child))
     say(describe_exit(child))
     return child
+
+
+def share_secrets(state: SessionState, environ: Mapping[str, str], *, say: Say) -> None:
+    """Give the session daemon this step's secret values: ``stop`` redacts them too.
+
+    Only a session has the channel (its credential is in ``session.json``); an outer
+    ``ci exec`` runs the pipeline itself, with an environment that holds ours.
+    """
+    if not state.secrets_token:
+        return
+    from beacon.run.secrets import give_session_secrets, secret_values
+
+    values = secret_values(environ)
+    if not values:
+        return
+    try:
+        give_session_secrets(state.http_base, state.secrets_token, values)
+    except OSError:
+        say(
+            "could not give this step's secret values to the session daemon: "
+            "pass --redact-env NAME to `session stop` for the ones it does not see"
+        )
 
 
 def post_lifecycle(state: SessionState, name: str, attributes: Mapping[str, Any]) -> None:

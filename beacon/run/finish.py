@@ -8,9 +8,10 @@ that is safe. It is synchronous and CPU-bound: call it after the event loop.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from beacon.agents.harnesses import Harness
 from beacon.config import FinishSettings
 from beacon.errors import ExitCode
 from beacon.paths import FILE_MODE, ArtifactPaths
+from beacon.run.spools import mark_processed
 
 #: The name the collector token is redacted under (never exported anywhere).
 TOKEN_NAME = "BEACON_COLLECTOR_TOKEN"  # noqa: S105 - a name, not a secret
@@ -79,6 +81,8 @@ def pipeline_validation(
     harnesses: tuple[Harness, ...],
     settings: FinishSettings,
     environ: Mapping[str, str],
+    spool_path: Path | None = None,
+    secret_values: Sequence[str] = (),
 ) -> tuple[dict[str, Any], int, list[str]]:
     """Run the pipeline over the spool; returns (validation dict, events written, warnings)."""
     from beacon.pipeline import PipelineOptions, RedactionSettings, run_pipeline
@@ -88,21 +92,27 @@ def pipeline_validation(
     if outcome.collector_token:
         redaction_environ[TOKEN_NAME] = outcome.collector_token
         redact_env.append(TOKEN_NAME)
+    redaction = RedactionSettings.from_environ(
+        redaction_environ,
+        redact_env=redact_env,
+        patterns=list(settings.redact_patterns),
+    )
+    if secret_values:
+        # Values other steps of the session saw (``beacon.run.secrets``).
+        merged = set(redaction.env_values) | {v for v in secret_values if v}
+        redaction = dataclasses.replace(redaction, env_values=tuple(sorted(merged)))
     options = PipelineOptions(
         session_id=outcome.session_id,
         log_path=paths.log_path,
         harnesses=tuple(h.name for h in harnesses),
         environ=dict(environ),
-        redaction=RedactionSettings.from_environ(
-            redaction_environ,
-            redact_env=redact_env,
-            patterns=list(settings.redact_patterns),
-        ),
+        redaction=redaction,
         working_directory=outcome.working_directory,
         min_events=settings.min_events,
         require_actions=settings.require_actions,
     )
-    result = run_pipeline(paths.spool_path, options)
+    result = run_pipeline(spool_path or paths.spool_path, options)
+    mark_processed(paths, outcome.session_id)
     validation: dict[str, Any] = result.validation.to_dict()
     warnings = []
     if result.log_tail_repaired:
@@ -121,10 +131,23 @@ def finish_run(
     harnesses: tuple[Harness, ...],
     settings: FinishSettings,
     environ: Mapping[str, str],
+    spool_path: Path | None = None,
+    recovered: list[dict[str, Any]] | None = None,
+    secret_values: Sequence[str] = (),
 ) -> RunResult:
+    """``spool_path``: the run's spool when not ``paths.spool_path`` (a session's spool
+    an exec set aside); ``recovered``: other runs' spools processed first (leftovers)."""
+    spool = spool_path or paths.spool_path
     validation, events, warnings = pipeline_validation(
-        paths=paths, outcome=outcome, harnesses=harnesses, settings=settings, environ=environ
+        paths=paths,
+        outcome=outcome,
+        harnesses=harnesses,
+        settings=settings,
+        environ=environ,
+        spool_path=spool,
+        secret_values=secret_values,
     )
+    warnings = [*recovered_warnings(recovered or []), *warnings]
     status = validation.get("status")
     exit_code = decide_exit_code(
         child_exit_code=outcome.child_exit_code,
@@ -135,13 +158,41 @@ def finish_run(
     )
     result = result_object(outcome=outcome, exit_code=exit_code, validation=validation)
     result["events_written"] = events
+    if recovered:
+        result["recovered"] = recovered
     if warnings:
         result["warnings"] = warnings
+    if spool.exists() and (status == "fail" or settings.keep_spool):
+        # Kept for troubleshooting; the ledger keeps it from being processed again.
+        result["spool_path"] = str(spool)
     write_result(paths, result)
     if status != "fail" and not settings.keep_spool:
         with contextlib.suppress(FileNotFoundError):
-            paths.spool_path.unlink()
+            spool.unlink()
     return RunResult(exit_code=exit_code, result=result, events_written=events, warnings=warnings)
+
+
+def recovered_warnings(recovered: list[dict[str, Any]]) -> list[str]:
+    """One warning per leftover spool: what was recovered, or where it still is."""
+    warnings = []
+    for entry in recovered:
+        if entry.get("error"):
+            warnings.append(
+                f"the spool of run {entry['session_id']} could not be processed "
+                f"({entry['error']}); the raw (unredacted) spool is kept at {entry['spool_path']}"
+            )
+        elif entry.get("left_for"):
+            warnings.append(
+                f"the spool of session {entry['session_id']} (its daemon died) is set aside at "
+                f"{entry['spool_path']}: {entry['left_for']} processes it"
+            )
+        else:
+            warnings.append(
+                f"recovered run {entry['session_id']}: {entry['events_written']} events from a "
+                f"spool it left behind ({entry['spool_path']}, now deleted), validation "
+                f"{entry['validation_status']}"
+            )
+    return warnings
 
 
 def result_object(

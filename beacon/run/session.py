@@ -42,6 +42,9 @@ from beacon.paths import FILE_MODE, ArtifactPaths
 from beacon.run.daemon import TOKEN_ENV
 from beacon.run.exec import exec_state, new_session_id, new_token, warm_up_pipeline
 from beacon.run.finish import RunOutcome, RunResult, finish_run, write_private
+from beacon.run.leftovers import known_tokens, recover_set_aside
+from beacon.run.secrets import fetch_session_secrets, secret_values, without_secrets
+from beacon.run.spools import set_aside, set_aside_spools, spool_session_id
 from beacon.run.state import (
     SessionState,
     fetch_status,
@@ -99,11 +102,13 @@ def start_session(
 
     session_id = new_session_id()
     token = new_token()
+    secrets_token = new_token()
     ready = spawn_daemon(
         settings,
         environ,
         session_id=session_id,
         token=token,
+        secrets_token=secrets_token,
         max_duration_s=max_duration_s,
         ready_timeout_s=ready_timeout_s,
     )
@@ -138,6 +143,7 @@ def start_session(
             previous={name: environ.get(name, "") for name in exports},
             original_destination=original_destination(environ),
             max_duration_s=max_duration_s,
+            secrets_token=secrets_token,
         )
         write_private(paths.state_path, state.to_json())
         write_private(paths.env_path, format_exports(exports, "sh"))
@@ -155,11 +161,13 @@ def spawn_daemon(
     *,
     session_id: str,
     token: str,
+    secrets_token: str,
     max_duration_s: float,
     ready_timeout_s: float,
 ) -> dict[str, Any]:
     paths = settings.paths
     read_fd, write_fd = os.pipe()
+    secrets_read, secrets_write = os.pipe()
     # -P: the current directory must not shadow the beacon package (a step
     # running in $RUNNER_TEMP has a beacon/ base dir right there).
     argv = [
@@ -183,10 +191,14 @@ def spawn_daemon(
         repr(settings.drain_max_s),
         "--ready-fd",
         str(write_fd),
+        "--secrets-fd",
+        str(secrets_read),
     ]
-    # The job's environment is kept whole: RUNNER_TRACKING_ID in it is how the
-    # Actions runner finds and reaps the daemon when the job ends.
-    env = dict(environ)
+    # The job's environment is kept (RUNNER_TRACKING_ID in it is how the Actions
+    # runner finds and reaps the daemon when the job ends), but for its secrets:
+    # their values go through the pipe, not into /proc/<daemon>/environ.
+    handoff = json.dumps({"credential": secrets_token, "values": secret_values(environ)}).encode()
+    env = without_secrets(environ)
     env[TOKEN_ENV] = token
     log_fd = os.open(paths.daemon_log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, FILE_MODE)
     os.fchmod(log_fd, FILE_MODE)  # an older log may have looser permissions
@@ -197,17 +209,20 @@ def spawn_daemon(
             stdout=log_fd,
             stderr=log_fd,
             close_fds=True,
-            pass_fds=(write_fd,),
+            pass_fds=(write_fd, secrets_read),
             start_new_session=True,
             env=env,
             cwd="/",
         )
     except OSError as exc:
         os.close(read_fd)
+        os.close(secrets_write)
         raise StartupError(f"cannot start the session daemon: {exc.strerror}") from exc
     finally:
         os.close(write_fd)
         os.close(log_fd)
+        os.close(secrets_read)
+    hand_over(secrets_write, handoff)
     try:
         line = read_line(read_fd, ready_timeout_s)
     finally:
@@ -230,6 +245,19 @@ def spawn_daemon(
     # Not waited for: the daemon outlives this process by design.
     process.returncode = 0
     return ready
+
+
+def hand_over(fd: int, data: bytes) -> None:
+    """Write the secrets hand-off into the daemon's pipe and close it (the daemon reads
+    it at once; a daemon that died first only costs the write)."""
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    except BrokenPipeError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def read_line(fd: int, timeout_s: float) -> str | None:
@@ -428,7 +456,9 @@ def stop_session(
     alive = running and is_ours(state)
     # Import the pipeline and compile its schema while the daemon drains.
     threading.Thread(target=_quiet_warm_up, name="beacon-warm-up", daemon=True).start()
+    secrets: list[str] = []
     if alive:
+        secrets = session_secrets(state, say=say)
         stop_daemon(state, say=say)
     elif running:
         say(
@@ -437,15 +467,65 @@ def stop_session(
         )
     else:
         say(f"session daemon (pid {state.pid}) is gone; processing what its spool holds")
+    if not alive and state.secrets_token:
+        say(
+            "the secret values other steps gave the daemon died with it: only the "
+            "built-in families and this step's own variables and --redact-env protect them"
+        )
+    harnesses = resolve_harnesses(state.harnesses)
+    own_spool = session_spool(finish_paths, state.session_id)
+    recovered = recover_set_aside(
+        finish_paths,
+        harnesses=harnesses,
+        settings=settings,
+        environ=environ,
+        tokens=known_tokens(paths),
+        exclude={own_spool},
+    )
     result = finish_run(
         paths=finish_paths,
         outcome=RunOutcome(session_id=state.session_id, collector_token=state.token),
-        harnesses=resolve_harnesses(state.harnesses),
+        harnesses=harnesses,
         settings=settings,
         environ=environ,
+        spool_path=own_spool,
+        recovered=recovered,
+        secret_values=secrets,
     )
     remove_state(paths)
     return Stopped(state=state, result=result, daemon_was_alive=alive)
+
+
+def session_secrets(state: SessionState, *, say: Say) -> list[str]:
+    """The secret values other steps handed the daemon (empty for an older session)."""
+    if not state.secrets_token:
+        return []
+    try:
+        return fetch_session_secrets(state.http_base, state.secrets_token)
+    except (OSError, ValueError):
+        say(
+            "could not fetch the secret values other steps gave the daemon: only the "
+            "built-in families and this step's own variables and --redact-env protect them"
+        )
+        return []
+
+
+def session_spool(paths: ArtifactPaths, session_id: str) -> Path:
+    """This session's spool: ``spool/otlp.jsonl``, or where an exec set it aside.
+
+    A spool at the usual path that another run wrote (a ``ci exec`` killed
+    after the daemon died) is renamed aside, to be recovered under its own id.
+    """
+    spool = paths.spool_path
+    if spool.exists():
+        owner = spool_session_id(spool)
+        if owner is None or owner == session_id:
+            return spool
+        set_aside(spool)
+    for candidate in set_aside_spools(paths):
+        if spool_session_id(candidate) == session_id:
+            return candidate
+    return spool
 
 
 def _quiet_warm_up() -> None:

@@ -52,6 +52,8 @@ class SessionState:
     pid_start_time: int = 0
     """The process's start time (clock ticks after boot, /proc/<pid>/stat field 22):
     with the pid, it names one process; 0 when unknown."""
+    secrets_token: str = ""
+    """The secrets channel's credential (``beacon.run.secrets``): only here, never exported."""
     drain_max_s: float = DEFAULT_DRAIN_MAX_S
     """The daemon's ``--drain-max``: how long its stop may legitimately take, plus a grace."""
     version: int = STATE_VERSION
@@ -71,6 +73,7 @@ class SessionState:
         previous: dict[str, str] | None = None,
         original_destination: dict[str, str] | None = None,
         max_duration_s: float = 0.0,
+        secrets_token: str = "",
     ) -> SessionState:
         """The state of a collector starting now (a session daemon or a ``ci exec``).
 
@@ -97,6 +100,7 @@ class SessionState:
             original_destination=original_destination or {},
             max_duration_s=max_duration_s,
             pid_start_time=process_start_time(pid) or 0,
+            secrets_token=secrets_token,
             drain_max_s=settings.drain_max_s,
         )
 
