@@ -84,14 +84,14 @@ def group_members(pgid: int) -> list[int]:
     ``killpg(pgid, 0)`` alone is no answer: where PID 1 does not reap orphans,
     a dead grandchild stays a zombie in the group.
     """
+    try:
+        os.killpg(pgid, 0)  # the common case, an empty group, without reading /proc
+    except (ProcessLookupError, PermissionError):
+        return []
     members: list[int] = []
     try:
         entries = [path.name for path in Path("/proc").iterdir()]
     except OSError:
-        try:
-            os.killpg(pgid, 0)
-        except (ProcessLookupError, PermissionError):
-            return []
         return [pgid]
     for entry in entries:
         if not entry.isdigit():

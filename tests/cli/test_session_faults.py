@@ -293,3 +293,39 @@ def test_a_secret_seen_only_by_session_start_is_redacted_at_stop(base: Path) -> 
             assert START_ONLY_SECRET.encode() not in text, path
             assert EXEC_ONLY_SECRET.encode() not in text, path
     assert START_ONLY_SECRET not in stop.stdout + stop.stderr
+
+
+def test_an_execs_kept_spool_is_never_processed_twice(base: Path) -> None:
+    info = start(base, "--harness", "otel")
+    session_id = str(info["session_id"])
+    env = session_env(base)
+    step(env, "log:from-the-session")
+    kill_daemon(int(info["pid"]))  # type: ignore[call-overload]
+    job = clean_env(BEACON_CI_BASE_DIR=str(base))
+    # An exec whose validation fails keeps its (processed) spool for troubleshooting.
+    failed = beacon(
+        "ci",
+        "exec",
+        "--harness",
+        "otel",
+        "--min-events",
+        "5",
+        "--json",
+        "--",
+        *CHILD,
+        "log:from-the-exec",
+        env=job,
+    )
+    assert failed.returncode == 3, failed.stderr
+    exec_result = last_json_line(failed.stdout)
+    kept = Path(exec_result["spool_path"])
+    assert kept.exists()
+
+    stop = beacon("ci", "session", "stop", "--json", env=job)
+    assert stop.returncode == 0, stop.stderr
+    runs = _lines_by_session(base / "runtime.jsonl")
+    assert set(runs) == {session_id, exec_result["session_id"]}
+    everything = [line for lines in runs.values() for line in _bodies(lines)]
+    assert sum("from-the-exec" in line for line in everything) == 1
+    assert sum("from-the-session" in line for line in everything) == 1
+    assert not any("from-the-exec" in line for line in _bodies(runs[session_id]))
