@@ -119,6 +119,7 @@ def _run_exec(args: ExecArgs, early_signals: list[int]) -> int:
             environ=environ,
             tokens=tokens,
             leave=({dead_session.session_id: "`beacon ci session stop`"} if dead_session else None),
+            defer=captured.outcome.cancelled_by is not None,
         )
         run = finish_run(
             paths=paths,

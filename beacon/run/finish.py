@@ -183,7 +183,7 @@ def recovered_warnings(recovered: list[dict[str, Any]]) -> list[str]:
             )
         elif entry.get("left_for"):
             warnings.append(
-                f"the spool of session {entry['session_id']} (its daemon died) is set aside at "
+                f"the spool of run {entry['session_id']} is set aside at "
                 f"{entry['spool_path']}: {entry['left_for']} processes it"
             )
         else:

@@ -32,6 +32,7 @@ def recover_set_aside(
     tokens: Mapping[str, str],
     leave: Mapping[str, str] | None = None,
     exclude: Collection[Path] = (),
+    defer: bool = False,
 ) -> list[dict[str, Any]]:
     """Process every set-aside spool; one entry per spool for ``result.json`` ``recovered``.
 
@@ -39,6 +40,8 @@ def recover_set_aside(
     ``leave``: session id -> who processes that spool instead (a dead session's
     spool is left to its ``session stop``, which holds its state).
     ``exclude``: spools the caller processes itself.
+    ``defer``: process none now (a cancelled run must write its own log inside the
+    runner's window), only name them for the next run.
     """
     done = processed_sessions(paths)
     entries: list[dict[str, Any]] = []
@@ -48,9 +51,14 @@ def recover_set_aside(
         session_id = spool_session_id(spool)
         if session_id is not None and session_id in done:
             continue  # processed already, kept on purpose (--keep-spool, failed validation)
+        left_for = None
         if session_id is not None and leave and session_id in leave:
+            left_for = leave[session_id]
+        elif defer:
+            left_for = "the next `beacon ci exec` or `session stop` in this base dir"
+        if left_for is not None:
             entries.append(
-                {"session_id": session_id, "spool_path": str(spool), "left_for": leave[session_id]}
+                {"session_id": session_id or "?", "spool_path": str(spool), "left_for": left_for}
             )
             continue
         entries.append(_process(spool, session_id, paths, harnesses, settings, environ, tokens))
