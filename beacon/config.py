@@ -14,6 +14,7 @@ from pathlib import Path
 from beacon.agents.harnesses import Harness, Switches, check_protocol, resolve_harnesses
 from beacon.errors import UsageError
 from beacon.paths import ArtifactPaths, default_base_dir
+from beacon.rules.settings import RulesSettings
 
 BASE_DIR_ENV = "BEACON_CI_BASE_DIR"
 LOG_PATH_ENV = "BEACON_CI_LOG_PATH"
@@ -128,6 +129,7 @@ class FinishSettings:
     require_actions: tuple[str, ...] = ()
     redact_env: tuple[str, ...] = ()
     redact_patterns: tuple[str, ...] = ()
+    rules: RulesSettings = field(default_factory=RulesSettings)
 
     def __post_init__(self) -> None:
         if self.min_events < 0:

@@ -14,13 +14,16 @@ import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from beacon.agents.harnesses import Harness
 from beacon.config import FinishSettings
 from beacon.errors import ExitCode
 from beacon.paths import FILE_MODE, ArtifactPaths
 from beacon.run.spools import mark_processed
+
+if TYPE_CHECKING:
+    from beacon.rules.stage import RulesOutcome
 
 #: The name the collector token is redacted under (never exported anywhere).
 TOKEN_NAME = "BEACON_COLLECTOR_TOKEN"  # noqa: S105 - a name, not a secret
@@ -58,8 +61,10 @@ def decide_exit_code(
     require_telemetry: bool,
     upload_failed: bool = False,
     cancelled_by: int | None = None,
+    policy_failed: bool = False,
 ) -> int:
-    """The documented precedence (docs/exit-codes.md): timeout, child, validation, upload."""
+    """The documented precedence (docs/exit-codes.md): timeout, child, cancelled, policy,
+    validation, upload."""
     if timed_out:
         return int(ExitCode.TIMEOUT)
     if child_exit_code:
@@ -67,6 +72,8 @@ def decide_exit_code(
     if cancelled_by is not None:
         # The child finished cleanly after being cancelled; the job was still cancelled.
         return 128 + cancelled_by
+    if policy_failed:
+        return int(ExitCode.POLICY_FAILED)
     if validation_status == "fail" and require_telemetry:
         return int(ExitCode.VALIDATION_FAILED)
     if upload_failed:
@@ -138,6 +145,7 @@ def finish_run(
     """``spool_path``: the run's spool when not ``paths.spool_path`` (a session's spool
     an exec set aside); ``recovered``: other runs' spools processed first (leftovers)."""
     spool = spool_path or paths.spool_path
+    log_start = _size(paths.log_path)
     validation, events, warnings = pipeline_validation(
         paths=paths,
         outcome=outcome,
@@ -149,15 +157,20 @@ def finish_run(
     )
     warnings = [*recovered_warnings(recovered or []), *warnings]
     status = validation.get("status")
+    rules = run_rules(paths.log_path, log_start, outcome.session_id, settings)
     exit_code = decide_exit_code(
         child_exit_code=outcome.child_exit_code,
         timed_out=outcome.timed_out,
         validation_status=status,
         require_telemetry=settings.require_telemetry,
         cancelled_by=outcome.cancelled_by,
+        policy_failed=rules is not None and rules.policy_failed,
     )
     result = result_object(outcome=outcome, exit_code=exit_code, validation=validation)
     result["events_written"] = events
+    if rules is not None:
+        result["findings"] = [finding.to_dict() for finding in rules.findings]
+        result["findings_summary"] = rules.summary
     if recovered:
         result["recovered"] = recovered
     if warnings:
@@ -193,6 +206,24 @@ def recovered_warnings(recovered: list[dict[str, Any]]) -> list[str]:
                 f"{entry['validation_status']}"
             )
     return warnings
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def run_rules(
+    log_path: Path, start: int, session_id: str, settings: FinishSettings
+) -> RulesOutcome | None:
+    """The rules stage over this run's lines (None with ``--no-rules`` and no budget)."""
+    if not settings.rules.active:
+        return None
+    from beacon.rules.stage import evaluate_run
+
+    return evaluate_run(log_path, start=start, session_id=session_id, settings=settings.rules)
 
 
 def result_object(
