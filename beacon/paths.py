@@ -84,6 +84,38 @@ class ArtifactPaths:
                     hint="pass --base-dir with a writable directory",
                 ) from exc
 
+    def check_writable(self) -> None:
+        """Prove, before any child runs, that the base dir and the log can be written.
+
+        Creates the dirs (``ensure_dirs``), writes and removes a probe file in
+        the base dir, and opens the log for appending (removing it again if
+        the probe created it). Found after the agent ran, an unwritable log
+        costs the whole run.
+        """
+        self.ensure_dirs()
+        probe = self.base_dir / f".beacon-probe-{os.getpid()}"
+        try:
+            os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE))
+            probe.unlink()
+        except OSError as exc:
+            raise StartupError(
+                f"cannot write in base dir {self.base_dir}: {exc.strerror}",
+                hint="pass --base-dir with a writable directory",
+            ) from exc
+        log = self.log_path
+        try:
+            log.parent.mkdir(parents=True, exist_ok=True)
+            existed = log.exists()
+            os.close(os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, FILE_MODE))
+        except OSError as exc:
+            raise StartupError(
+                f"cannot write the runtime log {log}: {exc.strerror or exc}",
+                hint="pass --log-path with a writable file (or a writable --base-dir)",
+            ) from exc
+        if not existed:
+            with contextlib.suppress(OSError):
+                log.unlink()
+
 
 def write_private(path: Path, text: str) -> None:
     """Write a 0600 file atomically (readers never see half of it)."""

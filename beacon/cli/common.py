@@ -147,6 +147,8 @@ def report_finish(
 ) -> None:
     validation = run.result.get("validation") or {}
     status = validation.get("status", "unknown")
+    for warning in run.warnings:
+        reporter.warning(warning)
     reporter.status(f"wrote {run.events_written} events to {log_path}")
     details = describe_validation(validation)
     if status == "fail":
@@ -188,6 +190,20 @@ def report_exports(reporter: Reporter, result: Mapping[str, Any]) -> None:
             reporter.status(f"forward {target} skipped: {entry.get('error')}")
         else:
             reporter.error(f"forward to {target} failed: {entry.get('error')}")
+
+
+def kept_spool(spool_path: Path) -> str | None:
+    """The raw spool's path when one is left on disk (for the message that must name it)."""
+    return str(spool_path) if spool_path.exists() else None
+
+
+def kept_note(kept: str | None) -> str:
+    if kept is None:
+        return ""
+    return (
+        f"; the raw (unredacted) spool is kept at {kept}: fix the cause, then process it "
+        "with the next `beacon ci exec` or `session stop` in this base dir, or delete it"
+    )
 
 
 def report_findings(reporter: Reporter, result: Mapping[str, Any]) -> None:

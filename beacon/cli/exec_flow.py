@@ -5,7 +5,14 @@ from __future__ import annotations
 import asyncio
 import os
 
-from beacon.cli.common import capture_settings, finish_settings, parse_duration, report_finish
+from beacon.cli.common import (
+    capture_settings,
+    finish_settings,
+    kept_note,
+    kept_spool,
+    parse_duration,
+    report_finish,
+)
 from beacon.cli.options import ExecArgs
 from beacon.cli.render import Reporter
 from beacon.config import resolve_paths
@@ -33,19 +40,20 @@ def _run_exec(args: ExecArgs, early_signals: list[int]) -> int:
     paths = resolve_paths(args.base_dir, args.log_path, environ)
     settings = capture_settings(args, paths)
     timeout_s = parse_duration(args.timeout, option="--timeout") if args.timeout else None
-    paths.ensure_dirs()
+    paths.check_writable()
 
     from beacon.run.exec import running_exec
     from beacon.run.state import load_state, session_alive
 
     state = load_state(paths)
+    dead_session = None
     if state is not None and not session_alive(state):
         reporter.warning(
             f"the session in {paths.base_dir} (daemon pid {state.pid}) died without "
-            "`beacon ci session stop`; its spool is set aside, not processed: run "
-            "`beacon ci session stop` before `ci exec` to keep its data"
+            "`beacon ci session stop`; this run sets its spool aside, and "
+            "`beacon ci session stop` processes it"
         )
-        state = None
+        dead_session, state = state, None
     if state is None:
         state = running_exec(paths, environ)
     child_environ = environ
@@ -88,6 +96,9 @@ def _run_exec(args: ExecArgs, early_signals: list[int]) -> int:
 
     from beacon.run.exec import capture
     from beacon.run.finish import finish_run, result_object
+    from beacon.run.leftovers import known_tokens, recover_set_aside
+
+    tokens = known_tokens(paths)  # before capture replaces exec.json
 
     mask = None
     if reporter.actions:
@@ -112,6 +123,15 @@ def _run_exec(args: ExecArgs, early_signals: list[int]) -> int:
     if captured.child.timed_out:
         child_code = int(ExitCode.TIMEOUT)
     try:
+        recovered = recover_set_aside(
+            paths,
+            harnesses=settings.harnesses,
+            settings=finish,
+            environ=environ,
+            tokens=tokens,
+            leave=({dead_session.session_id: "`beacon ci session stop`"} if dead_session else None),
+            defer=captured.outcome.cancelled_by is not None,
+        )
         run = finish_run(
             paths=paths,
             outcome=captured.outcome,
@@ -119,14 +139,18 @@ def _run_exec(args: ExecArgs, early_signals: list[int]) -> int:
             settings=finish,
             environ=environ,
             switches=settings.switches,
+            recovered=recovered,
         )
     except Exception as exc:
         # The child ran; a failure while processing must not hide its exit code.
         failed = exc.exit_code if isinstance(exc, BeaconError) else ExitCode.BEACON_FAILED
         code = child_code or int(failed)
-        reporter.error(f"could not process the captured telemetry: {exc}")
         result = result_object(outcome=captured.outcome, exit_code=code, validation=None)
         result["error"] = str(exc)
+        kept = kept_spool(paths.spool_path)
+        reporter.error(f"could not process the captured telemetry: {exc}{kept_note(kept)}")
+        if kept is not None:
+            result["spool_path"] = kept
         reporter.result(result)
         return code
     report_finish(

@@ -12,6 +12,8 @@ from beacon.cli.common import (
     capture_settings,
     export_settings,
     finish_settings,
+    kept_note,
+    kept_spool,
     parse_duration,
     report_exports,
     report_finish,
@@ -19,7 +21,7 @@ from beacon.cli.common import (
 from beacon.cli.options import EnvArgs, StartArgs, StatusArgs, StopArgs, UploadArgs
 from beacon.cli.render import Reporter
 from beacon.config import resolve_paths
-from beacon.errors import UsageError
+from beacon.errors import BeaconError, UsageError
 
 
 def run_start(args: StartArgs) -> int:
@@ -77,20 +79,34 @@ def run_env(args: EnvArgs) -> int:
 
 
 def run_status(args: StatusArgs) -> int:
+    from beacon.errors import ExitCode
     from beacon.run.session import session_status
 
     info = session_status(resolve_paths(args.base_dir, None, dict(os.environ)))
+    records = info["records"]
+    counts = (
+        f"logs {records.get('logs', 0)}, metrics {records.get('metrics', 0)},"
+        f" traces {records.get('traces', 0)}"
+    )
+    if not info["alive"]:
+        # A dead daemon is no running session: exit 6, as `session env` does.
+        if args.json_output:
+            print(json.dumps(info))
+        print(
+            f"beacon: error: {info['problem']}; session {info['session_id']}: "
+            f"last known records (from its spool): {counts}\nbeacon: {info['next']}",
+            file=sys.stderr,
+        )
+        return int(ExitCode.NO_SESSION)
     if args.json_output:
         print(json.dumps(info))
         return 0
-    records = info["records"]
     print(
-        f"session {info['session_id']}: {'alive' if info['alive'] else 'NOT running'}"
+        f"session {info['session_id']}: alive"
         f" (pid {info['pid']}, up {info['uptime_s']:.0f}s)\n"
         f"endpoints: {', '.join(f'{k} {v}' for k, v in info['endpoints'].items())}"
         f" ({info['protocol']})\n"
-        f"records: logs {records.get('logs', 0)}, metrics {records.get('metrics', 0)},"
-        f" traces {records.get('traces', 0)}; in flight {info['in_flight']};"
+        f"records: {counts}; in flight {info['in_flight']};"
         f" last receive {info['last_receive_at'] or 'never'}"
     )
     return 0
@@ -113,6 +129,21 @@ def run_stop(args: StopArgs) -> int:
             stopped = stop_session(
                 paths, environ, settings, say=reporter.status, log_path=args.log_path
             )
+    except BeaconError as exc:
+        kept = kept_spool(paths.spool_path)
+        if kept is None:
+            raise
+        # The daemon may be gone already: the message must say where its data is.
+        reporter.error(f"{exc}{kept_note(kept)}")
+        reporter.result(
+            {
+                "session_id": state.session_id if state else None,
+                "exit_code": int(exc.exit_code),
+                "error": str(exc),
+                "spool_path": kept,
+            }
+        )
+        return int(exc.exit_code)
     finally:
         env_file = github.env_file_path(environ)
         if state is not None and env_file is not None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import os
 import socket
 import time
 import uuid
@@ -112,6 +113,8 @@ class Collector:
         self._grpc_port: int | None = None
         self._started_wall: float | None = None
         self._started_mono: float | None = None
+        #: Control routes of the process that runs the collector (added before start).
+        self._extra_routes: list[tuple[str, str, Any]] = []
         self._ready = False
         self._stop_task: asyncio.Task[None] | None = None
 
@@ -148,6 +151,8 @@ class Collector:
             status=self.status,
             shutdown=self.shutdown_requested,
         )
+        for method, path, route_handler in self._extra_routes:
+            app.router.add_route(method, path, route_handler)
         # auto_decompress=False: otlp_http decompresses with a size bound itself.
         runner = web.AppRunner(app, access_log=None, auto_decompress=False)
         await runner.setup()
@@ -301,11 +306,24 @@ class Collector:
     def ready(self) -> bool:
         return self._ready
 
+    def add_control_route(self, method: str, path: str, route_handler: Any) -> None:
+        """Serve one more route on the HTTP app (its handler does its own auth).
+
+        For the session daemon's secrets channel (``beacon.run.secrets``): the
+        collector itself knows nothing about it. Call before ``start``.
+        """
+        if self._runner is not None:
+            raise StartupError("control routes must be added before the collector starts")
+        self._extra_routes.append((method, path, route_handler))
+
     def status(self) -> dict[str, Any]:
         started = self._started_wall
         mono = self._started_mono
         return {
             "ready": self._ready,
+            # Who answers: stop confirms the daemon's identity before it signals a pid.
+            "pid": os.getpid(),
+            "session_id": self.config.session_id,
             **self._stats.snapshot(),
             "http_connections": self._connections.open,
             "started_at": None if started is None else utc_iso(started),

@@ -44,6 +44,8 @@ class PipelineResult:
     spool_missing: bool = False
     actions: dict[str, int] = field(default_factory=dict)
     malformed_records: int = 0
+    log_tail_repaired: bool = False
+    """runtime.jsonl ended in a torn line (a writer killed mid-line); it was ended."""
 
 
 def endpoint_os() -> str:
@@ -326,6 +328,7 @@ def run_pipeline(spool_path: Path, options: PipelineOptions) -> PipelineResult:
         spool_missing=health.missing,
         actions=totals.actions,
         malformed_records=totals.stats.malformed,
+        log_tail_repaired=writer.repaired_tail,
     )
 
 

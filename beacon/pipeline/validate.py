@@ -12,8 +12,12 @@ Stages, each ``ok`` / ``warn`` / ``fail`` with a message (docs/validation.md):
 7. ``spool_health``    truncated spool tail, unreadable spool lines, exports the
                        collector rejected, gaps in Claude's ``event.sequence`` -> warnings
 
-The whole file is checked for stages 2-3 (lines of other runs share the file
-and must stay valid); stages 4-7 only look at this run's lines.
+The whole file is read for stages 2-3, but only this run's lines (selected by
+``beacon.session_id``) can fail them: another run's damage (a line torn by a
+killed writer, a line off the schema) is a ``warn`` that names it. A line that
+does not parse carries no session id, so it counts as this run's only where
+this run wrote it (the pipeline checks the bytes it appends). Stages 4-7 only
+look at this run's lines.
 """
 
 from __future__ import annotations
@@ -195,6 +199,14 @@ class _RunCounts:
     rejected: dict[str, int] = field(default_factory=dict)
     sequences: dict[str, SequenceSet] = field(default_factory=dict)
     spool: dict[str, Any] = field(default_factory=dict)
+    schema_errors: list[tuple[int, str]] = field(default_factory=list)
+    """The first of this run's lines that does not match the schema (number, error)."""
+    schema_error_count: int = 0
+
+    def add_schema_error(self, number: int, error: str) -> None:
+        self.schema_error_count += 1
+        if not self.schema_errors:
+            self.schema_errors.append((number, error))
 
     def add_sequence(self, claude_session: str, sequence: int) -> None:
         seen = self.sequences.get(claude_session)
@@ -225,17 +237,23 @@ class LogScan:
 
     session_id: str | None = None
     harnesses: tuple[str, ...] = ("claude_code",)
+    own_lines: bool = False
+    """Every line added is one this run wrote (a part): one that does not parse is ours."""
     lines: int = 0
     bad_json: list[int] = field(default_factory=list)
+    """This run's lines that are not JSON objects (first five)."""
     bad_json_count: int = 0
-    schema_errors: list[tuple[int, str]] = field(default_factory=list)
-    schema_error_count: int = 0
+    other_bad_json: list[int] = field(default_factory=list)
+    """Lines not written by this run that are not JSON objects (first five)."""
+    other_bad_json_count: int = 0
+    other_schema_errors: list[tuple[int, str]] = field(default_factory=list)
+    other_schema_error_count: int = 0
     last_session: str | None = None
     run: _RunCounts = field(default_factory=_RunCounts)
 
     @classmethod
     def part(cls, session_id: str, harnesses: tuple[str, ...]) -> LogScan:
-        return cls(session_id=session_id, harnesses=harnesses, run=_PartRunCounts())
+        return cls(session_id=session_id, harnesses=harnesses, own_lines=True, run=_PartRunCounts())
 
     def add(self, number: int, raw_line: bytes) -> None:
         """Check one line (``number``: its line number in the file, or in the chunk)."""
@@ -245,26 +263,40 @@ class LogScan:
         except orjson.JSONDecodeError:
             line = None
         if not isinstance(line, dict):
-            self.bad_json_count += 1
-            if len(self.bad_json) < 5:
-                self.bad_json.append(number)
+            if self.own_lines:
+                self.bad_json_count += 1
+                if len(self.bad_json) < 5:
+                    self.bad_json.append(number)
+            else:
+                self.other_bad_json_count += 1
+                if len(self.other_bad_json) < 5:
+                    self.other_bad_json.append(number)
             return
         error = validate_line(line)
-        if error is not None:
-            self.schema_error_count += 1
-            if not self.schema_errors:
-                self.schema_errors.append((number, error))
         line_session = _get(line, "beacon", "session_id")
         if not isinstance(line_session, str):
+            if error is not None:
+                self._add_other_schema_error(number, error)
             return
         if self.session_id is None:
             # The most recent run is the last line's: restart counting when the run changes.
             if line_session != self.last_session:
                 self.last_session = line_session
+                for other in self.run.schema_errors:
+                    self._add_other_schema_error(*other, count=self.run.schema_error_count)
                 self.run = _RunCounts()
-            _count(self.run, line, self.harnesses)
-        elif line_session == self.session_id:
-            _count(self.run, line, self.harnesses)
+        elif line_session != self.session_id:
+            if error is not None:
+                self._add_other_schema_error(number, error)
+            return
+        if error is not None:
+            self.run.add_schema_error(number, error)
+        _count(self.run, line, self.harnesses)
+
+    def _add_other_schema_error(self, number: int, error: str, count: int = 1) -> None:
+        self.other_schema_error_count += count
+        if not self.other_schema_errors:
+            self.other_schema_errors.append((number, error))
 
     @property
     def chosen(self) -> str | None:
@@ -278,8 +310,10 @@ class LogScan:
             "lines": self.lines,
             "bad_json": self.bad_json,
             "bad_json_count": self.bad_json_count,
-            "schema_errors": self.schema_errors,
-            "schema_error_count": self.schema_error_count,
+            "schema_errors": run.schema_errors,
+            "schema_error_count": run.schema_error_count,
+            "other_schema_errors": self.other_schema_errors,
+            "other_schema_error_count": self.other_schema_error_count,
             "run_lines": run.run_lines,
             "matching": run.matching,
             "by_harness": run.by_harness,
@@ -298,11 +332,15 @@ class LogScan:
             if len(self.bad_json) < 5:
                 self.bad_json.append(line_offset + number)
         self.bad_json_count += part["bad_json_count"]
-        if part["schema_errors"] and not self.schema_errors:
-            number, error = part["schema_errors"][0]
-            self.schema_errors.append((line_offset + number, error))
-        self.schema_error_count += part["schema_error_count"]
         run = self.run
+        if part["schema_errors"] and not run.schema_errors:
+            number, error = part["schema_errors"][0]
+            run.schema_errors.append((line_offset + number, error))
+        run.schema_error_count += part["schema_error_count"]
+        if part["other_schema_errors"] and not self.other_schema_errors:
+            number, error = part["other_schema_errors"][0]
+            self.other_schema_errors.append((line_offset + number, error))
+        self.other_schema_error_count += part["other_schema_error_count"]
         run.run_lines += part["run_lines"]
         run.matching += part["matching"]
         for table, counts in (
@@ -461,6 +499,47 @@ def harness_events_stage(
     return ValidationStage("harness_events", "ok" if ok else "fail", message)
 
 
+def _lines_parse_stage(scan: LogScan) -> ValidationStage:
+    if scan.bad_json:
+        first = ", ".join(str(n) for n in scan.bad_json[:5])
+        return ValidationStage(
+            "lines_parse",
+            "fail",
+            f"{_plural(scan.bad_json_count, 'line')} of this run not a JSON object (line {first})",
+        )
+    if scan.other_bad_json:
+        first = ", ".join(str(n) for n in scan.other_bad_json[:5])
+        return ValidationStage(
+            "lines_parse",
+            "warn",
+            f"{_plural(scan.other_bad_json_count, 'line')} not a JSON object (line {first}): "
+            "not this run's lines (another run's damage, such as a line torn by a killed writer)",
+        )
+    return ValidationStage("lines_parse", "ok", "every line is a JSON object")
+
+
+def _schema_stage(scan: LogScan) -> ValidationStage:
+    if scan.run.schema_errors:
+        number, error = scan.run.schema_errors[0]
+        count = scan.run.schema_error_count
+        return ValidationStage(
+            "schema",
+            "fail",
+            f"{_plural(count, 'line')} of this run do not match the runtime schema "
+            f"1.0 (line {number}: {error})",
+        )
+    if scan.other_schema_errors:
+        number, error = scan.other_schema_errors[0]
+        count = scan.other_schema_error_count
+        return ValidationStage(
+            "schema",
+            "warn",
+            f"{_plural(count, 'line')} of other runs do not match the runtime schema 1.0 "
+            f"(line {number}: {error})",
+        )
+    return ValidationStage("schema", "ok", "every line matches the runtime schema 1.0")
+
+
 def verdict(
     log_path: Path,
     scan: LogScan,
@@ -477,30 +556,8 @@ def verdict(
         ValidationStage("log_exists", "ok", f"{log_path} ({_plural(scan.lines, 'line')})")
     )
 
-    if scan.bad_json:
-        first = ", ".join(str(n) for n in scan.bad_json[:5])
-        stages.append(
-            ValidationStage(
-                "lines_parse",
-                "fail",
-                f"{_plural(scan.bad_json_count, 'line')} not a JSON object (line {first})",
-            )
-        )
-    else:
-        stages.append(ValidationStage("lines_parse", "ok", "every line is a JSON object"))
-
-    if scan.schema_errors:
-        number, error = scan.schema_errors[0]
-        stages.append(
-            ValidationStage(
-                "schema",
-                "fail",
-                f"{_plural(scan.schema_error_count, 'line')} do not match the runtime schema "
-                f"1.0 (line {number}: {error})",
-            )
-        )
-    else:
-        stages.append(ValidationStage("schema", "ok", "every line matches the runtime schema 1.0"))
+    stages.append(_lines_parse_stage(scan))
+    stages.append(_schema_stage(scan))
 
     if chosen is None:
         stages.append(ValidationStage("session", "fail", "no beacon run found in the log"))

@@ -32,7 +32,7 @@ from beacon.errors import StartupError
 from beacon.paths import ArtifactPaths
 from beacon.run.child import ChildResult, run_child
 from beacon.run.finish import RunOutcome, write_private
-from beacon.run.state import SessionState, process_alive
+from beacon.run.state import SessionState, is_ours
 from beacon.sockets import bind_listener
 
 if TYPE_CHECKING:
@@ -115,7 +115,7 @@ def running_exec(paths: ArtifactPaths, environ: Mapping[str, str]) -> SessionSta
     write the same spool.
     """
     state = exec_state(paths)
-    if state is None or not process_alive(state.pid):
+    if state is None or not is_ours(state):
         return None
     if environ.get(EXEC_SESSION_ENV) == state.session_id:
         return state
@@ -294,6 +294,7 @@ async def join_session(
 ) -> ChildResult:
     """Run the child against a live session; lifecycle records go to its spool."""
     say(f"joining session {state.session_id} (validation happens at `session stop`)")
+    share_secrets(state, environ, say=say)
     child_env = dict(environ)
     child_env.update(state.exports)
     cwd = str(Path.cwd())
@@ -312,6 +313,28 @@ async def join_session(
     await asyncio.to_thread(post_lifecycle, state, "child.exited", child_exited(child))
     say(describe_exit(child))
     return child
+
+
+def share_secrets(state: SessionState, environ: Mapping[str, str], *, say: Say) -> None:
+    """Give the session daemon this step's secret values: ``stop`` redacts them too.
+
+    Only a session has the channel (its credential is in ``session.json``); an outer
+    ``ci exec`` runs the pipeline itself, with an environment that holds ours.
+    """
+    if not state.secrets_token:
+        return
+    from beacon.run.secrets import give_session_secrets, secret_values
+
+    values = secret_values(environ)
+    if not values:
+        return
+    try:
+        give_session_secrets(state.http_base, state.secrets_token, values)
+    except OSError:
+        say(
+            "could not give this step's secret values to the session daemon: "
+            "pass --redact-env NAME to `session stop` for the ones it does not see"
+        )
 
 
 def post_lifecycle(state: SessionState, name: str, attributes: Mapping[str, Any]) -> None:
@@ -345,6 +368,8 @@ def child_exited(child: ChildResult) -> dict[str, Any]:
     }
     if child.signal is not None:
         attributes["signal"] = child.signal
+    if child.leftovers_ended:
+        attributes["leftovers_ended"] = child.leftovers_ended
     return attributes
 
 
@@ -354,4 +379,7 @@ def describe_exit(child: ChildResult) -> str:
         how = f"killed by signal {child.signal} (exit {child.exit_code})"
     if child.timed_out:
         how += ", --timeout expired"
-    return f"child {how} after {child.duration_s:.2f}s"
+    how = f"child {how} after {child.duration_s:.2f}s"
+    if child.leftovers_ended:
+        how += f"; ended {child.leftovers_ended} process(es) it left in its process group"
+    return how

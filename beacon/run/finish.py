@@ -8,8 +8,9 @@ that is safe. It is synchronous and CPU-bound: call it after the event loop.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,6 +20,7 @@ from beacon.config import FinishSettings
 from beacon.errors import ExitCode
 from beacon.paths import ArtifactPaths
 from beacon.paths import write_private as write_private  # re-exported: run/exec, run/session
+from beacon.run.spools import mark_processed
 
 ALL_CONTENT = Switches()  # no content withheld
 
@@ -57,6 +59,8 @@ class RunResult:
     validation_messages: list[str] = field(default_factory=list)
     report: Report | None = None
     """The run report (None when it could not be made: ``result["report"]["error"]``)."""
+    warnings: list[str] = field(default_factory=list)
+    """Run-level warnings (also in ``result.json``): the CLI prints each once."""
 
 
 def decide_exit_code(
@@ -88,9 +92,16 @@ def decide_exit_code(
 
 
 def redaction_settings(
-    *, outcome: RunOutcome, settings: FinishSettings, environ: Mapping[str, str]
+    *,
+    outcome: RunOutcome,
+    settings: FinishSettings,
+    environ: Mapping[str, str],
+    secret_values: Sequence[str] = (),
 ) -> RedactionSettings:
-    """The runtime log's redaction: also applied to everything beacon forwards."""
+    """The runtime log's redaction: also applied to everything beacon forwards.
+
+    ``secret_values``: values other steps of the session saw (``beacon.run.secrets``).
+    """
     from beacon.pipeline import RedactionSettings
 
     redact_env = list(settings.redact_env)
@@ -98,9 +109,13 @@ def redaction_settings(
     if outcome.collector_token:
         redaction_environ[TOKEN_NAME] = outcome.collector_token
         redact_env.append(TOKEN_NAME)
-    return RedactionSettings.from_environ(
+    redaction = RedactionSettings.from_environ(
         redaction_environ, redact_env=redact_env, patterns=list(settings.redact_patterns)
     )
+    if secret_values:
+        merged = set(redaction.env_values) | {v for v in secret_values if v}
+        redaction = dataclasses.replace(redaction, env_values=tuple(sorted(merged)))
+    return redaction
 
 
 def pipeline_validation(
@@ -111,8 +126,10 @@ def pipeline_validation(
     settings: FinishSettings,
     environ: Mapping[str, str],
     switches: Switches = ALL_CONTENT,
-) -> tuple[dict[str, Any], int]:
-    """Run the pipeline over the spool; returns (validation dict, events written)."""
+    spool_path: Path | None = None,
+    secret_values: Sequence[str] = (),
+) -> tuple[dict[str, Any], int, list[str]]:
+    """Run the pipeline over the spool; returns (validation dict, events written, warnings)."""
     from beacon.pipeline import PipelineOptions, run_pipeline
     from beacon.pipeline.content import withheld_attributes
 
@@ -121,15 +138,25 @@ def pipeline_validation(
         log_path=paths.log_path,
         harnesses=tuple(h.name for h in harnesses),
         environ=dict(environ),
-        redaction=redaction_settings(outcome=outcome, settings=settings, environ=environ),
+        redaction=redaction_settings(
+            outcome=outcome, settings=settings, environ=environ, secret_values=secret_values
+        ),
         working_directory=outcome.working_directory,
         min_events=settings.min_events,
         require_actions=settings.require_actions,
         withheld=withheld_attributes(prompts=switches.prompts, tool_details=switches.tool_details),
     )
-    result = run_pipeline(paths.spool_path, options)
+    result = run_pipeline(spool_path or paths.spool_path, options)
+    mark_processed(paths, outcome.session_id)
     validation: dict[str, Any] = result.validation.to_dict()
-    return validation, int(result.events_written)
+    warnings = []
+    if result.log_tail_repaired:
+        warnings.append(
+            f"{paths.log_path} ended in a torn line (an earlier writer was stopped mid-line); "
+            "it was ended with a newline before this run's lines. That line stays unreadable: "
+            "validation reports it as another run's damage"
+        )
+    return validation, int(result.events_written), warnings
 
 
 def finish_run(
@@ -140,16 +167,25 @@ def finish_run(
     settings: FinishSettings,
     environ: Mapping[str, str],
     switches: Switches = ALL_CONTENT,
+    spool_path: Path | None = None,
+    recovered: list[dict[str, Any]] | None = None,
+    secret_values: Sequence[str] = (),
 ) -> RunResult:
+    """``spool_path``: the run's spool when not ``paths.spool_path`` (a session's spool
+    an exec set aside); ``recovered``: other runs' spools processed first (leftovers)."""
+    spool = spool_path or paths.spool_path
     log_start = _size(paths.log_path)
-    validation, events = pipeline_validation(
+    validation, events, warnings = pipeline_validation(
         paths=paths,
         outcome=outcome,
         harnesses=harnesses,
         settings=settings,
         environ=environ,
         switches=switches,
+        spool_path=spool,
+        secret_values=secret_values,
     )
+    warnings = [*recovered_warnings(recovered or []), *warnings]
     status = validation.get("status")
     rules = run_rules(paths.log_path, log_start, outcome.session_id, settings)
 
@@ -169,6 +205,13 @@ def finish_run(
     if rules is not None:
         result["findings"] = [finding.to_dict() for finding in rules.findings]
         result["findings_summary"] = rules.summary
+    if recovered:
+        result["recovered"] = recovered
+    if warnings:
+        result["warnings"] = warnings
+    if spool.exists() and (status == "fail" or settings.keep_spool):
+        # Kept for troubleshooting; the ledger keeps it from being processed again.
+        result["spool_path"] = str(spool)
     if outcome.cancelled_by is None:
         report = run_report(paths, result, log_start)
     else:
@@ -184,6 +227,7 @@ def finish_run(
             environ=environ,
             result=result,
             decide=decide,
+            secret_values=secret_values,
         )
     exit_code = int(result["exit_code"])
     write_result(paths, result)
@@ -192,8 +236,10 @@ def finish_run(
     remove_codex_home(paths.base_dir)
     if status != "fail" and not settings.keep_spool:
         with contextlib.suppress(FileNotFoundError):
-            paths.spool_path.unlink()
-    return RunResult(exit_code=exit_code, result=result, events_written=events, report=report)
+            spool.unlink()
+    return RunResult(
+        exit_code=exit_code, result=result, events_written=events, report=report, warnings=warnings
+    )
 
 
 def run_report(paths: ArtifactPaths, result: dict[str, Any], log_start: int = 0) -> Report | None:
@@ -222,6 +268,7 @@ def export_run(
     environ: Mapping[str, str],
     result: dict[str, Any],
     decide: Callable[[bool], int],
+    secret_values: Sequence[str] = (),
 ) -> None:
     """Uploads and forwards (beacon.exports); fills ``uploads``/``forwards``/``exit_code``.
 
@@ -236,7 +283,9 @@ def export_run(
     plan = stage.plan_exports(
         paths=paths, session_id=outcome.session_id, settings=exports, environ=environ
     )
-    redaction = redaction_settings(outcome=outcome, settings=settings, environ=environ)
+    redaction = redaction_settings(
+        outcome=outcome, settings=settings, environ=environ, secret_values=secret_values
+    )
     redactor = Redactor(
         literal_values=redaction.env_values, user_patterns=redaction.compiled_patterns()
     )
@@ -262,6 +311,29 @@ def export_run(
     result["uploads"] = uploads + stored
     if exports.required and stage.failed(stored):
         result["exit_code"] = decide(True)
+
+
+def recovered_warnings(recovered: list[dict[str, Any]]) -> list[str]:
+    """One warning per leftover spool: what was recovered, or where it still is."""
+    warnings = []
+    for entry in recovered:
+        if entry.get("error"):
+            warnings.append(
+                f"the spool of run {entry['session_id']} could not be processed "
+                f"({entry['error']}); the raw (unredacted) spool is kept at {entry['spool_path']}"
+            )
+        elif entry.get("left_for"):
+            warnings.append(
+                f"the spool of run {entry['session_id']} is set aside at "
+                f"{entry['spool_path']}: {entry['left_for']} processes it"
+            )
+        else:
+            warnings.append(
+                f"recovered run {entry['session_id']}: {entry['events_written']} events from a "
+                f"spool it left behind ({entry['spool_path']}, now deleted), validation "
+                f"{entry['validation_status']}"
+            )
+    return warnings
 
 
 def _size(path: Path) -> int:

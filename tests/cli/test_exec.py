@@ -405,12 +405,14 @@ def test_concurrent_exec_in_one_base_dir_is_refused(tmp_path: Path) -> None:
 def test_a_failure_while_processing_keeps_the_child_code(
     tmp_path: Path, child_code: int, expected: int
 ) -> None:
+    # The log path becomes unusable while the child runs (an unusable one is
+    # refused before the child starts: tests/cli/test_run_faults.py).
     log_dir = tmp_path / "a-directory"
-    log_dir.mkdir()
     result = beacon(
         *exec_args(tmp_path / "b", "--json", "--log-path", str(log_dir)),
-        *CHILD,
-        f"exit:{child_code}",
+        "bash",
+        "-c",
+        f"mkdir {log_dir}; exit {child_code}",
     )
     assert result.returncode == expected, result.stderr
     assert "could not process the captured telemetry" in result.stderr
