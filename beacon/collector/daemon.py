@@ -37,7 +37,7 @@ from beacon.collector.stats import Stats
 from beacon.errors import StartupError
 from beacon.gctune import tune_gc_for_serving
 from beacon.otlp.records import AttributeValue, lifecycle_request
-from beacon.sockets import bind_listener
+from beacon.sockets import LISTEN_BACKLOG, bind_listener
 from beacon.spool import SpoolWriter
 
 if TYPE_CHECKING:
@@ -50,6 +50,11 @@ _EPHEMERAL_ATTEMPTS: Final = 5
 #: asyncio takes ~3 (accept callback, transport task, connection_made) to turn an
 #: accepted socket into a connection the count sees.
 _SETTLE_ITERATIONS: Final = 4
+#: What aiohttp's own shutdown gives a request still running once beacon's drain
+#: is over (nothing in flight, or the grace spent): only a request that started
+#: on a kept-alive connection in that last moment. Cut, it gets no answer and is
+#: retried, never acknowledged and lost.
+_HANDLER_SHUTDOWN_S: Final = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +110,7 @@ class Collector:
         self._spool = SpoolWriter(config.spool_path)
         self._handler = ExportHandler(self._spool, self._stats, config.token)
         self._runner: web.AppRunner | None = None
+        self._http_servers: list[asyncio.Server] = []
         self._connections = ConnectionCount(self._stats.notify)
         self._http_listeners: list[socket.socket] = []
         self._grpc_server: grpc.aio.Server | None = None
@@ -149,18 +155,24 @@ class Collector:
             shutdown=self.shutdown_requested,
         )
         # auto_decompress=False: otlp_http decompresses with a size bound itself.
-        runner = web.AppRunner(app, access_log=None, auto_decompress=False)
+        runner = web.AppRunner(
+            app, access_log=None, auto_decompress=False, shutdown_timeout=_HANDLER_SHUTDOWN_S
+        )
         await runner.setup()
         self._runner = runner
         assert runner.server is not None
-        self._connections.attach(runner.server)
         socks = list(self.config.http_sockets) or _bind_all(
             self.config.hosts, self.config.http_port
         )
         self._http_listeners = socks
+        # aiohttp's web.Server is a protocol factory for loop.create_server (its
+        # documented low-level use); serving it here lets beacon count connections.
+        factory = self._connections.factory(runner.server)
+        loop = asyncio.get_running_loop()
         try:
             for sock in socks:
-                await web.SockSite(runner, sock).start()
+                server = await loop.create_server(factory, sock=sock, backlog=LISTEN_BACKLOG)
+                self._http_servers.append(server)
         except BaseException:
             for sock in socks:
                 sock.close()
@@ -259,14 +271,14 @@ class Collector:
         if server is not None:
             # Refuses new RPCs at once; in-flight ones get ``grace`` seconds.
             grpc_stop = asyncio.ensure_future(server.stop(grace=grace))
-        if runner is not None:
-            for site in list(runner.sites):
-                await site.stop()
+        servers, self._http_servers = self._http_servers, []
+        for http_server in servers:
+            http_server.close()  # the listeners only; open connections go on
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._until_idle(), timeout=max(deadline - loop.time(), 0))
         if runner is not None:
-            # The public knob for this exists only at construction time.
-            runner._shutdown_timeout = max(deadline - loop.time(), 0.1)
+            # Closes idle keep-alive connections; a request still running gets
+            # _HANDLER_SHUTDOWN_S more.
             with contextlib.suppress(Exception):
                 await runner.cleanup()
         if grpc_stop is not None:
