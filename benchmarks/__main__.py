@@ -10,6 +10,7 @@ Traffic goes to 127.0.0.1 only; each load phase is bounded in time.
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -52,6 +53,56 @@ def _count_lines(path: Path) -> int:
         return sum(chunk.count(b"\n") for chunk in iter(lambda: spool.read(1 << 20), b""))
 
 
+def _ingest_once(
+    protocol: str, clients: int, seconds: float, fsync: str = "batch"
+) -> tuple[dict[str, Any], dict[str, Any], int]:
+    """One collector process under one load process: (load result, final status, spool lines)."""
+    with tempfile.TemporaryDirectory(dir=_disk_tmp()) as tmp:
+        spool = Path(tmp, "spool.jsonl")
+        server = subprocess.Popen(
+            [PYTHON, "-m", "benchmarks.ingest", "serve", str(spool), fsync],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
+        assert server.stdout is not None and server.stdin is not None
+        endpoints = orjson.loads(server.stdout.readline())
+        url = endpoints["grpc" if protocol == "grpc" else "http"]
+        load = _json_out(
+            [PYTHON, "-m", "benchmarks.ingest", "load", url, protocol, str(clients), str(seconds)]
+        )
+        server.stdin.close()
+        status = orjson.loads(server.stdout.readline())
+        server.wait(timeout=30)
+        spooled = _count_lines(spool)
+    return load, status, spooled
+
+
+def _disk_tmp() -> str | None:
+    """Where the spools go: ``$BEACON_BENCH_TMP`` (a real disk matters for --fsync), else TMPDIR."""
+    return os.environ.get("BEACON_BENCH_TMP") or None
+
+
+def fsync_cost(sizes: Sizes) -> list[Figure]:
+    """Ingest with each ``--fsync`` mode, same load: what durability costs."""
+    figures = []
+    protocol = "http/protobuf"
+    for clients in sorted({1, max(sizes.ingest_clients)}):
+        rates = {}
+        for mode in ("off", "batch", "always"):
+            load, status, _ = _ingest_once(protocol, clients, sizes.ingest_seconds, mode)
+            rates[mode] = load["records"] / load["seconds"]
+            figures.append(
+                Figure(
+                    f"ingest {protocol}, {clients} clients, --fsync {mode}",
+                    rates[mode],
+                    "records/s",
+                    note=f"{status['spool_syncs']} fdatasyncs; export p50 "
+                    f"{load['p50_ms']:.1f} ms, p99 {load['p99_ms']:.1f} ms",
+                )
+            )
+    return figures
+
+
 def ingest(sizes: Sizes) -> list[Figure]:
     figures = []
     for protocol in ("http/protobuf", "http/json", "grpc"):
@@ -60,31 +111,7 @@ def ingest(sizes: Sizes) -> list[Figure]:
         )
         floor_rate = floor["records"] / floor["seconds"]
         for clients in sizes.ingest_clients:
-            with tempfile.TemporaryDirectory() as tmp:
-                server = subprocess.Popen(
-                    [PYTHON, "-m", "benchmarks.ingest", "serve", str(Path(tmp, "spool.jsonl"))],
-                    stdin=subprocess.PIPE,
-                    stdout=subprocess.PIPE,
-                )
-                assert server.stdout is not None and server.stdin is not None
-                endpoints = orjson.loads(server.stdout.readline())
-                url = endpoints["grpc" if protocol == "grpc" else "http"]
-                load = _json_out(
-                    [
-                        PYTHON,
-                        "-m",
-                        "benchmarks.ingest",
-                        "load",
-                        url,
-                        protocol,
-                        str(clients),
-                        str(sizes.ingest_seconds),
-                    ]
-                )
-                server.stdin.close()
-                status = orjson.loads(server.stdout.readline())
-                server.wait(timeout=30)
-                spooled = _count_lines(Path(tmp, "spool.jsonl"))
+            load, status, spooled = _ingest_once(protocol, clients, sizes.ingest_seconds)
             if status["records"]["logs"] != load["records"]:
                 raise RuntimeError(
                     f"{protocol}: acknowledged {load['records']} records, "
@@ -164,10 +191,12 @@ def main() -> None:
     parser.add_argument(
         "--check", action="store_true", help="exit 1 when a target is missed (for gating)"
     )
-    parser.add_argument("--only", choices=["exec", "session", "ingest", "pipeline"], nargs="*")
+    parser.add_argument(
+        "--only", choices=["exec", "session", "ingest", "fsync", "pipeline"], nargs="*"
+    )
     args = parser.parse_args()
     sizes = SMOKE if args.smoke else FULL
-    wanted = set(args.only or ["exec", "session", "ingest", "pipeline"])
+    wanted = set(args.only or ["exec", "session", "ingest", "fsync", "pipeline"])
     figures: list[Figure] = []
     if "exec" in wanted:
         figures += lifecycle.exec_overhead(sizes.exec_runs, sizes.child_seconds)
@@ -175,6 +204,8 @@ def main() -> None:
         figures += lifecycle.session_costs(sizes.session_runs, sizes.idle_seconds)
     if "ingest" in wanted:
         figures += ingest(sizes)
+    if "fsync" in wanted:
+        figures += fsync_cost(sizes)
     if "pipeline" in wanted:
         figures += pipeline(sizes)
     print(render_table(figures, checked=not args.smoke))

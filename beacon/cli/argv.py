@@ -69,6 +69,7 @@ class ExecArgs:
     timeout: str | None = None
     drain_quiet: str = "0.2"
     drain_max: str = "5"
+    fsync: str = "batch"
     require_telemetry: str | None = None
     no_require_telemetry: bool = False
     keep_spool: bool = False
@@ -99,6 +100,7 @@ _CAPTURE: Table = {
     "--no-tool-details": ("no_tool_details", "flag"),
     "--drain-quiet": ("drain_quiet", "value"),
     "--drain-max": ("drain_max", "value"),
+    "--fsync": ("fsync", "value"),
 }
 _FINISH: Table = {
     "--require-telemetry": ("require_telemetry", "value"),
@@ -134,6 +136,7 @@ class StartArgs:
     max_duration: str = "6h"
     drain_quiet: str = "0.2"
     drain_max: str = "5"
+    fsync: str = "batch"
     reuse: bool = False
     json_output: bool = False
     quiet: bool = False

@@ -46,6 +46,7 @@ def exec_command(
     timeout: Timeout = None,
     drain_quiet: o.DrainQuiet = "0.2",
     drain_max: o.DrainMax = "5",
+    fsync: o.Fsync = "batch",
     require_telemetry: o.RequireTelemetry = None,
     no_require_telemetry: o.NoRequireTelemetry = False,
     keep_spool: o.KeepSpool = False,

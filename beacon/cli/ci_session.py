@@ -40,6 +40,7 @@ def start(
     max_duration: MaxDuration = "6h",
     drain_quiet: o.DrainQuiet = "0.2",
     drain_max: o.DrainMax = "5",
+    fsync: o.Fsync = "batch",
     reuse: Reuse = False,
     json_output: o.JsonOutput = False,
     quiet: o.Quiet = False,

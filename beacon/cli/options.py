@@ -58,6 +58,15 @@ DrainQuiet = Annotated[
     str, typer.Option("--drain-quiet", help="Quiet period that ends the drain (e.g. 0.2, 200ms).")
 ]
 DrainMax = Annotated[str, typer.Option("--drain-max", help="Longest drain (e.g. 5, 5s).")]
+Fsync = Annotated[
+    str,
+    typer.Option(
+        "--fsync",
+        help="When acknowledged telemetry is forced to disk: always, batch (at most "
+        "every 100 ms, default) or off. A crashed process loses nothing acknowledged "
+        "in any mode; this is about a crashed host.",
+    ),
+]
 
 # Finish (pipeline + exit code)
 RequireTelemetry = Annotated[

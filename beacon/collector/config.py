@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Final
 
 from beacon.errors import UsageError
+from beacon.spool import FSYNC_MODES, FsyncMode
 
 RECEIVERS: Final = frozenset({"http", "grpc"})
 DEFAULT_MAX_BYTES: Final = 64 * 1024 * 1024
@@ -40,9 +41,13 @@ class CollectorConfig:
     #: (``gctune.tune_gc_for_serving``: +40-60 % http/json throughput under
     #: load). Process-wide: for beacon's own daemon/exec processes only.
     tune_gc: bool = False
+    #: When acknowledged spool lines are forced to disk (``beacon.spool.FsyncMode``).
+    fsync: FsyncMode = "batch"
 
     def validate(self) -> None:
         """Raise ``UsageError`` on settings that cannot work (before binding anything)."""
+        if self.fsync not in FSYNC_MODES:
+            raise UsageError(f"--fsync must be one of {', '.join(FSYNC_MODES)}, got {self.fsync!r}")
         unknown = set(self.receivers) - RECEIVERS
         if unknown:
             raise UsageError(

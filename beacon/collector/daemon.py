@@ -107,7 +107,7 @@ class Collector:
         self.session_id = config.session_id or uuid.uuid4().hex
         self.shutdown_requested = asyncio.Event()
         self._stats = Stats()
-        self._spool = SpoolWriter(config.spool_path)
+        self._spool = SpoolWriter(config.spool_path, config.fsync)
         self._handler = ExportHandler(self._spool, self._stats, config.token)
         self._runner: web.AppRunner | None = None
         self._http_servers: list[asyncio.Server] = []
@@ -308,6 +308,11 @@ class Collector:
         if self._http_port is None:
             raise StartupError("the collector is not running: no status URL yet")
         return f"http://{_url_host(self.config.host)}:{self._http_port}{STATUS_PATH}"
+
+    @property
+    def spool_syncs(self) -> int:
+        """fdatasync calls the spool made so far (``--fsync`` batch/always)."""
+        return self._spool.syncs
 
     @property
     def ready(self) -> bool:

@@ -111,6 +111,7 @@ def test_bare_require_telemetry_means_true(tmp_path: Path) -> None:
         ["ci", "exec", "--timeout", "soon", "--", "true"],
         ["ci", "exec", "--redact-pattern", "(", "--", "true"],
         ["ci", "exec", "--min-events", "-1", "--", "true"],
+        ["ci", "exec", "--fsync", "sometimes", "--", "true"],
     ],
 )
 def test_usage_errors_exit_2(tmp_path: Path, args: list[str]) -> None:
