@@ -42,9 +42,47 @@ def install_shells(session: nox.Session) -> None:
     missing = [shell for shell in ("zsh", "fish") if shutil.which(shell) is None]
     if not missing or os.geteuid() != 0 or shutil.which("apt-get") is None:
         return
+    apt_install(session, missing)
+
+
+def apt_install(session: nox.Session, packages: list[str]) -> None:
+    """Install Debian packages with only what they need, upgrading nothing already installed.
+
+    ``--no-install-recommends`` keeps out what they merely recommend (fish
+    would pull in lynx and xsel). A dry run shows which installed packages the
+    plan would upgrade (zsh and fish pull in libpcre2-32-0 from the security
+    archive, which would upgrade libpcre2-8-0); those are held at their
+    installed version (``name=version``) and the plan is checked again. If it
+    still upgrades something, nothing is installed.
+    """
     env = {"DEBIAN_FRONTEND": "noninteractive"}
     session.run("apt-get", "update", "-qq", external=True, env=env)
-    session.run("apt-get", "install", "-y", "-qq", *missing, external=True, env=env)
+    install = ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "--no-upgrade"]
+    held: list[str] = []
+    for _ in range(2):
+        plan = session.run(
+            *install, "--simulate", *packages, *held, external=True, env=env, silent=True
+        )
+        upgrades = apt_upgrades(str(plan or ""))
+        if not upgrades:
+            session.run(*install, *packages, *held, external=True, env=env)
+            return
+        held += [f"{name}={installed}" for name, installed in upgrades]
+    session.warn(f"not installing {' '.join(packages)}: it would upgrade {held}")
+
+
+def apt_upgrades(simulation: str) -> list[tuple[str, str]]:
+    """(package, installed version) of what an ``apt-get --simulate`` plan would upgrade.
+
+    ``Inst name [installed-version] (new-version ...)``: the bracket is there
+    only when the package is installed already.
+    """
+    upgrades = []
+    for line in simulation.splitlines():
+        fields = line.split()
+        if line.startswith("Inst ") and len(fields) > 2 and fields[2].startswith("["):
+            upgrades.append((fields[1], fields[2].strip("[]")))
+    return upgrades
 
 
 @nox.session

@@ -35,10 +35,11 @@ class Sizes:
     ingest_seconds: float
     ingest_clients: tuple[int, ...]
     pipeline_events: tuple[int, ...]
+    cancel_runs: int
 
 
-FULL = Sizes(7, 1.0, 5, 10.0, 4.0, (1, 8, 64), (100_000, 1_000_000))
-SMOKE = Sizes(1, 0.05, 1, 0.0, 0.3, (2,), (1_000,))
+FULL = Sizes(7, 1.0, 5, 10.0, 4.0, (1, 8, 64), (100_000, 1_000_000), 3)
+SMOKE = Sizes(1, 0.05, 1, 0.0, 0.3, (2,), (1_000,), 1)
 
 
 def _json_out(argv: list[str], **kwargs: Any) -> Any:
@@ -192,14 +193,18 @@ def main() -> None:
         "--check", action="store_true", help="exit 1 when a target is missed (for gating)"
     )
     parser.add_argument(
-        "--only", choices=["exec", "session", "ingest", "fsync", "pipeline"], nargs="*"
+        "--only",
+        choices=["exec", "cancel", "session", "ingest", "fsync", "pipeline"],
+        nargs="*",
     )
     args = parser.parse_args()
     sizes = SMOKE if args.smoke else FULL
-    wanted = set(args.only or ["exec", "session", "ingest", "fsync", "pipeline"])
+    wanted = set(args.only or ["exec", "cancel", "session", "ingest", "fsync", "pipeline"])
     figures: list[Figure] = []
     if "exec" in wanted:
         figures += lifecycle.exec_overhead(sizes.exec_runs, sizes.child_seconds)
+    if "cancel" in wanted:
+        figures += lifecycle.cancel_costs(sizes.cancel_runs)
     if "session" in wanted:
         figures += lifecycle.session_costs(sizes.session_runs, sizes.idle_seconds)
     if "ingest" in wanted:
