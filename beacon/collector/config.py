@@ -13,6 +13,10 @@ from beacon.spool import FSYNC_MODES, FsyncMode
 
 RECEIVERS: Final = frozenset({"http", "grpc"})
 DEFAULT_MAX_BYTES: Final = 64 * 1024 * 1024
+#: The longest an HTTP request body may take to arrive, from its first read.
+#: Generous for any real client on loopback (64 MiB takes well under a second),
+#: short enough that a client trickling bytes cannot hold an export open for long.
+DEFAULT_BODY_TIMEOUT_S: Final = 30.0
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,8 @@ class CollectorConfig:
     token: str | None = None
     max_body_bytes: int = DEFAULT_MAX_BYTES
     grpc_max_receive_bytes: int = DEFAULT_MAX_BYTES
+    #: Longest time an OTLP/HTTP body may take to arrive (408 after it).
+    body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S
     otelcol_path: Path | None = None
     session_id: str | None = None
     #: Listening sockets bound by the caller for the HTTP app (``ci exec`` binds

@@ -55,6 +55,11 @@ _SETTLE_ITERATIONS: Final = 4
 #: on a kept-alive connection in that last moment. Cut, it gets no answer and is
 #: retried, never acknowledged and lost.
 _HANDLER_SHUTDOWN_S: Final = 0.5
+#: How long aiohttp keeps reading (and dropping) the unread rest of a body it
+#: refused before it closes the connection (its default: 10 s). Long enough for
+#: any loopback client to finish sending, so it reads the refusal instead of a
+#: reset; short enough that a client trickling bytes is cut soon after its 408.
+_LINGERING_S: Final = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +154,7 @@ class Collector:
         app = build_app(
             handler=self._handler,
             max_body_bytes=self.config.max_body_bytes,
+            body_timeout_s=self.config.body_timeout_s,
             otlp="http" in self.config.receivers,
             token=self.config.token,
             status=self.status,
@@ -156,7 +162,11 @@ class Collector:
         )
         # auto_decompress=False: otlp_http decompresses with a size bound itself.
         runner = web.AppRunner(
-            app, access_log=None, auto_decompress=False, shutdown_timeout=_HANDLER_SHUTDOWN_S
+            app,
+            access_log=None,
+            auto_decompress=False,
+            shutdown_timeout=_HANDLER_SHUTDOWN_S,
+            lingering_time=_LINGERING_S,
         )
         await runner.setup()
         self._runner = runner
