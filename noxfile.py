@@ -3,6 +3,10 @@
 nox                 lint, typecheck, tests (what CI runs)
 nox -s stress       the real-Claude loss loop, many runs per protocol
 nox -s bench        the performance benchmarks (prints a table)
+nox -s fuzz         bad input at the receivers, at length (prints cases run and crashes)
+nox -s faults       kills, full disks, read-only dirs, taken ports, races (prints what survived)
+nox -s soak         ~2 minutes of 32 mixed clients (prints errors, losses, RSS, fds)
+nox -s audit        pip-audit of the installed dependencies (not in CI's default sessions)
 """
 
 from __future__ import annotations
@@ -103,7 +107,7 @@ def typecheck(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     install_project(session, "test")
     install_test_clients(session)
-    session.run("pytest", "-m", "not stress", *session.posargs)
+    session.run("pytest", "-m", "not stress and not faults", *session.posargs)
 
 
 @nox.session
@@ -119,3 +123,45 @@ def bench(session: nox.Session) -> None:
     install_project(session, "test")
     # `nox -s bench -- --check` exits 1 when a target is missed.
     session.run("python", "-m", "benchmarks", *session.posargs)
+
+
+@nox.session
+def fuzz(session: nox.Session) -> None:
+    install_project(session, "test")
+    env = {
+        "BEACON_FUZZ_EXAMPLES": os.environ.get("BEACON_FUZZ_EXAMPLES", "400"),
+        "BEACON_FUZZ_IDLE_CONNECTIONS": os.environ.get("BEACON_FUZZ_IDLE_CONNECTIONS", "4000"),
+    }
+    session.run(
+        "pytest",
+        "-s",
+        "-p",
+        "no:cacheprovider",
+        "tests/collector/test_fuzz_receivers.py",
+        "tests/collector/test_bad_input.py",
+        *session.posargs,
+        env=env,
+    )
+
+
+@nox.session
+def faults(session: nox.Session) -> None:
+    install_project(session, "test")
+    session.run("pytest", "-s", "-p", "no:cacheprovider", "-m", "faults", *session.posargs)
+
+
+@nox.session
+def soak(session: nox.Session) -> None:
+    install_project(session, "test")
+    seconds = os.environ.get("BEACON_SOAK_SECONDS", "120")
+    session.run("python", "-m", "benchmarks.soak", "--seconds", seconds, *session.posargs)
+
+
+@nox.session
+def audit(session: nox.Session) -> None:
+    """Known vulnerabilities in what beacon installs (all extras). Run by hand or on a
+    schedule, never as a default session: a new advisory must not fail an unrelated change."""
+    install_project(session, "test", "s3", "gcs")
+    session.install("pip-audit")
+    # The project itself is not on PyPI: audit its dependencies only.
+    session.run("pip-audit", "--skip-editable", "--progress-spinner", "off", *session.posargs)

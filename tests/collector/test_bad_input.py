@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import io
+import os
 import time
 import tracemalloc
 import zlib
@@ -441,7 +442,7 @@ async def test_a_client_trickling_its_body_gets_408_and_holds_nothing(
     assert len(data_lines(collector)) == 1
 
 
-IDLE_CONNECTIONS = 500
+IDLE_CONNECTIONS = int(os.environ.get("BEACON_FUZZ_IDLE_CONNECTIONS", "500"))
 
 
 async def test_many_idle_connections_do_not_stop_service(
