@@ -92,6 +92,11 @@ class SpoolWriter:
         #: fdatasync calls made (``batch``/``always``), for tests and benchmarks.
         self.syncs = 0
         self.sync_errors = 0
+        #: Failed writes whose partial line was truncated away / could not be.
+        self.rollbacks = 0
+        self.rollback_errors = 0
+        self._torn = False
+        self._torn_from = 0
         self._last_sync = float("-inf")
         self._unsynced = False
         self._sync_timer: asyncio.TimerHandle | None = None
@@ -207,8 +212,8 @@ class SpoolWriter:
             except OSError as exc:
                 # Not durable, so not acknowledged: the lines go, the appends fail.
                 assert self._fd is not None
-                self._offset = before
-                self._roll_back(self._fd)
+                written, self._offset = self._offset - before, before
+                self._roll_back(self._fd, written)
                 raise SpoolError(
                     f"cannot sync spool {self.path} to disk: {exc.strerror or exc}",
                     hint="disk full?" if exc.errno == errno.ENOSPC else None,
@@ -262,24 +267,49 @@ class SpoolWriter:
         fd = self._fd
         if fd is None:
             raise SpoolError(f"spool {self.path} is closed")
+        if self._torn:
+            data = self._mend_torn_tail(fd) + data
         view = memoryview(data)
         written = 0
         try:
             while written < len(data):
                 written += os.write(fd, view[written:])
         except OSError as exc:
-            self._roll_back(fd)
+            self._roll_back(fd, written)
             raise SpoolError(
                 f"cannot write spool {self.path}: {exc.strerror or exc}",
                 hint="disk full?" if exc.errno == errno.ENOSPC else None,
             ) from exc
         self._offset += written
+        self._torn = False  # mended, or ended by this write's leading newline
 
-    def _roll_back(self, fd: int) -> None:
+    def _roll_back(self, fd: int, written: int) -> None:
         """Drop a partly written line so the file ends on a whole line again."""
-        # Best effort: if this fails too, the reader reports a truncated tail.
-        with contextlib.suppress(OSError):
+        if written == 0:
+            return  # nothing reached the file
+        try:
             os.ftruncate(fd, self._offset)
+        except OSError:
+            # The file ends mid-line: the next write starts with a newline, so
+            # the torn bytes become one bad line and no record is glued to them.
+            if not self._torn:
+                self._torn_from = self._offset
+            self._offset += written
+            self._torn = True
+            self.rollback_errors += 1
+        else:
+            self.rollbacks += 1
+
+    def _mend_torn_tail(self, fd: int) -> bytes:
+        """Before the next write after a failed rollback: truncate now, or end the torn line."""
+        try:
+            os.ftruncate(fd, self._torn_from)
+        except OSError:
+            return b"\n"
+        self._offset = self._torn_from
+        self._torn = False
+        self.rollbacks += 1
+        return b""
 
     async def close(self) -> None:
         """Flush and close; idempotent and safe before ``open``."""
