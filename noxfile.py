@@ -6,6 +6,7 @@ nox -s bench        the performance benchmarks (prints a table)
 nox -s fuzz         bad input at the receivers, at length (prints cases run and crashes)
 nox -s faults       kills, full disks, read-only dirs, taken ports, races (prints what survived)
 nox -s soak         ~2 minutes of 32 mixed clients (prints errors, losses, RSS, fds)
+nox -s leaks        false positives on text shipped with Python and the packages (prints x of M)
 nox -s audit        pip-audit of the installed dependencies (not in CI's default sessions)
 """
 
@@ -107,7 +108,7 @@ def typecheck(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     install_project(session, "test")
     install_test_clients(session)
-    session.run("pytest", "-m", "not stress and not faults", *session.posargs)
+    session.run("pytest", "-m", "not stress and not faults and not leaks", *session.posargs)
 
 
 @nox.session
@@ -148,6 +149,12 @@ def fuzz(session: nox.Session) -> None:
 def faults(session: nox.Session) -> None:
     install_project(session, "test")
     session.run("pytest", "-s", "-p", "no:cacheprovider", "-m", "faults", *session.posargs)
+
+
+@nox.session
+def leaks(session: nox.Session) -> None:
+    install_project(session, "test")
+    session.run("pytest", "-s", "-p", "no:cacheprovider", "-m", "leaks", *session.posargs)
 
 
 @nox.session

@@ -187,8 +187,9 @@ def soak(seconds: float, clients: int) -> dict[str, Any]:
     while any(t.is_alive() for t in threads):
         rss, fds = _rss_mb_and_fds(pid)
         samples.append((time.monotonic() - began, rss, fds))
-        for thread in threads:
-            thread.join(timeout=2.0)  # the sampling interval, also the join
+        alive = next((t for t in threads if t.is_alive()), None)
+        if alive is not None:
+            alive.join(timeout=2.0)  # the sampling interval, also the join
     # Clients gone: their connections close; the descriptors must come back down.
     settle = time.monotonic() + 15
     rss_end, fds_end = _rss_mb_and_fds(pid)
