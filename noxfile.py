@@ -171,4 +171,8 @@ def audit(session: nox.Session) -> None:
     install_project(session, "test", "s3", "gcs")
     session.install("pip-audit")
     # The project itself is not on PyPI: audit its dependencies only.
-    session.run("pip-audit", "--skip-editable", "--progress-spinner", "off", *session.posargs)
+    # --strict: a dependency the audit could not look up fails the session, so
+    # "no known vulnerabilities" never means "nothing was checked".
+    session.run(
+        "pip-audit", "--strict", "--skip-editable", "--progress-spinner", "off", *session.posargs
+    )
