@@ -10,41 +10,32 @@ from beacon.errors import BeaconError
 
 
 def _register_commands() -> None:
-    # Importing a command module registers its commands on the typer apps.
-    import importlib
-
-    for module in ("ci_exec", "ci_session", "ci_validate"):
-        try:
-            importlib.import_module(f"beacon.cli.{module}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"beacon.cli.{module}":
-                raise
+    # Importing the module registers the table's commands on the typer apps.
+    import beacon.cli.typer_commands  # noqa: F401
 
 
 def _fast_path(argv: list[str]) -> int | None:
-    """``ci exec`` and ``ci session …`` without typer (see beacon.cli.argv).
+    """Every command of the option table, without typer (see beacon.cli.argv).
 
     None when typer must handle the command line (``--help``, errors, other
     commands).
     """
     from beacon.cli import argv as parsing
 
-    parsed = parsing.parse_fast(argv)
+    found = parsing.find_command(argv)
+    if found is None:
+        return None
+    spec, rest = found
+    parsed = parsing.parse_options(
+        rest, parsing.option_table(spec), spec.args(), command=spec.takes_command
+    )
     if parsed is None:
         return None
-    if isinstance(parsed, parsing.ExecArgs):
-        from beacon.cli.exec_flow import run_exec
+    import importlib
 
-        return run_exec(parsed)
-    from beacon.cli import session_flow
-
-    runners: dict[type, Callable[[Any], int]] = {
-        parsing.StartArgs: session_flow.run_start,
-        parsing.StopArgs: session_flow.run_stop,
-        parsing.EnvArgs: session_flow.run_env,
-        parsing.StatusArgs: session_flow.run_status,
-    }
-    return runners[type(parsed)](parsed)
+    module, _, function = spec.runner.partition(":")
+    runner: Callable[[Any], int] = getattr(importlib.import_module(module), function)
+    return runner(parsed)
 
 
 def _exit_now(code: int) -> None:

@@ -1,19 +1,29 @@
-"""The typer applications. Command modules register themselves on ``ci_app``."""
+"""The typer applications. Commands are registered from the option table (typer_commands)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import typer
 
 from beacon import __version__
+from beacon.cli.options import GROUPS
 
-app = typer.Typer(
+
+def new_typer(**settings: Any) -> typer.Typer:
+    # Plain help: Rich markup would swallow "[default: ...]" in help texts and
+    # label every flag with a value type (<bool>).
+    return typer.Typer(rich_markup_mode=None, **settings)
+
+
+app = new_typer(
     name="beacon",
     help="Capture, redact and validate the OpenTelemetry telemetry of AI coding agents in CI.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-ci_app = typer.Typer(help="Commands for CI jobs.", no_args_is_help=True)
+ci_app = new_typer(help=GROUPS[("ci",)], no_args_is_help=True)
 app.add_typer(ci_app, name="ci")
 
 

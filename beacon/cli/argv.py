@@ -10,14 +10,14 @@ test keeps this table and the typer command's options identical.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import fields
 from pathlib import Path
 from typing import TypeVar
 
+from beacon.cli.options import COMMANDS, REQUIRE_TELEMETRY, CommandSpec, ExecArgs
 from beacon.config import parse_bool
 from beacon.errors import UsageError
 
-REQUIRE_TELEMETRY = "--require-telemetry"
 T = TypeVar("T")
 
 
@@ -53,151 +53,25 @@ def require_telemetry(value: str | None, disabled: bool) -> bool:
     return True if value is None else parse_bool(value, option=REQUIRE_TELEMETRY)
 
 
-@dataclass
-class ExecArgs:
-    """Everything ``ci exec`` accepts; field names match the typer command's parameters."""
-
-    command: list[str] = field(default_factory=list)
-    base_dir: Path | None = None
-    log_path: Path | None = None
-    protocol: str = "http/protobuf"
-    receivers: str | None = None
-    harness: list[str] = field(default_factory=list)
-    no_traces: bool = False
-    no_prompts: bool = False
-    no_tool_details: bool = False
-    timeout: str | None = None
-    drain_quiet: str = "0.2"
-    drain_max: str = "5"
-    fsync: str = "batch"
-    require_telemetry: str | None = None
-    no_require_telemetry: bool = False
-    keep_spool: bool = False
-    min_events: int = 1
-    require_action: list[str] = field(default_factory=list)
-    redact_env: list[str] = field(default_factory=list)
-    redact_pattern: list[str] = field(default_factory=list)
-    json_output: bool = False
-    quiet: bool = False
-
-
-#: Options shared by the commands below: option -> (field, kind).
-#: kind: "flag", "value", "multi" (repeatable), "path", "int".
+#: option name -> (field, kind), derived from the one table in beacon.cli.options.
 Table = dict[str, tuple[str, str]]
 
-_PATHS: Table = {"--base-dir": ("base_dir", "path"), "--log-path": ("log_path", "path")}
-_OUTPUT: Table = {
-    "--json": ("json_output", "flag"),
-    "--quiet": ("quiet", "flag"),
-    "-q": ("quiet", "flag"),
+
+def option_table(spec: CommandSpec) -> Table:
+    return {
+        name: (dest, option.kind) for dest, option, _ in spec.options() for name in option.names
+    }
+
+
+#: Command path (aliases included) -> its spec, for the typer-free fast path.
+SPECS: dict[tuple[str, ...], CommandSpec] = {
+    path: spec for spec in COMMANDS for path in (spec.path, *spec.aliases)
 }
-_CAPTURE: Table = {
-    "--protocol": ("protocol", "value"),
-    "--receivers": ("receivers", "value"),
-    "--harness": ("harness", "multi"),
-    "--no-traces": ("no_traces", "flag"),
-    "--no-prompts": ("no_prompts", "flag"),
-    "--no-tool-details": ("no_tool_details", "flag"),
-    "--drain-quiet": ("drain_quiet", "value"),
-    "--drain-max": ("drain_max", "value"),
-    "--fsync": ("fsync", "value"),
+#: Command path -> (options table, argument class).
+FAST_COMMANDS: dict[tuple[str, ...], tuple[Table, type]] = {
+    path: (option_table(spec), spec.args) for path, spec in SPECS.items()
 }
-_FINISH: Table = {
-    "--require-telemetry": ("require_telemetry", "value"),
-    "--no-require-telemetry": ("no_require_telemetry", "flag"),
-    "--keep-spool": ("keep_spool", "flag"),
-    "--min-events": ("min_events", "int"),
-    "--require-action": ("require_action", "multi"),
-    "--redact-env": ("redact_env", "multi"),
-    "--redact-pattern": ("redact_pattern", "multi"),
-}
-
-EXEC_OPTIONS: Table = {
-    **_PATHS,
-    **_CAPTURE,
-    "--timeout": ("timeout", "value"),
-    **_FINISH,
-    **_OUTPUT,
-}
-
-
-@dataclass
-class StartArgs:
-    """``ci session start`` (alias ``ci start``)."""
-
-    base_dir: Path | None = None
-    log_path: Path | None = None
-    protocol: str = "http/protobuf"
-    receivers: str | None = None
-    harness: list[str] = field(default_factory=list)
-    no_traces: bool = False
-    no_prompts: bool = False
-    no_tool_details: bool = False
-    max_duration: str = "6h"
-    drain_quiet: str = "0.2"
-    drain_max: str = "5"
-    fsync: str = "batch"
-    reuse: bool = False
-    json_output: bool = False
-    quiet: bool = False
-
-
-START_OPTIONS: Table = {
-    **_PATHS,
-    **_CAPTURE,
-    "--max-duration": ("max_duration", "value"),
-    "--reuse": ("reuse", "flag"),
-    **_OUTPUT,
-}
-
-
-@dataclass
-class StopArgs:
-    """``ci session stop`` (alias ``ci finish``)."""
-
-    base_dir: Path | None = None
-    log_path: Path | None = None
-    require_telemetry: str | None = None
-    no_require_telemetry: bool = False
-    keep_spool: bool = False
-    min_events: int = 1
-    require_action: list[str] = field(default_factory=list)
-    redact_env: list[str] = field(default_factory=list)
-    redact_pattern: list[str] = field(default_factory=list)
-    json_output: bool = False
-    quiet: bool = False
-
-
-STOP_OPTIONS: Table = {**_PATHS, **_FINISH, **_OUTPUT}
-
-
-@dataclass
-class EnvArgs:
-    base_dir: Path | None = None
-    fmt: str = "sh"
-
-
-ENV_OPTIONS: Table = {"--base-dir": ("base_dir", "path"), "--format": ("fmt", "value")}
-
-
-@dataclass
-class StatusArgs:
-    base_dir: Path | None = None
-    json_output: bool = False
-
-
-STATUS_OPTIONS: Table = {"--base-dir": ("base_dir", "path"), "--json": ("json_output", "flag")}
-
-for _table, _args in (
-    (EXEC_OPTIONS, ExecArgs),
-    (START_OPTIONS, StartArgs),
-    (STOP_OPTIONS, StopArgs),
-    (ENV_OPTIONS, EnvArgs),
-    (STATUS_OPTIONS, StatusArgs),
-):
-    assert {name for name, _ in _table.values()} == {f.name for f in fields(_args)} - {"command"}, (
-        _args
-    )
+EXEC_OPTIONS: Table = FAST_COMMANDS[("ci", "exec")][0]
 
 
 def _apply(args: object, spec: tuple[str, str], value: str | None) -> bool:
@@ -262,24 +136,21 @@ def parse_exec_argv(argv: list[str]) -> ExecArgs | None:
     return parse_options(argv, EXEC_OPTIONS, ExecArgs(), command=True)
 
 
-#: Command path -> (options table, argument class) for the typer-free fast path.
-FAST_COMMANDS: dict[tuple[str, ...], tuple[Table, type]] = {
-    ("ci", "exec"): (EXEC_OPTIONS, ExecArgs),
-    ("ci", "session", "start"): (START_OPTIONS, StartArgs),
-    ("ci", "start"): (START_OPTIONS, StartArgs),
-    ("ci", "session", "stop"): (STOP_OPTIONS, StopArgs),
-    ("ci", "finish"): (STOP_OPTIONS, StopArgs),
-    ("ci", "session", "env"): (ENV_OPTIONS, EnvArgs),
-    ("ci", "session", "status"): (STATUS_OPTIONS, StatusArgs),
-}
+def find_command(argv: list[str]) -> tuple[CommandSpec, list[str]] | None:
+    """The command ``argv`` names and the arguments after its name, or None."""
+    for path, spec in SPECS.items():
+        if tuple(argv[: len(path)]) == path:
+            return spec, argv[len(path) :]
+    return None
 
 
 def parse_fast(argv: list[str]) -> object | None:
-    """The parsed arguments of a fast-path command, or None (typer handles it)."""
-    for path, (table, cls) in FAST_COMMANDS.items():
-        if tuple(argv[: len(path)]) == path:
-            return parse_options(argv[len(path) :], table, cls(), command=cls is ExecArgs)
-    return None
+    """The parsed arguments of a command, or None (typer handles it)."""
+    found = find_command(argv)
+    if found is None:
+        return None
+    spec, rest = found
+    return parse_options(rest, option_table(spec), spec.args(), command=spec.takes_command)
 
 
 def args_from_parameters(cls: type[T], given: Mapping[str, object]) -> T:

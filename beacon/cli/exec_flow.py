@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import os
 
-from beacon.cli.argv import ExecArgs
 from beacon.cli.common import capture_settings, finish_settings, parse_duration, report_finish
+from beacon.cli.options import ExecArgs
 from beacon.cli.render import Reporter
 from beacon.config import resolve_paths
 from beacon.errors import BeaconError, ExitCode, UsageError

@@ -1,99 +1,367 @@
-"""The typer options shared by several commands (the fast path parses in beacon.cli.argv).
+# opt() and argument() return dataclasses.field(...) objects, not shared defaults.
+# ruff: noqa: RUF009
+"""The one option table: every command, its options, their help. No typer here.
 
-Options are ``Annotated`` aliases so each command lists them once, with one
-help text.
+Each command's arguments are a dataclass whose fields carry their
+:class:`Option` (names, kind, help) as metadata; the field's default is the
+option's default. Three things are derived from this module and nothing
+else:
+
+- the typer-free fast path (:mod:`beacon.cli.argv`),
+- typer's commands and their ``--help`` (:mod:`beacon.cli.typer_commands`),
+- the CLI reference in the docs (:mod:`beacon.cli.reference`).
+
+To add an option: add a field to the command's ``*Args`` class (or to a
+shared ``Option`` below), then run ``python -m beacon.cli.reference`` to
+regenerate ``docs/cli-reference.md`` (a test fails until it is).
 """
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Annotated
+from typing import Any, Literal
 
-import typer
+Kind = Literal["flag", "value", "multi", "path", "int"]
 
-from beacon.cli.argv import REQUIRE_TELEMETRY
+#: Field metadata keys.
+OPTION = "beacon.option"
+ARGUMENT = "beacon.argument"
 
-BaseDir = Annotated[
-    Path | None,
-    typer.Option(
-        "--base-dir",
-        help="Where beacon keeps its artifacts (default: $BEACON_CI_BASE_DIR, "
-        "else $RUNNER_TEMP/beacon, else <tmp>/beacon).",
-        file_okay=False,
+REQUIRE_TELEMETRY = "--require-telemetry"
+
+
+@dataclass(frozen=True)
+class Option:
+    """One command-line option.
+
+    kind: ``flag`` takes no value; ``value`` one string; ``multi`` one string
+    per occurrence (repeatable); ``path`` a filesystem path; ``int`` an integer.
+    """
+
+    names: tuple[str, ...]
+    kind: Kind
+    help: str
+    metavar: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.names[0]
+
+    def takes_value(self) -> bool:
+        return self.kind != "flag"
+
+
+def opt(option: Option, default: Any = None) -> Any:
+    """A dataclass field for ``option`` (a fresh list for ``multi``)."""
+    if option.kind == "multi":
+        return field(default_factory=list, metadata={OPTION: option})
+    if option.kind == "flag":
+        default = False
+    return field(default=default, metadata={OPTION: option})
+
+
+def argument(help_text: str) -> Any:
+    """The positional command (``ci exec -- CMD ARGS``)."""
+    return field(default_factory=list, metadata={ARGUMENT: help_text})
+
+
+# Paths and output, shared.
+BASE_DIR = Option(
+    ("--base-dir",),
+    "path",
+    "Where beacon keeps its artifacts (default: $BEACON_CI_BASE_DIR, "
+    "else $RUNNER_TEMP/beacon, else <tmp>/beacon).",
+    "DIR",
+)
+LOG_PATH = Option(
+    ("--log-path",),
+    "path",
+    "Where runtime.jsonl goes (default: $BEACON_CI_LOG_PATH, else <base-dir>/runtime.jsonl).",
+    "FILE",
+)
+JSON_OUTPUT = Option(("--json",), "flag", "Print the result object as the last stdout line.")
+QUIET = Option(("--quiet", "-q"), "flag", "Print only errors and warnings.")
+
+# Capture: the collector and the child's environment.
+PROTOCOL = Option(("--protocol",), "value", "grpc, http/protobuf or http/json.", "PROTOCOL")
+RECEIVERS = Option(
+    ("--receivers",),
+    "value",
+    "Receivers to run: auto (the protocol's), http, grpc, all.",
+    "RECEIVERS",
+)
+HARNESS = Option(
+    ("--harness",),
+    "multi",
+    "claude (default; alias claude_code), otel, or a comma list (repeatable).",
+    "HARNESS",
+)
+NO_TRACES = Option(("--no-traces",), "flag", "Do not ask the agent for spans.")
+NO_PROMPTS = Option(("--no-prompts",), "flag", "Do not ask the agent for prompt text.")
+NO_TOOL_DETAILS = Option(
+    ("--no-tool-details",), "flag", "Do not ask for tool parameters (commands, paths)."
+)
+DRAIN_QUIET = Option(
+    ("--drain-quiet",),
+    "value",
+    "Quiet period that ends the drain (e.g. 0.2, 200ms).",
+    "DURATION",
+)
+DRAIN_MAX = Option(("--drain-max",), "value", "Longest drain (e.g. 5, 5s).", "DURATION")
+FSYNC = Option(
+    ("--fsync",),
+    "value",
+    "When acknowledged telemetry is forced to disk: always, batch (at most every 100 ms, "
+    "default) or off. A crashed process loses nothing acknowledged in any mode; this is "
+    "about a crashed host.",
+    "MODE",
+)
+
+# Finish: the pipeline and the exit code.
+REQUIRE_TELEMETRY_OPT = Option(
+    (REQUIRE_TELEMETRY,),
+    "value",
+    "true (default) or false, 1 or 0: exit 3 when validation fails. Alone, it means true.",
+    "BOOL",
+)
+NO_REQUIRE_TELEMETRY = Option(
+    ("--no-require-telemetry",), "flag", "Same as --require-telemetry=false."
+)
+KEEP_SPOOL = Option(("--keep-spool",), "flag", "Keep the raw (unredacted) spool after success.")
+MIN_EVENTS = Option(("--min-events",), "int", "Harness events required for validation.", "N")
+REQUIRE_ACTION = Option(
+    ("--require-action",),
+    "multi",
+    "An action that must be present (repeatable).",
+    "ACTION",
+)
+REDACT_ENV = Option(
+    ("--redact-env",),
+    "multi",
+    "Redact this environment variable's value (repeatable).",
+    "NAME",
+)
+REDACT_PATTERN = Option(
+    ("--redact-pattern",), "multi", "Redact matches of this regex (repeatable).", "REGEX"
+)
+
+
+@dataclass
+class ExecArgs:
+    """``ci exec``."""
+
+    command: list[str] = argument("The command to run (after --).")
+    base_dir: Path | None = opt(BASE_DIR)
+    log_path: Path | None = opt(LOG_PATH)
+    protocol: str = opt(PROTOCOL, "http/protobuf")
+    receivers: str | None = opt(RECEIVERS)
+    harness: list[str] = opt(HARNESS)
+    no_traces: bool = opt(NO_TRACES)
+    no_prompts: bool = opt(NO_PROMPTS)
+    no_tool_details: bool = opt(NO_TOOL_DETAILS)
+    timeout: str | None = opt(
+        Option(
+            ("--timeout",),
+            "value",
+            "Kill the command after this long (e.g. 600, 10m); exit 124.",
+            "DURATION",
+        )
+    )
+    drain_quiet: str = opt(DRAIN_QUIET, "0.2")
+    drain_max: str = opt(DRAIN_MAX, "5")
+    fsync: str = opt(FSYNC, "batch")
+    require_telemetry: str | None = opt(REQUIRE_TELEMETRY_OPT)
+    no_require_telemetry: bool = opt(NO_REQUIRE_TELEMETRY)
+    keep_spool: bool = opt(KEEP_SPOOL)
+    min_events: int = opt(MIN_EVENTS, 1)
+    require_action: list[str] = opt(REQUIRE_ACTION)
+    redact_env: list[str] = opt(REDACT_ENV)
+    redact_pattern: list[str] = opt(REDACT_PATTERN)
+    json_output: bool = opt(JSON_OUTPUT)
+    quiet: bool = opt(QUIET)
+
+
+@dataclass
+class StartArgs:
+    """``ci session start`` (alias ``ci start``)."""
+
+    base_dir: Path | None = opt(BASE_DIR)
+    log_path: Path | None = opt(LOG_PATH)
+    protocol: str = opt(PROTOCOL, "http/protobuf")
+    receivers: str | None = opt(RECEIVERS)
+    harness: list[str] = opt(HARNESS)
+    no_traces: bool = opt(NO_TRACES)
+    no_prompts: bool = opt(NO_PROMPTS)
+    no_tool_details: bool = opt(NO_TOOL_DETAILS)
+    max_duration: str = opt(
+        Option(
+            ("--max-duration",),
+            "value",
+            "The daemon exits after this long (e.g. 6h, 30m, 90).",
+            "DURATION",
+        ),
+        "6h",
+    )
+    drain_quiet: str = opt(DRAIN_QUIET, "0.2")
+    drain_max: str = opt(DRAIN_MAX, "5")
+    fsync: str = opt(FSYNC, "batch")
+    reuse: bool = opt(
+        Option(("--reuse",), "flag", "Succeed with the running session instead of failing.")
+    )
+    json_output: bool = opt(JSON_OUTPUT)
+    quiet: bool = opt(QUIET)
+
+
+@dataclass
+class StopArgs:
+    """``ci session stop`` (alias ``ci finish``)."""
+
+    base_dir: Path | None = opt(BASE_DIR)
+    log_path: Path | None = opt(LOG_PATH)
+    require_telemetry: str | None = opt(REQUIRE_TELEMETRY_OPT)
+    no_require_telemetry: bool = opt(NO_REQUIRE_TELEMETRY)
+    keep_spool: bool = opt(KEEP_SPOOL)
+    min_events: int = opt(MIN_EVENTS, 1)
+    require_action: list[str] = opt(REQUIRE_ACTION)
+    redact_env: list[str] = opt(REDACT_ENV)
+    redact_pattern: list[str] = opt(REDACT_PATTERN)
+    json_output: bool = opt(JSON_OUTPUT)
+    quiet: bool = opt(QUIET)
+
+
+@dataclass
+class EnvArgs:
+    """``ci session env``."""
+
+    base_dir: Path | None = opt(BASE_DIR)
+    fmt: str = opt(
+        Option(("--format",), "value", "sh, fish, dotenv, json or github.", "FORMAT"), "sh"
+    )
+
+
+@dataclass
+class StatusArgs:
+    """``ci session status``."""
+
+    base_dir: Path | None = opt(BASE_DIR)
+    json_output: bool = opt(JSON_OUTPUT)
+
+
+@dataclass
+class ValidateArgs:
+    """``ci validate``."""
+
+    log_path: Path | None = opt(LOG_PATH)
+    session_id: str | None = opt(
+        Option(
+            ("--session-id",),
+            "value",
+            "The beacon run to check [default: the most recent run].",
+            "ID",
+        )
+    )
+    min_events: int = opt(MIN_EVENTS, 1)
+    harness: list[str] = opt(HARNESS)
+    require_action: list[str] = opt(REQUIRE_ACTION)
+    json_output: bool = opt(JSON_OUTPUT)
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    """One command: where it sits, what it parses into, what runs it, its help.
+
+    ``runner`` is ``module:function`` (imported only when the command runs);
+    the function takes the parsed ``args`` object and returns the exit code.
+    """
+
+    path: tuple[str, ...]
+    args: type
+    runner: str
+    help: str
+    aliases: tuple[tuple[str, ...], ...] = ()
+
+    @property
+    def takes_command(self) -> bool:
+        return any(ARGUMENT in f.metadata for f in fields(self.args))
+
+    def options(self) -> list[tuple[str, Option, object]]:
+        """(field name, option, default) in the order the dataclass lists them."""
+        out: list[tuple[str, Option, object]] = []
+        for f in fields(self.args):
+            option = f.metadata.get(OPTION)
+            if option is not None:
+                default = [] if f.default is dataclasses.MISSING else f.default
+                out.append((f.name, option, default))
+        return out
+
+    def argument_help(self) -> str | None:
+        for f in fields(self.args):
+            if ARGUMENT in f.metadata:
+                return str(f.metadata[ARGUMENT])
+        return None
+
+
+EXEC_HELP = """Run CMD with its telemetry captured, then write and validate runtime.jsonl.
+
+Exit code: the command's own when non-zero (128+N when killed by signal N);
+124 when --timeout expired; else 3 when validation failed and telemetry is
+required; 5 when beacon itself failed; 0 otherwise."""
+
+VALIDATE_HELP = """Validate runtime.jsonl: it parses, matches the runtime schema 1.0, and holds
+enough events of this run (see docs/validation.md).
+
+Exit code: 0 when validation is ok or warn, 3 when it fails, 2 on bad usage."""
+
+#: Command groups and their help.
+GROUPS: dict[tuple[str, ...], str] = {
+    ("ci",): "Commands for CI jobs.",
+    ("ci", "session"): "A collector that outlives one step: start, run steps, stop.",
+}
+
+COMMANDS: tuple[CommandSpec, ...] = (
+    CommandSpec(("ci", "exec"), ExecArgs, "beacon.cli.exec_flow:run_exec", EXEC_HELP),
+    CommandSpec(
+        ("ci", "session", "start"),
+        StartArgs,
+        "beacon.cli.session_flow:run_start",
+        "Start the session daemon and export its environment to later steps.",
+        aliases=(("ci", "start"),),
     ),
-]
-LogPath = Annotated[
-    Path | None,
-    typer.Option(
-        "--log-path",
-        help="Where runtime.jsonl goes "
-        "(default: $BEACON_CI_LOG_PATH, else <base-dir>/runtime.jsonl).",
-        dir_okay=False,
+    CommandSpec(
+        ("ci", "session", "env"),
+        EnvArgs,
+        "beacon.cli.session_flow:run_env",
+        'Print the running session\'s exports (eval "$(beacon ci session env)").',
     ),
-]
-JsonOutput = Annotated[
-    bool, typer.Option("--json", help="Print the result object as the last stdout line.")
-]
-Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors and warnings.")]
+    CommandSpec(
+        ("ci", "session", "status"),
+        StatusArgs,
+        "beacon.cli.session_flow:run_status",
+        "Report the session: alive, pid, endpoints, records received.",
+    ),
+    CommandSpec(
+        ("ci", "session", "stop"),
+        StopArgs,
+        "beacon.cli.session_flow:run_stop",
+        "Drain and stop the daemon, then write and validate runtime.jsonl.",
+        aliases=(("ci", "finish"),),
+    ),
+    CommandSpec(
+        ("ci", "validate"), ValidateArgs, "beacon.cli.validate_flow:run_validate", VALIDATE_HELP
+    ),
+)
 
-# Capture (collector + child environment)
-Protocol = Annotated[str, typer.Option("--protocol", help="grpc, http/protobuf or http/json.")]
-Receivers = Annotated[
-    str | None,
-    typer.Option("--receivers", help="Receivers to run: auto (the protocol's), http, grpc, all."),
-]
-HarnessOpt = Annotated[
-    list[str] | None,
-    typer.Option("--harness", help="claude (default; alias claude_code), otel, or a comma list."),
-]
-NoTraces = Annotated[bool, typer.Option("--no-traces", help="Do not ask the agent for spans.")]
-NoPrompts = Annotated[
-    bool, typer.Option("--no-prompts", help="Do not ask the agent for prompt text.")
-]
-NoToolDetails = Annotated[
-    bool,
-    typer.Option("--no-tool-details", help="Do not ask for tool parameters (commands, paths)."),
-]
-DrainQuiet = Annotated[
-    str, typer.Option("--drain-quiet", help="Quiet period that ends the drain (e.g. 0.2, 200ms).")
-]
-DrainMax = Annotated[str, typer.Option("--drain-max", help="Longest drain (e.g. 5, 5s).")]
-Fsync = Annotated[
-    str,
-    typer.Option(
-        "--fsync",
-        help="When acknowledged telemetry is forced to disk: always, batch (at most "
-        "every 100 ms, default) or off. A crashed process loses nothing acknowledged "
-        "in any mode; this is about a crashed host.",
-    ),
-]
 
-# Finish (pipeline + exit code)
-RequireTelemetry = Annotated[
-    str | None,
-    typer.Option(
-        REQUIRE_TELEMETRY,
-        help="true (default) or false, 1 or 0: exit 3 when validation fails.",
-    ),
-]
-NoRequireTelemetry = Annotated[
-    bool, typer.Option("--no-require-telemetry", help="Same as --require-telemetry=false.")
-]
-KeepSpool = Annotated[
-    bool, typer.Option("--keep-spool", help="Keep the raw (unredacted) spool after success.")
-]
-MinEvents = Annotated[
-    int, typer.Option("--min-events", help="Harness events required for validation.")
-]
-RequireAction = Annotated[
-    list[str] | None,
-    typer.Option("--require-action", help="An action that must be present (repeatable)."),
-]
-RedactEnv = Annotated[
-    list[str] | None,
-    typer.Option("--redact-env", help="Redact this environment variable's value (repeatable)."),
-]
-RedactPattern = Annotated[
-    list[str] | None,
-    typer.Option("--redact-pattern", help="Redact matches of this regex (repeatable)."),
-]
+def _check_table() -> None:
+    for spec in COMMANDS:
+        for f in fields(spec.args):
+            if OPTION not in f.metadata and ARGUMENT not in f.metadata:
+                raise AssertionError(f"{spec.args.__name__}.{f.name} has no Option")
+        names = [name for _, option, _ in spec.options() for name in option.names]
+        if len(names) != len(set(names)):
+            raise AssertionError(f"{' '.join(spec.path)}: an option name is used twice")
+
+
+_check_table()

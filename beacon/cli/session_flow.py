@@ -8,8 +8,8 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from beacon.cli.argv import EnvArgs, StartArgs, StatusArgs, StopArgs
 from beacon.cli.common import capture_settings, finish_settings, parse_duration, report_finish
+from beacon.cli.options import EnvArgs, StartArgs, StatusArgs, StopArgs
 from beacon.cli.render import Reporter
 from beacon.config import resolve_paths
 from beacon.errors import UsageError
