@@ -153,7 +153,10 @@ def faults(session: nox.Session) -> None:
 
 @nox.session
 def leaks(session: nox.Session) -> None:
+    """Every redaction family planted into a real Claude Code run, every artifact grepped;
+    and the false-positive rate on text shipped with Python and the packages."""
     install_project(session, "test")
+    install_test_clients(session)
     session.run("pytest", "-s", "-p", "no:cacheprovider", "-m", "leaks", *session.posargs)
 
 
