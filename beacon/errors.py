@@ -21,6 +21,7 @@ class ExitCode(IntEnum):
     UPLOAD_FAILED = 4
     BEACON_FAILED = 5
     NO_SESSION = 6
+    POLICY_FAILED = 7
     TIMEOUT = 124
 
 
@@ -72,3 +73,16 @@ class UploadError(BeaconError):
     """Uploading the runtime log failed."""
 
     exit_code = ExitCode.UPLOAD_FAILED
+
+
+class RuleFileError(UsageError):
+    """A rule file cannot be loaded: bad YAML, an unknown field, bad CEL, a bad window..."""
+
+    def __init__(
+        self, problem: str, *, file: str, rule_id: str | None = None, hint: str | None = None
+    ) -> None:
+        where = file if rule_id is None else f"{file}: rule {rule_id}"
+        super().__init__(f"{where}: {problem}", hint=hint)
+        self.file = file
+        self.rule_id = rule_id
+        self.problem = problem

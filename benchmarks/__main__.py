@@ -186,6 +186,33 @@ def pipeline(sizes: Sizes) -> list[Figure]:
     return figures
 
 
+def rules(sizes: Sizes) -> list[Figure]:
+    """The builtin pack's CPU per event beside the pipeline's, in the same process and run."""
+    events = sizes.pipeline_events[0]
+    with tempfile.TemporaryDirectory() as tmp:
+        spool, log = Path(tmp, "otlp.jsonl"), Path(tmp, "runtime.jsonl")
+        subprocess.run(
+            [PYTHON, "-m", "benchmarks.pipeline", "write", str(spool), str(events)],
+            check=True,
+            timeout=900,
+        )
+        result = _json_out([PYTHON, "-m", "benchmarks.pipeline", "rules", str(spool), str(log)])
+    return [
+        Figure(
+            f"rules (builtin pack) {events:,} events",
+            result["rules_cpu_us_per_event"],
+            "us/event",
+            floor=result["pipeline_cpu_us_per_event"],
+            target=0.20,
+            rule="max",
+            note="floor = the pipeline's CPU per event (all processes) in the same process "
+            f"and run; the pipeline process alone: {result['pipeline_cpu_us_per_event_main']:.0f}"
+            f" us/event; {result['lines_evaluated']} lines read back, "
+            f"{result['findings']} findings",
+        )
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, no targets")
@@ -194,12 +221,12 @@ def main() -> None:
     )
     parser.add_argument(
         "--only",
-        choices=["exec", "cancel", "session", "ingest", "fsync", "pipeline"],
+        choices=["exec", "cancel", "session", "ingest", "fsync", "pipeline", "rules"],
         nargs="*",
     )
     args = parser.parse_args()
     sizes = SMOKE if args.smoke else FULL
-    wanted = set(args.only or ["exec", "cancel", "session", "ingest", "fsync", "pipeline"])
+    wanted = set(args.only or ["exec", "cancel", "session", "ingest", "fsync", "pipeline", "rules"])
     figures: list[Figure] = []
     if "exec" in wanted:
         figures += lifecycle.exec_overhead(sizes.exec_runs, sizes.child_seconds)
@@ -213,6 +240,8 @@ def main() -> None:
         figures += fsync_cost(sizes)
     if "pipeline" in wanted:
         figures += pipeline(sizes)
+    if "rules" in wanted:
+        figures += rules(sizes)
     print(render_table(figures, checked=not args.smoke))
     if args.smoke:
         return

@@ -3,6 +3,7 @@
     python -m benchmarks.pipeline write SPOOL EVENTS   # a Claude-shaped spool
     python -m benchmarks.pipeline run SPOOL LOG        # run_pipeline; prints a JSON result
     python -m benchmarks.pipeline floor SPOOL          # baseline: parse, a line per record
+    python -m benchmarks.pipeline rules SPOOL LOG      # run, then the builtin rule pack
 
 ``run`` happens in its own process so its peak RSS is the pipeline's alone. It
 reports wall time, CPU seconds (user + system, of this process and of the worker
@@ -107,6 +108,33 @@ def run(spool: Path, log_path: Path) -> dict[str, object]:
     }
 
 
+def rules(spool: Path, log_path: Path) -> dict[str, object]:
+    """The pipeline, then the builtin pack over the lines it wrote, in one process.
+
+    The rules stage's CPU per event beside the pipeline's (same process, same
+    run, same commit): the pack must add at most 20 %.
+    """
+    from beacon.rules.settings import RulesSettings
+    from beacon.rules.stage import evaluate_run
+
+    pipeline = run(spool, log_path)
+    cpu_before = _cpu_seconds(resource.RUSAGE_SELF)
+    started = time.perf_counter()
+    outcome = evaluate_run(log_path, start=0, session_id="bench", settings=RulesSettings())
+    elapsed = time.perf_counter() - started
+    cpu = _cpu_seconds(resource.RUSAGE_SELF) - cpu_before
+    events = int(pipeline["events"])  # type: ignore[call-overload]
+    return {
+        "events": events,
+        "pipeline_cpu_us_per_event": pipeline["cpu_us_per_event"],
+        "pipeline_cpu_us_per_event_main": pipeline["cpu_us_per_event_main"],
+        "rules_seconds": elapsed,
+        "rules_cpu_us_per_event": cpu / events * 1e6 if events else 0.0,
+        "findings": len(outcome.findings),
+        "lines_evaluated": outcome.summary["lines_evaluated"],
+    }
+
+
 def floor(spool: Path) -> dict[str, object]:
     """The least a spool -> JSON-lines step does, on one core: parse every spool line
     and write each log record as one JSON line. Beside the pipeline's figure it tells
@@ -139,6 +167,11 @@ def main(argv: list[str]) -> None:
             # would measure the previous runs too.
             raise SystemExit(f"{log} exists: give a fresh path (or delete it) for a fair run")
         print(orjson.dumps(run(Path(argv[1]), log)).decode(), flush=True)
+    elif argv[0] == "rules":
+        log = Path(argv[2])
+        if log.exists():
+            raise SystemExit(f"{log} exists: give a fresh path (or delete it) for a fair run")
+        print(orjson.dumps(rules(Path(argv[1]), log)).decode(), flush=True)
     elif argv[0] == "floor":
         print(orjson.dumps(floor(Path(argv[1]))).decode(), flush=True)
     else:

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from beacon.cli.argv import require_telemetry
 from beacon.cli.render import Reporter, describe_validation
 from beacon.config import CaptureSettings, FinishSettings
 from beacon.errors import UsageError
 from beacon.paths import ArtifactPaths
+from beacon.rules.settings import rules_settings
 from beacon.run.finish import RunResult
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
@@ -64,6 +66,10 @@ class FinishFlags(Protocol):
     require_action: list[str]
     redact_env: list[str]
     redact_pattern: list[str]
+    rules: list[str]
+    no_rules: bool
+    fail_on: str | None
+    budget: list[str]
 
 
 def finish_settings(flags: FinishFlags) -> FinishSettings:
@@ -84,6 +90,7 @@ def finish_settings(flags: FinishFlags) -> FinishSettings:
         require_actions=tuple(flags.require_action),
         redact_env=tuple(flags.redact_env),
         redact_patterns=tuple(redact_pattern),
+        rules=rules_settings(flags.rules, flags.no_rules, flags.fail_on, flags.budget),
     )
 
 
@@ -105,4 +112,54 @@ def report_finish(
     else:
         count = validation.get("event_count")
         reporter.status(f"validation {status}" + (f" ({count} harness events)" if count else ""))
+    report_findings(reporter, run.result)
     reporter.result(run.result)
+
+
+def report_findings(reporter: Reporter, result: Mapping[str, Any]) -> None:
+    """One stderr line per finding; on Actions an ::error:: (at/above --fail-on) or ::warning::."""
+    findings = result.get("findings")
+    summary = result.get("findings_summary") or {}
+    if findings is None:
+        return
+    from beacon.rules.model import severity_rank
+
+    fail_on = summary.get("fail_on")
+    for finding in findings:
+        line = finding_line(finding)
+        failing = fail_on is not None and severity_rank(finding["severity"]) >= severity_rank(
+            fail_on
+        )
+        reporter.finding(line, failing=failing)
+    for item in summary.get("rule_errors") or []:
+        reporter.warning(
+            f"rule {item['rule_id']} failed on {item['events']} event(s): {item['error']}"
+        )
+    inapplicable = summary.get("not_applicable") or []
+    if inapplicable:
+        names = ", ".join(
+            f"{i['rule_id']} ({', '.join(i['missing_fields'])})" for i in inapplicable[:5]
+        )
+        more = f" and {len(inapplicable) - 5} more" if len(inapplicable) > 5 else ""
+        reporter.status(
+            f"{len(inapplicable)} rule(s) could not apply: fields they read are absent from "
+            f"this run (tool details off, or the harness does not send them): {names}{more}"
+        )
+    counts = summary.get("counts") or {}
+    listed = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
+    gate = (
+        f"; --fail-on {fail_on}: {summary.get('at_or_above_fail_on', 0)} at or above"
+        if fail_on
+        else ""
+    )
+    reporter.status(f"rules: {len(findings)} finding(s){f' ({listed})' if listed else ''}{gate}")
+
+
+def finding_line(finding: Mapping[str, Any]) -> str:
+    session = f" session {finding['session_id']}" if finding.get("session_id") else ""
+    excerpt = next((e.get("excerpt") for e in finding.get("events", []) if e.get("excerpt")), "")
+    tail = f" [{excerpt}]" if excerpt else ""
+    return (
+        f"finding {finding['severity']} {finding['rule_id']}{session}: "
+        f"{finding['title']}: {finding['reason']}{tail}"
+    )

@@ -147,6 +147,35 @@ REDACT_PATTERN = Option(
     ("--redact-pattern",), "multi", "Redact matches of this regex (repeatable).", "REGEX"
 )
 
+# Rules: detection rules, budgets and the policy gate (docs/rules.md).
+RULES = Option(
+    ("--rules",),
+    "multi",
+    "A rule file or directory (repeatable); 'builtin' is beacon's pack, the default.",
+    "PATH",
+)
+NO_RULES = Option(("--no-rules",), "flag", "Evaluate no detection rules (budgets still apply).")
+FAIL_ON = Option(
+    ("--fail-on",),
+    "value",
+    "Exit 7 when a finding is at or above info, low, medium, high or critical "
+    "(default: never, only report).",
+    "SEVERITY",
+)
+BUDGET = Option(
+    ("--budget",),
+    "multi",
+    "A limit on the run: KEY[@MODEL]=VALUE[:SEVERITY], e.g. cost_usd=5 (repeatable; "
+    "severity high unless given).",
+    "LIMIT",
+)
+SESSION_ID = Option(
+    ("--session-id",),
+    "value",
+    "The beacon run to check [default: the most recent run].",
+    "ID",
+)
+
 
 @dataclass
 class ExecArgs:
@@ -179,6 +208,10 @@ class ExecArgs:
     require_action: list[str] = opt(REQUIRE_ACTION)
     redact_env: list[str] = opt(REDACT_ENV)
     redact_pattern: list[str] = opt(REDACT_PATTERN)
+    rules: list[str] = opt(RULES)
+    no_rules: bool = opt(NO_RULES)
+    fail_on: str | None = opt(FAIL_ON)
+    budget: list[str] = opt(BUDGET)
     json_output: bool = opt(JSON_OUTPUT)
     quiet: bool = opt(QUIET)
 
@@ -227,6 +260,10 @@ class StopArgs:
     require_action: list[str] = opt(REQUIRE_ACTION)
     redact_env: list[str] = opt(REDACT_ENV)
     redact_pattern: list[str] = opt(REDACT_PATTERN)
+    rules: list[str] = opt(RULES)
+    no_rules: bool = opt(NO_RULES)
+    fail_on: str | None = opt(FAIL_ON)
+    budget: list[str] = opt(BUDGET)
     json_output: bool = opt(JSON_OUTPUT)
     quiet: bool = opt(QUIET)
 
@@ -254,18 +291,42 @@ class ValidateArgs:
     """``ci validate``."""
 
     log_path: Path | None = opt(LOG_PATH)
-    session_id: str | None = opt(
-        Option(
-            ("--session-id",),
-            "value",
-            "The beacon run to check [default: the most recent run].",
-            "ID",
-        )
-    )
+    session_id: str | None = opt(SESSION_ID)
     min_events: int = opt(MIN_EVENTS, 1)
     harness: list[str] = opt(HARNESS)
     require_action: list[str] = opt(REQUIRE_ACTION)
     json_output: bool = opt(JSON_OUTPUT)
+
+
+@dataclass
+class ScanArgs:
+    """``ci scan``."""
+
+    log_path: Path | None = opt(LOG_PATH)
+    session_id: str | None = opt(SESSION_ID)
+    rules: list[str] = opt(RULES)
+    no_rules: bool = opt(NO_RULES)
+    fail_on: str | None = opt(FAIL_ON)
+    budget: list[str] = opt(BUDGET)
+    json_output: bool = opt(JSON_OUTPUT)
+    quiet: bool = opt(QUIET)
+
+
+@dataclass
+class RulesTestArgs:
+    """``rules test``."""
+
+    command: list[str] = argument(
+        "Rule files or directories ('builtin': beacon's pack); --json may follow them."
+    )
+    json_output: bool = opt(JSON_OUTPUT)
+
+
+@dataclass
+class RulesLintArgs:
+    """``rules lint``."""
+
+    command: list[str] = argument("Rule files or directories ('builtin': beacon's pack).")
 
 
 @dataclass(frozen=True)
@@ -306,17 +367,25 @@ class CommandSpec:
 EXEC_HELP = """Run CMD with its telemetry captured, then write and validate runtime.jsonl.
 
 Exit code: the command's own when non-zero (128+N when killed by signal N);
-124 when --timeout expired; else 3 when validation failed and telemetry is
-required; 5 when beacon itself failed; 0 otherwise."""
+124 when --timeout expired; else 7 when a rule finding is at or above
+--fail-on; else 3 when validation failed and telemetry is required; 5 when
+beacon itself failed; 0 otherwise."""
 
 VALIDATE_HELP = """Validate runtime.jsonl: it parses, matches the runtime schema 1.0, and holds
 enough events of this run (see docs/validation.md).
 
 Exit code: 0 when validation is ok or warn, 3 when it fails, 2 on bad usage."""
 
+SCAN_HELP = """Evaluate detection rules and budgets over one run of runtime.jsonl
+(see docs/rules.md).
+
+Exit code: 7 when a finding is at or above --fail-on, 2 on bad usage or a bad
+rule file, 0 otherwise."""
+
 #: Command groups and their help.
 GROUPS: dict[tuple[str, ...], str] = {
     ("ci",): "Commands for CI jobs.",
+    ("rules",): "Detection rules: run their embedded tests, lint them (docs/rules.md).",
     ("ci", "session"): "A collector that outlives one step: start, run steps, stop.",
 }
 
@@ -350,6 +419,20 @@ COMMANDS: tuple[CommandSpec, ...] = (
     ),
     CommandSpec(
         ("ci", "validate"), ValidateArgs, "beacon.cli.validate_flow:run_validate", VALIDATE_HELP
+    ),
+    CommandSpec(("ci", "scan"), ScanArgs, "beacon.cli.rules_flow:run_scan", SCAN_HELP),
+    CommandSpec(
+        ("rules", "test"),
+        RulesTestArgs,
+        "beacon.cli.rules_flow:run_rules_test",
+        "Run every rule's embedded tests. Exit 0 all pass, 1 a test failed, 2 a file is "
+        "invalid. With --json the last stdout line is the results object.",
+    ),
+    CommandSpec(
+        ("rules", "lint"),
+        RulesLintArgs,
+        "beacon.cli.rules_flow:run_rules_lint",
+        "Check rule files: YAML, known fields, CEL, windows, ids. Exit 2 when one is bad.",
     ),
 )
 

@@ -43,6 +43,13 @@ class Reporter:
         if self.actions:
             self._line(self.out, github.error(f"beacon: {message}"))
 
+    def finding(self, message: str, *, failing: bool) -> None:
+        """A rule finding: always on stderr; an annotation on Actions."""
+        self._line(self.err, f"beacon: {message}")
+        if self.actions:
+            annotate = github.error if failing else github.warning
+            self._line(self.out, annotate(f"beacon: {message}"))
+
     def command(self, line: str) -> None:
         """A workflow command (``::add-mask::``): stdout, where the runner reads it."""
         self._line(self.out, line)

@@ -18,7 +18,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperArgument, TyperCommand
 
-from beacon.cli.app import ci_app, new_typer
+from beacon.cli.app import app, ci_app, new_typer
 from beacon.cli.argv import args_from_parameters
 from beacon.cli.options import COMMANDS, GROUPS, CommandSpec, Option
 
@@ -91,7 +91,7 @@ def command_function(spec: CommandSpec) -> Callable[..., None]:
 
 
 def register_all() -> None:
-    groups: dict[tuple[str, ...], typer.Typer] = {("ci",): ci_app}
+    groups: dict[tuple[str, ...], typer.Typer] = {(): app, ("ci",): ci_app}
     for path, help_text in GROUPS.items():
         if path not in groups:
             group = new_typer(help=help_text, no_args_is_help=True)

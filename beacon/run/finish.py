@@ -13,12 +13,15 @@ import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from beacon.agents.harnesses import Harness
 from beacon.config import FinishSettings
 from beacon.errors import ExitCode
 from beacon.paths import FILE_MODE, ArtifactPaths
+
+if TYPE_CHECKING:
+    from beacon.rules.stage import RulesOutcome
 
 #: The name the collector token is redacted under (never exported anywhere).
 TOKEN_NAME = "BEACON_COLLECTOR_TOKEN"  # noqa: S105 - a name, not a secret
@@ -54,8 +57,10 @@ def decide_exit_code(
     require_telemetry: bool,
     upload_failed: bool = False,
     cancelled_by: int | None = None,
+    policy_failed: bool = False,
 ) -> int:
-    """The documented precedence (docs/exit-codes.md): timeout, child, validation, upload."""
+    """The documented precedence (docs/exit-codes.md): timeout, child, cancelled, policy,
+    validation, upload."""
     if timed_out:
         return int(ExitCode.TIMEOUT)
     if child_exit_code:
@@ -63,6 +68,8 @@ def decide_exit_code(
     if cancelled_by is not None:
         # The child finished cleanly after being cancelled; the job was still cancelled.
         return 128 + cancelled_by
+    if policy_failed:
+        return int(ExitCode.POLICY_FAILED)
     if validation_status == "fail" and require_telemetry:
         return int(ExitCode.VALIDATION_FAILED)
     if upload_failed:
@@ -113,24 +120,48 @@ def finish_run(
     settings: FinishSettings,
     environ: Mapping[str, str],
 ) -> RunResult:
+    log_start = _size(paths.log_path)
     validation, events = pipeline_validation(
         paths=paths, outcome=outcome, harnesses=harnesses, settings=settings, environ=environ
     )
     status = validation.get("status")
+    rules = run_rules(paths.log_path, log_start, outcome.session_id, settings)
     exit_code = decide_exit_code(
         child_exit_code=outcome.child_exit_code,
         timed_out=outcome.timed_out,
         validation_status=status,
         require_telemetry=settings.require_telemetry,
         cancelled_by=outcome.cancelled_by,
+        policy_failed=rules is not None and rules.policy_failed,
     )
     result = result_object(outcome=outcome, exit_code=exit_code, validation=validation)
     result["events_written"] = events
+    if rules is not None:
+        result["findings"] = [finding.to_dict() for finding in rules.findings]
+        result["findings_summary"] = rules.summary
     write_result(paths, result)
     if status != "fail" and not settings.keep_spool:
         with contextlib.suppress(FileNotFoundError):
             paths.spool_path.unlink()
     return RunResult(exit_code=exit_code, result=result, events_written=events)
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def run_rules(
+    log_path: Path, start: int, session_id: str, settings: FinishSettings
+) -> RulesOutcome | None:
+    """The rules stage over this run's lines (None with ``--no-rules`` and no budget)."""
+    if not settings.rules.active:
+        return None
+    from beacon.rules.stage import evaluate_run
+
+    return evaluate_run(log_path, start=start, session_id=session_id, settings=settings.rules)
 
 
 def result_object(

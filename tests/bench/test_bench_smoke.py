@@ -33,6 +33,7 @@ def test_benchmarks_run_and_print_every_figure() -> None:
         "export latency p99, grpc",
         "pipeline 1,000 events",
         "pipeline 1,000 events peak RSS",
+        "rules (builtin pack) 1,000 events",
     ):
         assert figure in table, f"{figure!r} missing from:\n{table}"
     assert "FAIL" not in table and "pass" not in table  # smoke sizes are never judged

@@ -6,6 +6,8 @@ Actions run in order:
   log:BODY              export one log record with the OpenTelemetry Python SDK, using
                         only the OTEL_* environment (protocol grpc or http/protobuf)
   logenv:NAME           export a log record whose body holds $NAME's value
+  claude:EVENT:JSON     export a Claude-Code-shaped event record (body claude_code.EVENT,
+                        the JSON object's members as attributes)
   ready:PATH            create PATH (tells the test the child is running)
   waitsig:PATH          block until SIGINT/SIGTERM/SIGHUP arrives, write its number to PATH
   exit:CODE             exit with CODE
@@ -25,7 +27,7 @@ from typing import Any
 CAUGHT = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
 
 
-def export_log(body: str) -> None:
+def export_log(body: str, attributes: dict[str, Any] | None = None) -> None:
     from opentelemetry.sdk._logs import LoggerProvider
     from opentelemetry.sdk._logs.export import LogRecordExportResult, SimpleLogRecordProcessor
     from opentelemetry.sdk.resources import Resource
@@ -54,7 +56,9 @@ def export_log(body: str) -> None:
     exporter = Checked()
     provider = LoggerProvider(resource=Resource.create({"service.name": "beacon-cli-test"}))
     provider.add_log_record_processor(SimpleLogRecordProcessor(exporter))
-    provider.get_logger("beacon.cli.test").emit(body=body, attributes={"test.body": body})
+    provider.get_logger("beacon.cli.test").emit(
+        body=body, attributes=attributes if attributes is not None else {"test.body": body}
+    )
     provider.shutdown()
     if failures:
         raise SystemExit(f"export of {body!r} failed: {failures}")
@@ -72,6 +76,9 @@ def main(actions: list[str]) -> int:
             Path(arg).write_text(json.dumps(dict(os.environ)))
         elif verb == "log":
             export_log(arg)
+        elif verb == "claude":
+            event, _, attrs = arg.partition(":")
+            export_log(f"claude_code.{event}", json.loads(attrs))
         elif verb == "logenv":
             export_log(f"{arg} is {os.environ.get(arg)}")
         elif verb == "ready":

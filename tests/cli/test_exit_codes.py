@@ -17,6 +17,7 @@ def test_exit_code_values_are_pinned() -> None:
         "UPLOAD_FAILED": 4,
         "BEACON_FAILED": 5,
         "NO_SESSION": 6,
+        "POLICY_FAILED": 7,
         "TIMEOUT": 124,
     }
 
@@ -35,6 +36,12 @@ def test_exit_code_values_are_pinned() -> None:
         ({"validation_status": "fail", "upload_failed": True}, 3),
         ({"cancelled_by": 2}, 130),
         ({"cancelled_by": 15, "child_exit_code": 1}, 1),
+        ({"policy_failed": True}, 7),
+        ({"policy_failed": True, "validation_status": "fail"}, 7),
+        ({"policy_failed": True, "upload_failed": True}, 7),
+        ({"policy_failed": True, "child_exit_code": 2}, 2),
+        ({"policy_failed": True, "timed_out": True}, 124),
+        ({"policy_failed": True, "cancelled_by": 15}, 143),
     ],
 )
 def test_precedence(kwargs: dict[str, object], expected: int) -> None:
