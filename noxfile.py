@@ -5,6 +5,11 @@ nox -s stress       the real-Claude loss loop, many runs per protocol
 nox -s agents-matrix  every agent version x protocol x mode, BEACON_MATRIX_RUNS times
 nox -s claude-latest  the e2e suite against whatever npm serves as the newest Claude Code
 nox -s bench        the performance benchmarks (prints a table)
+nox -s fuzz         bad input at the receivers, at length (prints cases run and crashes)
+nox -s faults       kills, full disks, read-only dirs, taken ports, races (prints what survived)
+nox -s soak         ~2 minutes of 32 mixed clients (prints errors, losses, RSS, fds)
+nox -s leaks        false positives on text shipped with Python and the packages (prints x of M)
+nox -s audit        pip-audit of the installed dependencies (not in CI's default sessions)
 nox -s docs         the documentation site (mkdocs-material), built with --strict
 """
 
@@ -60,9 +65,47 @@ def install_shells(session: nox.Session) -> None:
     missing = [shell for shell in ("zsh", "fish") if shutil.which(shell) is None]
     if not missing or os.geteuid() != 0 or shutil.which("apt-get") is None:
         return
+    apt_install(session, missing)
+
+
+def apt_install(session: nox.Session, packages: list[str]) -> None:
+    """Install Debian packages with only what they need, upgrading nothing already installed.
+
+    ``--no-install-recommends`` keeps out what they merely recommend (fish
+    would pull in lynx and xsel). A dry run shows which installed packages the
+    plan would upgrade (zsh and fish pull in libpcre2-32-0 from the security
+    archive, which would upgrade libpcre2-8-0); those are held at their
+    installed version (``name=version``) and the plan is checked again. If it
+    still upgrades something, nothing is installed.
+    """
     env = {"DEBIAN_FRONTEND": "noninteractive"}
     session.run("apt-get", "update", "-qq", external=True, env=env)
-    session.run("apt-get", "install", "-y", "-qq", *missing, external=True, env=env)
+    install = ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "--no-upgrade"]
+    held: list[str] = []
+    for _ in range(2):
+        plan = session.run(
+            *install, "--simulate", *packages, *held, external=True, env=env, silent=True
+        )
+        upgrades = apt_upgrades(str(plan or ""))
+        if not upgrades:
+            session.run(*install, *packages, *held, external=True, env=env)
+            return
+        held += [f"{name}={installed}" for name, installed in upgrades]
+    session.warn(f"not installing {' '.join(packages)}: it would upgrade {held}")
+
+
+def apt_upgrades(simulation: str) -> list[tuple[str, str]]:
+    """(package, installed version) of what an ``apt-get --simulate`` plan would upgrade.
+
+    ``Inst name [installed-version] (new-version ...)``: the bracket is there
+    only when the package is installed already.
+    """
+    upgrades = []
+    for line in simulation.splitlines():
+        fields = line.split()
+        if line.startswith("Inst ") and len(fields) > 2 and fields[2].startswith("["):
+            upgrades.append((fields[1], fields[2].strip("[]")))
+    return upgrades
 
 
 @nox.session
@@ -86,7 +129,7 @@ def typecheck(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     install_project(session, "test")
     install_test_clients(session)
-    session.run("pytest", "-m", "not stress", *session.posargs)
+    session.run("pytest", "-m", "not stress and not faults and not leaks", *session.posargs)
 
 
 @nox.session
@@ -127,6 +170,61 @@ def bench(session: nox.Session) -> None:
     install_project(session, "test")
     # `nox -s bench -- --check` exits 1 when a target is missed.
     session.run("python", "-m", "benchmarks", *session.posargs)
+
+
+@nox.session
+def fuzz(session: nox.Session) -> None:
+    install_project(session, "test")
+    env = {
+        "BEACON_FUZZ_EXAMPLES": os.environ.get("BEACON_FUZZ_EXAMPLES", "400"),
+        "BEACON_FUZZ_IDLE_CONNECTIONS": os.environ.get("BEACON_FUZZ_IDLE_CONNECTIONS", "4000"),
+    }
+    session.run(
+        "pytest",
+        "-s",
+        "-p",
+        "no:cacheprovider",
+        "tests/collector/test_fuzz_receivers.py",
+        "tests/collector/test_bad_input.py",
+        *session.posargs,
+        env=env,
+    )
+
+
+@nox.session
+def faults(session: nox.Session) -> None:
+    install_project(session, "test")
+    session.run("pytest", "-s", "-p", "no:cacheprovider", "-m", "faults", *session.posargs)
+
+
+@nox.session
+def leaks(session: nox.Session) -> None:
+    """Every redaction family planted into a real Claude Code run, every artifact grepped;
+    and the false-positive rate on text shipped with Python and the packages."""
+    install_project(session, "test")
+    install_test_clients(session)
+    session.run("pytest", "-s", "-p", "no:cacheprovider", "-m", "leaks", *session.posargs)
+
+
+@nox.session
+def soak(session: nox.Session) -> None:
+    install_project(session, "test")
+    seconds = os.environ.get("BEACON_SOAK_SECONDS", "120")
+    session.run("python", "-m", "benchmarks.soak", "--seconds", seconds, *session.posargs)
+
+
+@nox.session
+def audit(session: nox.Session) -> None:
+    """Known vulnerabilities in what beacon installs (all extras). Run by hand or on a
+    schedule, never as a default session: a new advisory must not fail an unrelated change."""
+    install_project(session, "test", "s3", "gcs")
+    session.install("pip-audit")
+    # The project itself is not on PyPI: audit its dependencies only.
+    # --strict: a dependency the audit could not look up fails the session, so
+    # "no known vulnerabilities" never means "nothing was checked".
+    session.run(
+        "pip-audit", "--strict", "--skip-editable", "--progress-spinner", "off", *session.posargs
+    )
 
 
 @nox.session

@@ -10,6 +10,7 @@ Traffic goes to 127.0.0.1 only; each load phase is bounded in time.
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -36,10 +37,11 @@ class Sizes:
     pipeline_events: tuple[int, ...]
     upload_mib: int
     fleet: tuple[int, int]
+    cancel_runs: int
 
 
-FULL = Sizes(7, 1.0, 5, 10.0, 4.0, (1, 8, 64), (100_000, 1_000_000), 32, (1000, 1000))
-SMOKE = Sizes(1, 0.05, 1, 0.0, 0.3, (2,), (1_000,), 1, (3, 20))
+FULL = Sizes(7, 1.0, 5, 10.0, 4.0, (1, 8, 64), (100_000, 1_000_000), 32, (1000, 1000), 3)
+SMOKE = Sizes(1, 0.05, 1, 0.0, 0.3, (2,), (1_000,), 1, (3, 20), 1)
 
 
 def _json_out(argv: list[str], **kwargs: Any) -> Any:
@@ -54,6 +56,56 @@ def _count_lines(path: Path) -> int:
         return sum(chunk.count(b"\n") for chunk in iter(lambda: spool.read(1 << 20), b""))
 
 
+def _ingest_once(
+    protocol: str, clients: int, seconds: float, fsync: str = "batch"
+) -> tuple[dict[str, Any], dict[str, Any], int]:
+    """One collector process under one load process: (load result, final status, spool lines)."""
+    with tempfile.TemporaryDirectory(dir=_disk_tmp()) as tmp:
+        spool = Path(tmp, "spool.jsonl")
+        server = subprocess.Popen(
+            [PYTHON, "-m", "benchmarks.ingest", "serve", str(spool), fsync],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
+        assert server.stdout is not None and server.stdin is not None
+        endpoints = orjson.loads(server.stdout.readline())
+        url = endpoints["grpc" if protocol == "grpc" else "http"]
+        load = _json_out(
+            [PYTHON, "-m", "benchmarks.ingest", "load", url, protocol, str(clients), str(seconds)]
+        )
+        server.stdin.close()
+        status = orjson.loads(server.stdout.readline())
+        server.wait(timeout=30)
+        spooled = _count_lines(spool)
+    return load, status, spooled
+
+
+def _disk_tmp() -> str | None:
+    """Where the spools go: ``$BEACON_BENCH_TMP`` (a real disk matters for --fsync), else TMPDIR."""
+    return os.environ.get("BEACON_BENCH_TMP") or None
+
+
+def fsync_cost(sizes: Sizes) -> list[Figure]:
+    """Ingest with each ``--fsync`` mode, same load: what durability costs."""
+    figures = []
+    protocol = "http/protobuf"
+    for clients in sorted({1, max(sizes.ingest_clients)}):
+        rates = {}
+        for mode in ("off", "batch", "always"):
+            load, status, _ = _ingest_once(protocol, clients, sizes.ingest_seconds, mode)
+            rates[mode] = load["records"] / load["seconds"]
+            figures.append(
+                Figure(
+                    f"ingest {protocol}, {clients} clients, --fsync {mode}",
+                    rates[mode],
+                    "records/s",
+                    note=f"{status['spool_syncs']} fdatasyncs; export p50 "
+                    f"{load['p50_ms']:.1f} ms, p99 {load['p99_ms']:.1f} ms",
+                )
+            )
+    return figures
+
+
 def ingest(sizes: Sizes) -> list[Figure]:
     figures = []
     for protocol in ("http/protobuf", "http/json", "grpc"):
@@ -62,31 +114,7 @@ def ingest(sizes: Sizes) -> list[Figure]:
         )
         floor_rate = floor["records"] / floor["seconds"]
         for clients in sizes.ingest_clients:
-            with tempfile.TemporaryDirectory() as tmp:
-                server = subprocess.Popen(
-                    [PYTHON, "-m", "benchmarks.ingest", "serve", str(Path(tmp, "spool.jsonl"))],
-                    stdin=subprocess.PIPE,
-                    stdout=subprocess.PIPE,
-                )
-                assert server.stdout is not None and server.stdin is not None
-                endpoints = orjson.loads(server.stdout.readline())
-                url = endpoints["grpc" if protocol == "grpc" else "http"]
-                load = _json_out(
-                    [
-                        PYTHON,
-                        "-m",
-                        "benchmarks.ingest",
-                        "load",
-                        url,
-                        protocol,
-                        str(clients),
-                        str(sizes.ingest_seconds),
-                    ]
-                )
-                server.stdin.close()
-                status = orjson.loads(server.stdout.readline())
-                server.wait(timeout=30)
-                spooled = _count_lines(Path(tmp, "spool.jsonl"))
+            load, status, spooled = _ingest_once(protocol, clients, sizes.ingest_seconds)
             if status["records"]["logs"] != load["records"]:
                 raise RuntimeError(
                     f"{protocol}: acknowledged {load['records']} records, "
@@ -238,19 +266,36 @@ def main() -> None:
     )
     parser.add_argument(
         "--only",
-        choices=["exec", "session", "ingest", "pipeline", "rules", "upload", "fleet"],
+        choices=[
+            "exec",
+            "cancel",
+            "session",
+            "ingest",
+            "fsync",
+            "pipeline",
+            "rules",
+            "upload",
+            "fleet",
+        ],
         nargs="*",
     )
     args = parser.parse_args()
     sizes = SMOKE if args.smoke else FULL
-    wanted = set(args.only or ["exec", "session", "ingest", "pipeline", "rules", "upload", "fleet"])
+    wanted = set(
+        args.only
+        or ["exec", "cancel", "session", "ingest", "fsync", "pipeline", "rules", "upload", "fleet"]
+    )
     figures: list[Figure] = []
     if "exec" in wanted:
         figures += lifecycle.exec_overhead(sizes.exec_runs, sizes.child_seconds)
+    if "cancel" in wanted:
+        figures += lifecycle.cancel_costs(sizes.cancel_runs)
     if "session" in wanted:
         figures += lifecycle.session_costs(sizes.session_runs, sizes.idle_seconds)
     if "ingest" in wanted:
         figures += ingest(sizes)
+    if "fsync" in wanted:
+        figures += fsync_cost(sizes)
     if "pipeline" in wanted:
         figures += pipeline(sizes)
     if "rules" in wanted:

@@ -39,6 +39,7 @@ class CaptureFlags(Protocol):
     no_tool_details: bool
     drain_quiet: str
     drain_max: str
+    fsync: str
 
 
 def capture_settings(flags: CaptureFlags, paths: ArtifactPaths) -> CaptureSettings:
@@ -52,6 +53,7 @@ def capture_settings(flags: CaptureFlags, paths: ArtifactPaths) -> CaptureSettin
         tool_details=not flags.no_tool_details,
         drain_quiet_s=parse_duration(flags.drain_quiet, option="--drain-quiet"),
         drain_max_s=parse_duration(flags.drain_max, option="--drain-max"),
+        fsync=flags.fsync,
     )
 
 

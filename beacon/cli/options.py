@@ -114,6 +114,14 @@ DRAIN_QUIET = Option(
     "DURATION",
 )
 DRAIN_MAX = Option(("--drain-max",), "value", "Longest drain (e.g. 5, 5s).", "DURATION")
+FSYNC = Option(
+    ("--fsync",),
+    "value",
+    "When acknowledged telemetry is forced to disk: always, batch (at most every 100 ms, "
+    "default) or off. A crashed process loses nothing acknowledged in any mode; this is "
+    "about a crashed host.",
+    "MODE",
+)
 
 # Finish: the pipeline and the exit code.
 REQUIRE_TELEMETRY_OPT = Option(
@@ -242,6 +250,7 @@ class ExecArgs:
     )
     drain_quiet: str = opt(DRAIN_QUIET, "0.2")
     drain_max: str = opt(DRAIN_MAX, "5")
+    fsync: str = opt(FSYNC, "batch")
     require_telemetry: str | None = opt(REQUIRE_TELEMETRY_OPT)
     no_require_telemetry: bool = opt(NO_REQUIRE_TELEMETRY)
     keep_spool: bool = opt(KEEP_SPOOL)
@@ -291,6 +300,7 @@ class StartArgs:
     )
     drain_quiet: str = opt(DRAIN_QUIET, "0.2")
     drain_max: str = opt(DRAIN_MAX, "5")
+    fsync: str = opt(FSYNC, "batch")
     reuse: bool = opt(
         Option(("--reuse",), "flag", "Succeed with the running session instead of failing.")
     )

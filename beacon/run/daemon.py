@@ -36,6 +36,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--max-duration", type=float, required=True)
     parser.add_argument("--drain-quiet", type=float, required=True)
     parser.add_argument("--drain-max", type=float, required=True)
+    parser.add_argument("--fsync", choices=("always", "batch", "off"), default="batch")
     parser.add_argument("--ready-fd", type=int, required=True)
     # The secrets channel's credential and the start step's secret values, read
     # once from this pipe: never on the command line, in the environment or on disk.
@@ -79,6 +80,7 @@ async def serve(args: argparse.Namespace, token: str, secrets: SecretStore | Non
             token=token,
             otelcol_path=args.otelcol_path,
             session_id=args.session_id,
+            fsync=args.fsync,
             # The daemon exists to serve the collector: see beacon.gctune.
             tune_gc=True,
         )

@@ -166,6 +166,7 @@ async def capture(
                 otelcol_path=paths.otelcol_path,
                 session_id=session_id,
                 http_sockets=(listener,) if listener is not None else (),
+                fsync=settings.fsync,
                 # This process exists to serve the collector: see beacon.gctune.
                 tune_gc=True,
             )

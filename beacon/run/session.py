@@ -204,6 +204,8 @@ def spawn_daemon(
         repr(settings.drain_quiet_s),
         "--drain-max",
         repr(settings.drain_max_s),
+        "--fsync",
+        settings.fsync,
         "--ready-fd",
         str(write_fd),
         "--secrets-fd",
