@@ -48,6 +48,28 @@ def redact_strings(node: Any, redactor: Redactor, counts: Counts) -> Any:
     return node
 
 
+def withhold(node: Any, withheld: frozenset[str]) -> Any:
+    """Drop the attributes ``--no-prompts``/``--no-tool-details`` withhold, in place.
+
+    The same names the pipeline drops (``beacon.pipeline.content``): Gemini CLI's
+    resource carries the ``-p`` prompt in ``process.command_args`` whatever its switches.
+    """
+    if not withheld:
+        return node
+    if isinstance(node, dict):
+        attributes = node.get("attributes")
+        if isinstance(attributes, list):
+            node["attributes"] = [
+                a for a in attributes if not (isinstance(a, dict) and a.get("key") in withheld)
+            ]
+        for value in node.values():
+            withhold(value, withheld)
+    elif isinstance(node, list):
+        for item in node:
+            withhold(item, withheld)
+    return node
+
+
 def _hex_ids_to_base64(node: Any) -> None:
     # The spool holds ids as hex (OTLP/JSON); protobuf's JSON parser wants base64.
     if isinstance(node, dict):
@@ -269,6 +291,7 @@ async def forward(
     redactor: Redactor,
     original: Mapping[str, str],
     deadline_s: float,
+    withheld: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
     """Send every captured record once, in order; the ``result.json`` ``forwards`` entry."""
     destination = destination_for(target, original)
@@ -288,6 +311,7 @@ async def forward(
         for signal, payload in run_records(spool_path):
             if signal not in destination.endpoints:
                 continue
+            withhold(payload, withheld)
             redact_strings(payload, redactor, stats.redactions)
             body = to_protobuf(signal, payload)
             rejected, message = await with_retries(

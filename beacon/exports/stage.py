@@ -40,6 +40,8 @@ class ExportPlan:
     environ: Mapping[str, str]
     run: Mapping[str, object]
     date: str
+    withheld: frozenset[str] = frozenset()
+    """Attribute names forwards drop (``--no-prompts``, ``--no-tool-details``)."""
 
     def key(self, target: UploadTarget, file: str) -> str:
         ctx = KeyContext.from_run(
@@ -57,6 +59,7 @@ def plan_exports(
     settings: ExportSettings,
     environ: Mapping[str, str],
     now: dt.datetime | None = None,
+    withheld: frozenset[str] = frozenset(),
 ) -> ExportPlan:
     from beacon.ci.providers import run_context
 
@@ -68,6 +71,7 @@ def plan_exports(
         environ=environ,
         run=run_context(environ),
         date=moment.strftime("%Y-%m-%d"),
+        withheld=withheld,
     )
 
 
@@ -153,6 +157,7 @@ async def _forward(
         redactor=redactor,
         original=original,
         deadline_s=deadline,
+        withheld=plan.withheld,
     )
 
 

@@ -228,6 +228,7 @@ def finish_run(
             result=result,
             decide=decide,
             secret_values=secret_values,
+            switches=switches,
         )
     exit_code = int(result["exit_code"])
     write_result(paths, result)
@@ -269,6 +270,7 @@ def export_run(
     result: dict[str, Any],
     decide: Callable[[bool], int],
     secret_values: Sequence[str] = (),
+    switches: Switches = ALL_CONTENT,
 ) -> None:
     """Uploads and forwards (beacon.exports); fills ``uploads``/``forwards``/``exit_code``.
 
@@ -280,8 +282,14 @@ def export_run(
     from beacon.pipeline.redact import Redactor
 
     exports = settings.exports
+    from beacon.pipeline.content import withheld_attributes
+
     plan = stage.plan_exports(
-        paths=paths, session_id=outcome.session_id, settings=exports, environ=environ
+        paths=paths,
+        session_id=outcome.session_id,
+        settings=exports,
+        environ=environ,
+        withheld=withheld_attributes(prompts=switches.prompts, tool_details=switches.tool_details),
     )
     redaction = redaction_settings(
         outcome=outcome, settings=settings, environ=environ, secret_values=secret_values
