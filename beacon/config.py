@@ -10,11 +10,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from beacon.agents.harnesses import Harness, Switches, check_protocol, resolve_harnesses
 from beacon.errors import UsageError
+from beacon.exports.settings import ExportSettings
 from beacon.paths import ArtifactPaths, default_base_dir
 from beacon.rules.settings import RulesSettings
+
+if TYPE_CHECKING:
+    from beacon.spool import FsyncMode
 
 BASE_DIR_ENV = "BEACON_CI_BASE_DIR"
 LOG_PATH_ENV = "BEACON_CI_LOG_PATH"
@@ -92,6 +97,7 @@ class CaptureSettings:
     switches: Switches = field(default_factory=Switches)
     drain_quiet_s: float = DEFAULT_DRAIN_QUIET_S
     drain_max_s: float = DEFAULT_DRAIN_MAX_S
+    fsync: FsyncMode = "batch"
 
     @classmethod
     def build(
@@ -106,8 +112,16 @@ class CaptureSettings:
         tool_details: bool,
         drain_quiet_s: float,
         drain_max_s: float,
+        fsync: str = "batch",
     ) -> CaptureSettings:
         check_protocol(protocol)
+        # Lazy: beacon.spool loads asyncio, which `session env/status` never need.
+        from beacon.spool import FSYNC_MODES
+
+        if fsync not in FSYNC_MODES:
+            raise UsageError(
+                f"unknown --fsync {fsync!r}", hint=f"use one of {', '.join(FSYNC_MODES)}"
+            )
         return cls(
             paths=paths,
             protocol=protocol,
@@ -116,6 +130,7 @@ class CaptureSettings:
             switches=Switches(traces=traces, prompts=prompts, tool_details=tool_details),
             drain_quiet_s=positive(drain_quiet_s, option="--drain-quiet", allow_zero=True),
             drain_max_s=positive(drain_max_s, option="--drain-max", allow_zero=True),
+            fsync=fsync,
         )
 
 
@@ -129,6 +144,7 @@ class FinishSettings:
     require_actions: tuple[str, ...] = ()
     redact_env: tuple[str, ...] = ()
     redact_patterns: tuple[str, ...] = ()
+    exports: ExportSettings = field(default_factory=ExportSettings)
     rules: RulesSettings = field(default_factory=RulesSettings)
 
     def __post_init__(self) -> None:

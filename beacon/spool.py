@@ -14,6 +14,15 @@ export only after it is stored. A failed write is rolled back (the file is
 truncated to the last whole line) and fails every append of its batch, so a
 reader never sees half a record from a failure the writer survived.
 
+Durability (``FsyncMode``): an acknowledged line has reached the OS, so a
+crash of the *process* loses nothing acknowledged. A crash of the *host*
+(power loss, kernel panic) may lose what the OS had not written to disk yet:
+with ``always`` nothing acknowledged (each batch is ``fdatasync``ed before
+its appends return); with ``batch`` (the default) at most the last
+``BATCH_SYNC_S`` of acknowledged lines (a sync at most that often while
+writes arrive, and once after the last); with ``off`` whatever the OS had
+not flushed (the spool is synced only when it closes).
+
 ``read_spool`` is the tolerant reader: it streams, counts lines it cannot
 use, and reports a truncated last line (a writer killed mid-write) instead
 of failing.
@@ -30,12 +39,17 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Final
+from typing import IO, Any, Final, Literal
 
 from beacon.errors import SpoolError
 from beacon.otlp import parse_spool_line
 
 _FILE_MODE: Final = 0o600
+
+FsyncMode = Literal["always", "batch", "off"]
+FSYNC_MODES: Final[tuple[FsyncMode, ...]] = ("always", "batch", "off")
+#: ``batch`` mode: the longest a written line waits for its fdatasync.
+BATCH_SYNC_S: Final = 0.1
 
 
 def _aside_name(path: Path) -> Path:
@@ -59,8 +73,11 @@ class SpoolWriter:
     ``SpoolError``.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, fsync: FsyncMode = "batch") -> None:
+        if fsync not in FSYNC_MODES:
+            raise ValueError(f"fsync must be one of {FSYNC_MODES}, got {fsync!r}")
         self.path = Path(path)
+        self.fsync: FsyncMode = fsync
         self.moved_aside: Path | None = None
         self._fd: int | None = None
         self._offset = 0
@@ -72,6 +89,31 @@ class SpoolWriter:
         self._writing: asyncio.Future[None] | None = None
         #: Write calls made (one per batch of lines), for tests and status.
         self.writes = 0
+        #: fdatasync calls made (``batch``/``always``), for tests and benchmarks.
+        self.syncs = 0
+        self.sync_errors = 0
+        #: Failed writes whose partial line was truncated away / could not be.
+        self.rollbacks = 0
+        self.rollback_errors = 0
+        self._torn = False
+        self._torn_from = 0
+        self._last_sync = float("-inf")
+        self._unsynced = False
+        self._sync_timer: asyncio.TimerHandle | None = None
+        self._syncing: asyncio.Future[None] | None = None
+        self._sync_executor: concurrent.futures.ThreadPoolExecutor | None = None
+        self._sync_waiters: list[asyncio.Future[None]] = []
+
+    @property
+    def all_synced(self) -> bool:
+        """No acknowledged line waits for a sync (``batch``: true ~100 ms after a burst)."""
+        return not self._unsynced and self._syncing is None
+
+    async def wait_all_synced(self) -> None:
+        """Return once ``all_synced`` (``batch`` mode; immediate in the other modes)."""
+        while not self.all_synced and self.fsync == "batch" and not self._closed:
+            self._sync_waiters.append(asyncio.get_running_loop().create_future())
+            await self._sync_waiters[-1]
 
     @property
     def is_open(self) -> bool:
@@ -85,11 +127,18 @@ class SpoolWriter:
         self._executor = concurrent.futures.ThreadPoolExecutor(
             max_workers=1, thread_name_prefix="beacon-spool"
         )
+        if self.fsync == "batch":
+            self._sync_executor = concurrent.futures.ThreadPoolExecutor(
+                max_workers=1, thread_name_prefix="beacon-spool-sync"
+            )
         try:
             await self._run(self._open_sync)
         except BaseException:
             self._executor.shutdown(wait=False)
             self._executor = None
+            if self._sync_executor is not None:
+                self._sync_executor.shutdown(wait=False)
+                self._sync_executor = None
             raise
 
     def _open_sync(self) -> None:
@@ -138,6 +187,9 @@ class SpoolWriter:
 
     def _written(self, writing: asyncio.Future[None], batch: list[Any]) -> None:
         error = writing.exception()
+        if error is None and self.fsync == "batch":
+            self._unsynced = True
+            self._maybe_sync()
         for _, done in batch:
             if done.done():
                 continue
@@ -152,38 +204,129 @@ class SpoolWriter:
 
     def _append_lines_sync(self, lines: list[bytes]) -> None:
         lines.append(b"")
+        before = self._offset
         self._append_sync(b"\n".join(lines))
+        if self.fsync == "always":
+            try:
+                self._sync_sync()
+            except OSError as exc:
+                # Not durable, so not acknowledged: the lines go, the appends fail.
+                assert self._fd is not None
+                written, self._offset = self._offset - before, before
+                self._roll_back(self._fd, written)
+                raise SpoolError(
+                    f"cannot sync spool {self.path} to disk: {exc.strerror or exc}",
+                    hint="disk full?" if exc.errno == errno.ENOSPC else None,
+                ) from exc
+
+    def _sync_sync(self) -> None:
+        fd = self._fd
+        if fd is None:
+            return
+        self.syncs += 1
+        os.fdatasync(fd)
+
+    # batch mode: syncs run on a thread of their own, so an ack never waits for
+    # the disk; at most one at a time, at most one per BATCH_SYNC_S, and one
+    # after the last write of a burst. All bookkeeping is on the loop thread.
+
+    def _maybe_sync(self) -> None:
+        if self._syncing is not None or not self._unsynced or self._closed:
+            return  # a running sync re-checks when it ends; closing syncs anyway
+        if self._sync_executor is None:
+            return
+        loop = asyncio.get_running_loop()
+        due_in = self._last_sync + BATCH_SYNC_S - loop.time()
+        if due_in > 0:
+            if self._sync_timer is None:
+                self._sync_timer = loop.call_later(due_in, self._sync_timer_fired)
+            return
+        self._unsynced = False
+        self._last_sync = loop.time()
+        self._syncing = loop.run_in_executor(self._sync_executor, self._sync_sync)
+        self._syncing.add_done_callback(self._synced)
+
+    def _sync_timer_fired(self) -> None:
+        self._sync_timer = None
+        self._maybe_sync()
+
+    def _synced(self, syncing: asyncio.Future[None]) -> None:
+        self._syncing = None
+        if syncing.cancelled() or syncing.exception() is not None:
+            # The lines were acknowledged as written to the OS already: a failed
+            # sync is counted, never turned into a refusal after the fact.
+            self.sync_errors += 1
+        if not self._closed:
+            self._maybe_sync()
+        waiters, self._sync_waiters = self._sync_waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
 
     def _append_sync(self, data: bytes) -> None:
         fd = self._fd
         if fd is None:
             raise SpoolError(f"spool {self.path} is closed")
+        if self._torn:
+            data = self._mend_torn_tail(fd) + data
         view = memoryview(data)
         written = 0
         try:
             while written < len(data):
                 written += os.write(fd, view[written:])
         except OSError as exc:
-            self._roll_back(fd)
+            self._roll_back(fd, written)
             raise SpoolError(
                 f"cannot write spool {self.path}: {exc.strerror or exc}",
                 hint="disk full?" if exc.errno == errno.ENOSPC else None,
             ) from exc
         self._offset += written
+        self._torn = False  # mended, or ended by this write's leading newline
 
-    def _roll_back(self, fd: int) -> None:
+    def _roll_back(self, fd: int, written: int) -> None:
         """Drop a partly written line so the file ends on a whole line again."""
-        # Best effort: if this fails too, the reader reports a truncated tail.
-        with contextlib.suppress(OSError):
+        if written == 0:
+            return  # nothing reached the file
+        try:
             os.ftruncate(fd, self._offset)
+        except OSError:
+            # The file ends mid-line: the next write starts with a newline, so
+            # the torn bytes become one bad line and no record is glued to them.
+            if not self._torn:
+                self._torn_from = self._offset
+            self._offset += written
+            self._torn = True
+            self.rollback_errors += 1
+        else:
+            self.rollbacks += 1
+
+    def _mend_torn_tail(self, fd: int) -> bytes:
+        """Before the next write after a failed rollback: truncate now, or end the torn line."""
+        try:
+            os.ftruncate(fd, self._torn_from)
+        except OSError:
+            return b"\n"
+        self._offset = self._torn_from
+        self._torn = False
+        self.rollbacks += 1
+        return b""
 
     async def close(self) -> None:
         """Flush and close; idempotent and safe before ``open``."""
         self._closed = True
+        if self._sync_timer is not None:
+            self._sync_timer.cancel()  # closing syncs anyway
+            self._sync_timer = None
         while self._writing is not None:
             # Appends accepted before close() get written and answered first.
             with contextlib.suppress(Exception):
                 await asyncio.shield(self._writing)
+        if self._syncing is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._syncing)
+        sync_executor, self._sync_executor = self._sync_executor, None
+        if sync_executor is not None:
+            sync_executor.shutdown(wait=False)
         executor, self._executor = self._executor, None
         if executor is None:
             return

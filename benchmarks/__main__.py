@@ -35,10 +35,13 @@ class Sizes:
     ingest_seconds: float
     ingest_clients: tuple[int, ...]
     pipeline_events: tuple[int, ...]
+    upload_mib: int
+    fleet: tuple[int, int]
+    cancel_runs: int
 
 
-FULL = Sizes(7, 1.0, 5, 10.0, 4.0, (1, 8, 64), (100_000, 1_000_000))
-SMOKE = Sizes(1, 0.05, 1, 0.0, 0.3, (2,), (1_000,))
+FULL = Sizes(7, 1.0, 5, 10.0, 4.0, (1, 8, 64), (100_000, 1_000_000), 32, (1000, 1000), 3)
+SMOKE = Sizes(1, 0.05, 1, 0.0, 0.3, (2,), (1_000,), 1, (3, 20), 1)
 
 
 def _json_out(argv: list[str], **kwargs: Any) -> Any:
@@ -53,6 +56,56 @@ def _count_lines(path: Path) -> int:
         return sum(chunk.count(b"\n") for chunk in iter(lambda: spool.read(1 << 20), b""))
 
 
+def _ingest_once(
+    protocol: str, clients: int, seconds: float, fsync: str = "batch"
+) -> tuple[dict[str, Any], dict[str, Any], int]:
+    """One collector process under one load process: (load result, final status, spool lines)."""
+    with tempfile.TemporaryDirectory(dir=_disk_tmp()) as tmp:
+        spool = Path(tmp, "spool.jsonl")
+        server = subprocess.Popen(
+            [PYTHON, "-m", "benchmarks.ingest", "serve", str(spool), fsync],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
+        assert server.stdout is not None and server.stdin is not None
+        endpoints = orjson.loads(server.stdout.readline())
+        url = endpoints["grpc" if protocol == "grpc" else "http"]
+        load = _json_out(
+            [PYTHON, "-m", "benchmarks.ingest", "load", url, protocol, str(clients), str(seconds)]
+        )
+        server.stdin.close()
+        status = orjson.loads(server.stdout.readline())
+        server.wait(timeout=30)
+        spooled = _count_lines(spool)
+    return load, status, spooled
+
+
+def _disk_tmp() -> str | None:
+    """Where the spools go: ``$BEACON_BENCH_TMP`` (a real disk matters for --fsync), else TMPDIR."""
+    return os.environ.get("BEACON_BENCH_TMP") or None
+
+
+def fsync_cost(sizes: Sizes) -> list[Figure]:
+    """Ingest with each ``--fsync`` mode, same load: what durability costs."""
+    figures = []
+    protocol = "http/protobuf"
+    for clients in sorted({1, max(sizes.ingest_clients)}):
+        rates = {}
+        for mode in ("off", "batch", "always"):
+            load, status, _ = _ingest_once(protocol, clients, sizes.ingest_seconds, mode)
+            rates[mode] = load["records"] / load["seconds"]
+            figures.append(
+                Figure(
+                    f"ingest {protocol}, {clients} clients, --fsync {mode}",
+                    rates[mode],
+                    "records/s",
+                    note=f"{status['spool_syncs']} fdatasyncs; export p50 "
+                    f"{load['p50_ms']:.1f} ms, p99 {load['p99_ms']:.1f} ms",
+                )
+            )
+    return figures
+
+
 def ingest(sizes: Sizes) -> list[Figure]:
     figures = []
     for protocol in ("http/protobuf", "http/json", "grpc"):
@@ -61,31 +114,7 @@ def ingest(sizes: Sizes) -> list[Figure]:
         )
         floor_rate = floor["records"] / floor["seconds"]
         for clients in sizes.ingest_clients:
-            with tempfile.TemporaryDirectory() as tmp:
-                server = subprocess.Popen(
-                    [PYTHON, "-m", "benchmarks.ingest", "serve", str(Path(tmp, "spool.jsonl"))],
-                    stdin=subprocess.PIPE,
-                    stdout=subprocess.PIPE,
-                )
-                assert server.stdout is not None and server.stdin is not None
-                endpoints = orjson.loads(server.stdout.readline())
-                url = endpoints["grpc" if protocol == "grpc" else "http"]
-                load = _json_out(
-                    [
-                        PYTHON,
-                        "-m",
-                        "benchmarks.ingest",
-                        "load",
-                        url,
-                        protocol,
-                        str(clients),
-                        str(sizes.ingest_seconds),
-                    ]
-                )
-                server.stdin.close()
-                status = orjson.loads(server.stdout.readline())
-                server.wait(timeout=30)
-                spooled = _count_lines(Path(tmp, "spool.jsonl"))
+            load, status, spooled = _ingest_once(protocol, clients, sizes.ingest_seconds)
             if status["records"]["logs"] != load["records"]:
                 raise RuntimeError(
                     f"{protocol}: acknowledged {load['records']} records, "
@@ -178,6 +207,23 @@ def pipeline(sizes: Sizes) -> list[Figure]:
     return figures
 
 
+def upload(sizes: Sizes) -> list[Figure]:
+    """beacon's S3 upload (conditional create, checksum, multipart above 8 MiB) vs a bare put."""
+    result = _json_out([PYTHON, "-m", "benchmarks.upload", str(sizes.upload_mib)])
+    return [
+        Figure(
+            f"upload {result['mb']:.0f} MB to local moto",
+            result["beacon_mb_s"],
+            "MB/s",
+            floor=result["bare_mb_s"],
+            target=0.5,
+            rule="min",
+            note="floor = the same bytes put by a bare aiobotocore client in this run (one "
+            "PUT); beacon sends 8 MiB parts with SHA-256 checksums and If-None-Match",
+        )
+    ]
+
+
 def rules(sizes: Sizes) -> list[Figure]:
     """The builtin pack's CPU per event beside the pipeline's, in the same process and run."""
     events = sizes.pipeline_events[0]
@@ -205,6 +251,32 @@ def rules(sizes: Sizes) -> list[Figure]:
     ]
 
 
+def fleet(sizes: Sizes) -> list[Figure]:
+    """``fleet report`` over runs in local moto vs fetching the same objects and counting lines."""
+    runs, events = sizes.fleet
+    result = _json_out([PYTHON, "-m", "benchmarks.fleet", str(runs), str(events)])
+    total = result["events"]
+    return [
+        Figure(
+            f"fleet report, {runs:,} runs x {events:,} events (cold cache)",
+            total / result["report_s"],
+            "events/s",
+            floor=total / result["floor_s"],
+            target=0.5,
+            rule="min",
+            note="floor = the same objects fetched by a bare aiobotocore client and their "
+            "lines counted by DuckDB, in this run",
+        ),
+        Figure(
+            "fleet report, warm cache",
+            total / result["warm_report_s"],
+            "events/s",
+            floor=total / result["floor_s"],
+        ),
+        Figure("fleet report peak RSS", result["report_rss_mb"], "MB", target=1024, rule="abs-max"),
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, no targets")
@@ -212,22 +284,45 @@ def main() -> None:
         "--check", action="store_true", help="exit 1 when a target is missed (for gating)"
     )
     parser.add_argument(
-        "--only", choices=["exec", "session", "ingest", "pipeline", "rules"], nargs="*"
+        "--only",
+        choices=[
+            "exec",
+            "cancel",
+            "session",
+            "ingest",
+            "fsync",
+            "pipeline",
+            "rules",
+            "upload",
+            "fleet",
+        ],
+        nargs="*",
     )
     args = parser.parse_args()
     sizes = SMOKE if args.smoke else FULL
-    wanted = set(args.only or ["exec", "session", "ingest", "pipeline", "rules"])
+    wanted = set(
+        args.only
+        or ["exec", "cancel", "session", "ingest", "fsync", "pipeline", "rules", "upload", "fleet"]
+    )
     figures: list[Figure] = []
     if "exec" in wanted:
         figures += lifecycle.exec_overhead(sizes.exec_runs, sizes.child_seconds)
+    if "cancel" in wanted:
+        figures += lifecycle.cancel_costs(sizes.cancel_runs)
     if "session" in wanted:
         figures += lifecycle.session_costs(sizes.session_runs, sizes.idle_seconds)
     if "ingest" in wanted:
         figures += ingest(sizes)
+    if "fsync" in wanted:
+        figures += fsync_cost(sizes)
     if "pipeline" in wanted:
         figures += pipeline(sizes)
     if "rules" in wanted:
         figures += rules(sizes)
+    if "upload" in wanted:
+        figures += upload(sizes)
+    if "fleet" in wanted:
+        figures += fleet(sizes)
     print(render_table(figures, checked=not args.smoke))
     if args.smoke:
         return

@@ -1,6 +1,6 @@
 """Ingest throughput and export latency: load generator, collector and floor, each its own process.
 
-    python -m benchmarks.ingest serve  SPOOL           # a Collector; stops at stdin EOF
+    python -m benchmarks.ingest serve  SPOOL [FSYNC]   # a Collector; stops at stdin EOF
     python -m benchmarks.ingest load   URL PROTO N S   # N concurrent clients for S seconds
     python -m benchmarks.ingest floor  PROTO S         # parse + convert + write, one thread
 
@@ -42,12 +42,16 @@ def payloads(protocol: str) -> list[bytes]:
 # ----------------------------------------------------------------------------- serve
 
 
-async def serve(spool: Path) -> None:
+async def serve(spool: Path, fsync: str) -> None:
     from beacon.collector import Collector, CollectorConfig
 
     collector = Collector(
         CollectorConfig(
-            spool_path=spool, receivers=frozenset({"http", "grpc"}), token=TOKEN, tune_gc=True
+            spool_path=spool,
+            receivers=frozenset({"http", "grpc"}),
+            token=TOKEN,
+            tune_gc=True,
+            fsync=fsync,  # type: ignore[arg-type]  # validated by start()
         )
     )
     await collector.start()
@@ -55,6 +59,7 @@ async def serve(spool: Path) -> None:
     # The orchestrator closes our stdin when the load is over.
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
     status = collector.status()
+    status["spool_syncs"] = collector.spool_syncs
     await collector.stop()
     print(orjson.dumps(status).decode(), flush=True)
 
@@ -208,7 +213,7 @@ def floor(protocol: str, seconds: float) -> dict[str, Any]:
 def main(argv: list[str]) -> None:
     command = argv[0]
     if command == "serve":
-        asyncio.run(serve(Path(argv[1])))
+        asyncio.run(serve(Path(argv[1]), argv[2] if len(argv) > 2 else "batch"))
     elif command == "load":
         result = asyncio.run(load(argv[1], argv[2], int(argv[3]), float(argv[4])))
         print(orjson.dumps(result).decode(), flush=True)

@@ -181,3 +181,74 @@ def session_costs(runs: int, idle_seconds: float) -> list[Figure]:
             Figure(f"daemon idle CPU over {idle_seconds:g} s", cpu_s / idle_seconds * 100, "%"),
         ]
     return figures
+
+
+# A child that says it is ready (a file), then waits: exits on SIGINT/SIGTERM,
+# or with "ignore" ignores both so that beacon has to escalate to SIGKILL.
+_WAITING_CHILD = """
+import pathlib, signal, sys, time
+if sys.argv[2] == "ignore":
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+pathlib.Path(sys.argv[1]).touch()
+while True:
+    time.sleep(60)
+"""
+
+
+def _cancel_once(mode: str) -> float:
+    """Seconds from SIGINT to `ci exec`'s exit, with runtime.jsonl and result.json written."""
+    with tempfile.TemporaryDirectory() as base:
+        ready = Path(base, "ready")
+        process = subprocess.Popen(
+            [
+                *BEACON,
+                *("ci", "exec", "--base-dir", base, "--harness", "otel"),
+                *("--no-require-telemetry", "--quiet", "--"),
+                *(PYTHON, "-c", _WAITING_CHILD, str(ready), mode),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while not ready.exists():  # the child announces itself with a file
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError("the child did not start")
+                time.sleep(0.01)
+            sent = time.perf_counter()
+            process.send_signal(2)  # SIGINT, as GitHub's cancellation starts
+            process.wait(timeout=60)
+            elapsed = time.perf_counter() - sent
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        if not Path(base, "result.json").exists():
+            raise RuntimeError(f"cancel ({mode}): no result.json")
+    return elapsed
+
+
+def cancel_costs(runs: int) -> list[Figure]:
+    """GitHub cancels with SIGINT, then SIGTERM 7.5 s later, then SIGKILL 2.5 s after that."""
+    exits = [_cancel_once("exit") for _ in range(runs)]
+    ignores = [_cancel_once("ignore") for _ in range(runs)]
+    return [
+        Figure(
+            "cancel: SIGINT -> exit, child exits on it",
+            median_of(exits),
+            "s",
+            target=7.0,
+            rule="abs-max",
+            note=f"median of {runs}; max {max(exits):.2f} s; log and result.json written",
+        ),
+        Figure(
+            "cancel: SIGINT -> exit, child ignores it (escalation)",
+            median_of(ignores),
+            "s",
+            target=7.5,
+            rule="abs-max",
+            note=f"median of {runs}; max {max(ignores):.2f} s; GitHub sends SIGTERM at 7.5 s",
+        ),
+    ]

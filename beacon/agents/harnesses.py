@@ -9,8 +9,9 @@ the variables to set back.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
+from pathlib import Path
 from urllib.parse import quote
 
 from beacon.errors import UsageError
@@ -36,6 +37,17 @@ class EnvRule:
     name: str
     value: str
     when: When = When.ALWAYS
+    off_value: str | None = None
+    """Set instead when the switch is off (a client whose default is on needs an explicit
+    off); None leaves the variable alone."""
+
+    def resolve(self, switches: Switches, values: Mapping[str, str]) -> str | None:
+        """The value for these switches; ``{endpoint}``-style fields come from ``values``."""
+        chosen = self.value if switches.allows(self.when) else self.off_value
+        try:
+            return None if chosen is None else chosen.format_map(values)
+        except KeyError:
+            return None  # a file this rule points at was not prepared
 
 
 @dataclass(frozen=True)
@@ -44,6 +56,14 @@ class Harness:
     """The name the pipeline knows the harness by (``harness.name`` in runtime.jsonl)."""
     aliases: tuple[str, ...]
     rules: tuple[EnvRule, ...]
+    protocols: Mapping[str, str] = field(default_factory=dict)
+    """beacon protocol -> the protocol this client speaks for it (``{client_protocol}``),
+    when the client cannot speak every one (Gemini CLI: no OTLP/HTTP protobuf)."""
+    protocol_note: str = ""
+    """Said when ``protocols`` changes what was asked for."""
+
+    def client_protocol(self, protocol: str) -> str:
+        return self.protocols.get(protocol, protocol)
 
 
 # Intervals are short so a run that is killed loses at most ~1 s of batched
@@ -72,6 +92,35 @@ CLAUDE_CODE = Harness(
     ),
 )
 
+GEMINI_CLI = Harness(
+    name="gemini_cli",
+    aliases=("gemini", "gemini_cli", "gemini-cli"),
+    rules=(
+        # Its own variables only: nothing is written into the user's settings files.
+        EnvRule("GEMINI_TELEMETRY_ENABLED", "true"),
+        EnvRule("GEMINI_TELEMETRY_TARGET", "local"),
+        EnvRule("GEMINI_TELEMETRY_OTLP_ENDPOINT", "{endpoint}"),
+        # `grpc` or `http` (OTLP/HTTP with JSON bodies); OTEL_EXPORTER_OTLP_PROTOCOL is ignored.
+        EnvRule("GEMINI_TELEMETRY_OTLP_PROTOCOL", "{client_protocol}"),
+        # Prompt logging defaults to on: off must be said.
+        EnvRule("GEMINI_TELEMETRY_LOG_PROMPTS", "true", When.PROMPTS, off_value="false"),
+        EnvRule("GEMINI_TELEMETRY_TRACES_ENABLED", "true", When.TRACES, off_value="false"),
+    ),
+    protocols={"http/protobuf": "http", "http/json": "http", "grpc": "grpc"},
+    protocol_note=(
+        "gemini: Gemini CLI speaks OTLP/HTTP with JSON bodies only; it exports OTLP/HTTP "
+        "JSON to beacon's HTTP receiver (which takes both)"
+    ),
+)
+
+CODEX_CLI = Harness(
+    name="codex_cli",
+    aliases=("codex", "codex_cli", "codex-cli"),
+    # No environment switch exists: the [otel] table of a beacon-owned CODEX_HOME that
+    # merges the user's (beacon/agents/codex.py) does the work.
+    rules=(EnvRule("CODEX_HOME", "{codex_home}"),),
+)
+
 GENERIC_OTEL = Harness(
     name="otel",
     aliases=("otel", "otlp"),
@@ -85,7 +134,7 @@ GENERIC_OTEL = Harness(
     ),
 )
 
-HARNESSES: tuple[Harness, ...] = (CLAUDE_CODE, GENERIC_OTEL)
+HARNESSES: tuple[Harness, ...] = (CLAUDE_CODE, GEMINI_CLI, CODEX_CLI, GENERIC_OTEL)
 
 
 def resolve_harnesses(spec: str | Iterable[str]) -> tuple[Harness, ...]:
@@ -198,14 +247,22 @@ def telemetry_environment(
     session_id: str,
     job_environ: Mapping[str, str],
     switches: Switches = Switches(),
+    files: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
-    """Every variable beacon sets for the agent, in a stable order."""
+    """Every variable beacon sets for the agent, in a stable order. ``files``: what
+    :func:`prepare_files` made (``codex_home``)."""
     headers = auth_header(token)
     env: dict[str, str] = {}
     for harness in harnesses:
+        values = {
+            "endpoint": endpoint,
+            "client_protocol": harness.client_protocol(protocol),
+            **(files or {}),
+        }
         for rule in harness.rules:
-            if switches.allows(rule.when):
-                env[rule.name] = rule.value
+            value = rule.resolve(switches, values)
+            if value is not None:
+                env[rule.name] = value
     env["OTEL_EXPORTER_OTLP_PROTOCOL"] = protocol
     env["OTEL_EXPORTER_OTLP_ENDPOINT"] = endpoint
     env["OTEL_EXPORTER_OTLP_HEADERS"] = headers
@@ -214,6 +271,43 @@ def telemetry_environment(
     )
     env.update(per_signal_overrides(job_environ, protocol, endpoint, headers))
     return env
+
+
+def prepare_files(
+    harnesses: Iterable[Harness],
+    base_dir: Path,
+    job_environ: Mapping[str, str],
+    *,
+    protocol: str,
+    endpoint: str,
+    token: str,
+    switches: Switches,
+) -> dict[str, str]:
+    """Files a harness configured by a file needs (Codex: its CODEX_HOME), by template name."""
+    from beacon.agents.codex import prepare_codex_home
+
+    made: dict[str, str] = {}
+    if CODEX_CLI in tuple(harnesses):
+        home = prepare_codex_home(
+            base_dir,
+            job_environ,
+            protocol=protocol,
+            endpoint=endpoint,
+            token=token,
+            prompts=switches.prompts,
+            traces=switches.traces,
+        )
+        made["codex_home"] = str(home)
+    return made
+
+
+def protocol_notes(harnesses: Iterable[Harness], protocol: str) -> list[str]:
+    """What beacon tells the user about a harness that speaks another protocol than asked."""
+    return [
+        harness.protocol_note
+        for harness in harnesses
+        if harness.protocol_note and harness.client_protocol(protocol) != protocol
+    ]
 
 
 def original_destination(job_environ: Mapping[str, str]) -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""GitHub Actions: workflow commands and the ``$GITHUB_ENV`` file.
+"""GitHub Actions: workflow commands, ``$GITHUB_ENV``, ``$GITHUB_OUTPUT``, the step summary.
 
 Pure formatting plus one appending writer; the runner's own parser is the
 contract (``NAME<<DELIMITER`` blocks, ``::command::`` lines).
@@ -45,17 +45,51 @@ def env_file_block(name: str, value: str) -> str:
     return f"{name}<<{delimiter}\n{value}\n{delimiter}\n"
 
 
-def append_env_file(path: Path, values: Mapping[str, str]) -> None:
-    """Append ``values`` to ``$GITHUB_ENV`` so later steps see them."""
-    text = "".join(env_file_block(name, value) for name, value in values.items())
+def append_env_file(path: Path, values: Mapping[str, str], *, name: str = "GITHUB_ENV") -> None:
+    """Append ``values`` to ``$GITHUB_ENV`` (or ``$GITHUB_OUTPUT``: the same format)."""
+    text = "".join(env_file_block(key, value) for key, value in values.items())
+    _append(path, text, name)
+
+
+def _append(path: Path, text: str, name: str) -> None:
     try:
         with path.open("a", encoding="utf-8") as handle:
             handle.write(text)
     except OSError as exc:
         raise BeaconError(
-            f"cannot append to GITHUB_ENV file {path}: {exc.strerror}",
-            hint="run beacon in a GitHub Actions step, or unset GITHUB_ENV",
+            f"cannot append to {name} file {path}: {exc.strerror}",
+            hint=f"run beacon in a GitHub Actions step, or unset {name}",
         ) from exc
+
+
+#: GitHub refuses a step's summary file larger than this (the whole file, per step).
+STEP_SUMMARY_LIMIT = 1024 * 1024
+
+
+def summary_room(path: Path) -> int:
+    """Bytes still free in the step summary (what earlier commands of the step left)."""
+    try:
+        used = path.stat().st_size
+    except FileNotFoundError:
+        used = 0
+    except OSError as exc:
+        raise BeaconError(f"cannot read GITHUB_STEP_SUMMARY file {path}: {exc.strerror}") from exc
+    return max(0, STEP_SUMMARY_LIMIT - used)
+
+
+def append_step_summary(path: Path, markdown: str) -> None:
+    """Append markdown to ``$GITHUB_STEP_SUMMARY`` (the job's summary page)."""
+    _append(path, markdown if markdown.endswith("\n") else markdown + "\n", "GITHUB_STEP_SUMMARY")
+
+
+def output_file_path(environ: Mapping[str, str]) -> Path | None:
+    value = environ.get("GITHUB_OUTPUT")
+    return Path(value) if value else None
+
+
+def step_summary_path(environ: Mapping[str, str]) -> Path | None:
+    value = environ.get("GITHUB_STEP_SUMMARY")
+    return Path(value) if value else None
 
 
 def parse_env_file(text: str) -> dict[str, str]:

@@ -14,11 +14,13 @@ from dataclasses import fields
 from pathlib import Path
 from typing import TypeVar
 
-from beacon.cli.options import COMMANDS, REQUIRE_TELEMETRY, CommandSpec, ExecArgs
+from beacon.cli.options import COMMANDS, REQUIRE_TELEMETRY, UPLOAD_REQUIRED, CommandSpec, ExecArgs
 from beacon.config import parse_bool
 from beacon.errors import UsageError
 
 T = TypeVar("T")
+#: Boolean options that take a value; alone they mean true.
+_VALUED_BOOLEANS = (REQUIRE_TELEMETRY, UPLOAD_REQUIRED)
 
 
 def normalize_argv(argv: list[str]) -> list[str]:
@@ -33,10 +35,10 @@ def normalize_argv(argv: list[str]) -> list[str]:
         if arg == "--":
             out.extend(argv[index:])
             break
-        if arg == REQUIRE_TELEMETRY:
+        if arg in _VALUED_BOOLEANS:
             following = argv[index + 1] if index + 1 < len(argv) else None
             if following is None or following.startswith("-"):
-                out.append(f"{REQUIRE_TELEMETRY}=true")
+                out.append(f"{arg}=true")
                 continue
         out.append(arg)
     return out

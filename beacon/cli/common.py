@@ -9,8 +9,9 @@ from typing import Any, Protocol
 
 from beacon.cli.argv import require_telemetry
 from beacon.cli.render import Reporter, describe_validation
-from beacon.config import CaptureSettings, FinishSettings
+from beacon.config import CaptureSettings, FinishSettings, parse_bool
 from beacon.errors import UsageError
+from beacon.exports.settings import ExportSettings, build_export_settings
 from beacon.paths import ArtifactPaths
 from beacon.rules.settings import rules_settings
 from beacon.run.finish import RunResult
@@ -38,6 +39,7 @@ class CaptureFlags(Protocol):
     no_tool_details: bool
     drain_quiet: str
     drain_max: str
+    fsync: str
 
 
 def capture_settings(flags: CaptureFlags, paths: ArtifactPaths) -> CaptureSettings:
@@ -51,6 +53,7 @@ def capture_settings(flags: CaptureFlags, paths: ArtifactPaths) -> CaptureSettin
         tool_details=not flags.no_tool_details,
         drain_quiet_s=parse_duration(flags.drain_quiet, option="--drain-quiet"),
         drain_max_s=parse_duration(flags.drain_max, option="--drain-max"),
+        fsync=flags.fsync,
     )
 
 
@@ -64,13 +67,55 @@ class FinishFlags(Protocol):
     require_action: list[str]
     redact_env: list[str]
     redact_pattern: list[str]
+    upload: list[str]
+    upload_layout: str | None
+    upload_key: str | None
+    upload_gzip: bool
+    upload_required: str | None
+    upload_sse: str | None
+    upload_sse_kms_key_id: str | None
+    forward: list[str]
+    forward_endpoint: str | None
+    forward_protocol: str | None
+    forward_header: list[str]
     rules: list[str]
     no_rules: bool
     fail_on: str | None
     budget: list[str]
 
 
-def finish_settings(flags: FinishFlags) -> FinishSettings:
+class UploadFlags(Protocol):
+    upload: list[str]
+    upload_layout: str | None
+    upload_key: str | None
+    upload_gzip: bool
+    upload_required: str | None
+    upload_sse: str | None
+    upload_sse_kms_key_id: str | None
+
+
+def export_settings(
+    flags: UploadFlags, environ: Mapping[str, str], forwards: FinishFlags | None = None
+) -> ExportSettings:
+    """Checked before the child runs: a missing bucket is exit 2, not a failure at the end."""
+    required = flags.upload_required
+    return build_export_settings(
+        upload=flags.upload,
+        layout=flags.upload_layout,
+        key_template=flags.upload_key,
+        gzip=flags.upload_gzip,
+        required=True if required is None else parse_bool(required, option="--upload-required"),
+        sse=flags.upload_sse,
+        sse_kms_key_id=flags.upload_sse_kms_key_id,
+        forward=forwards.forward if forwards else [],
+        forward_endpoint=forwards.forward_endpoint if forwards else None,
+        forward_protocol=forwards.forward_protocol if forwards else None,
+        forward_header=forwards.forward_header if forwards else [],
+        environ=environ,
+    )
+
+
+def finish_settings(flags: FinishFlags, environ: Mapping[str, str]) -> FinishSettings:
     redact_pattern = flags.redact_pattern
     for pattern in redact_pattern:
         # Checked before the child runs, not after it has done its work.
@@ -88,15 +133,24 @@ def finish_settings(flags: FinishFlags) -> FinishSettings:
         require_actions=tuple(flags.require_action),
         redact_env=tuple(flags.redact_env),
         redact_patterns=tuple(redact_pattern),
+        exports=export_settings(flags, environ, flags),
         rules=rules_settings(flags.rules, flags.no_rules, flags.fail_on, flags.budget),
     )
 
 
 def report_finish(
-    reporter: Reporter, run: RunResult, *, log_path: Path, require_telemetry: bool
+    reporter: Reporter,
+    run: RunResult,
+    *,
+    log_path: Path,
+    require_telemetry: bool,
+    paths: ArtifactPaths,
+    environ: Mapping[str, str],
 ) -> None:
     validation = run.result.get("validation") or {}
     status = validation.get("status", "unknown")
+    for warning in run.warnings:
+        reporter.warning(warning)
     reporter.status(f"wrote {run.events_written} events to {log_path}")
     details = describe_validation(validation)
     if status == "fail":
@@ -111,7 +165,47 @@ def report_finish(
         count = validation.get("event_count")
         reporter.status(f"validation {status}" + (f" ({count} harness events)" if count else ""))
     report_findings(reporter, run.result)
+    report_exports(reporter, run.result)
+    from beacon.cli.report_flow import publish_run_report
+
+    publish_run_report(
+        reporter, run.report, run.result, environ, log_path=log_path, result_path=paths.result_path
+    )
     reporter.result(run.result)
+
+
+def report_exports(reporter: Reporter, result: Mapping[str, Any]) -> None:
+    """One line per object written (its key) and per forward; failures as errors."""
+    for entry in result.get("uploads") or ():
+        scheme = str(entry.get("destination", "")).split("://")[0]
+        where = f"{scheme}://{entry.get('bucket')}/{entry.get('key')}"
+        if entry.get("status") == "ok":
+            reporter.status(f"uploaded {where} ({entry.get('bytes')} bytes)")
+        else:
+            reporter.error(f"upload failed: {entry.get('error') or where}")
+    for entry in result.get("forwards") or ():
+        status = entry.get("status")
+        target = f"{entry.get('kind')} {entry.get('endpoint') or ''}".strip()
+        if status == "ok":
+            reporter.status(f"forwarded to {target} ({entry.get('requests', 0)} requests)")
+        elif status == "skipped":
+            reporter.status(f"forward {target} skipped: {entry.get('error')}")
+        else:
+            reporter.error(f"forward to {target} failed: {entry.get('error')}")
+
+
+def kept_spool(spool_path: Path) -> str | None:
+    """The raw spool's path when one is left on disk (for the message that must name it)."""
+    return str(spool_path) if spool_path.exists() else None
+
+
+def kept_note(kept: str | None) -> str:
+    if kept is None:
+        return ""
+    return (
+        f"; the raw (unredacted) spool is kept at {kept}: fix the cause, then process it "
+        "with the next `beacon ci exec` or `session stop` in this base dir, or delete it"
+    )
 
 
 def report_findings(reporter: Reporter, result: Mapping[str, Any]) -> None:

@@ -5,7 +5,14 @@ from __future__ import annotations
 import asyncio
 import os
 
-from beacon.cli.common import capture_settings, finish_settings, parse_duration, report_finish
+from beacon.cli.common import (
+    capture_settings,
+    finish_settings,
+    kept_note,
+    kept_spool,
+    parse_duration,
+    report_finish,
+)
 from beacon.cli.options import ExecArgs
 from beacon.cli.render import Reporter
 from beacon.config import resolve_paths
@@ -28,35 +35,47 @@ def _run_exec(args: ExecArgs, early_signals: list[int]) -> int:
     argv = list(args.command)
     if not argv:
         raise UsageError("no command to run", hint="put it after --: beacon ci exec -- CMD ARGS")
-    finish = finish_settings(args)
+    finish = finish_settings(args, environ)
     required = finish.require_telemetry
     paths = resolve_paths(args.base_dir, args.log_path, environ)
     settings = capture_settings(args, paths)
     timeout_s = parse_duration(args.timeout, option="--timeout") if args.timeout else None
-    paths.ensure_dirs()
+    paths.check_writable()
 
     from beacon.run.exec import running_exec
     from beacon.run.state import load_state, session_alive
 
     state = load_state(paths)
+    dead_session = None
     if state is not None and not session_alive(state):
         reporter.warning(
             f"the session in {paths.base_dir} (daemon pid {state.pid}) died without "
-            "`beacon ci session stop`; its spool is set aside, not processed: run "
-            "`beacon ci session stop` before `ci exec` to keep its data"
+            "`beacon ci session stop`; this run sets its spool aside, and "
+            "`beacon ci session stop` processes it"
         )
-        state = None
+        dead_session, state = state, None
     if state is None:
         state = running_exec(paths, environ)
+    child_environ = environ
+    if finish.exports.configured:
+        from beacon.exports.settings import without_credentials
+
+        # The uploader keeps using them (``environ``); the agent never sees them.
+        child_environ = without_credentials(environ)
     if state is not None:
         from beacon.run.exec import join_session
         from beacon.run.finish import RunOutcome, decide_exit_code, result_object
 
+        if finish.exports.configured:
+            reporter.warning(
+                f"this step joins the run {state.session_id}: --upload/--forward apply where "
+                "that run ends (`beacon ci session stop --upload …`), not here"
+            )
         child = asyncio.run(
             join_session(
                 argv,
                 state,
-                environ,
+                child_environ,
                 timeout_s=timeout_s,
                 say=reporter.status,
                 early_signals=early_signals,
@@ -77,6 +96,9 @@ def _run_exec(args: ExecArgs, early_signals: list[int]) -> int:
 
     from beacon.run.exec import capture
     from beacon.run.finish import finish_run, result_object
+    from beacon.run.leftovers import known_tokens, recover_set_aside
+
+    tokens = known_tokens(paths)  # before capture replaces exec.json
 
     mask = None
     if reporter.actions:
@@ -90,7 +112,7 @@ def _run_exec(args: ExecArgs, early_signals: list[int]) -> int:
         capture(
             argv,
             settings,
-            environ,
+            child_environ,
             timeout_s=timeout_s,
             say=reporter.status,
             mask=mask,
@@ -101,21 +123,42 @@ def _run_exec(args: ExecArgs, early_signals: list[int]) -> int:
     if captured.child.timed_out:
         child_code = int(ExitCode.TIMEOUT)
     try:
+        recovered = recover_set_aside(
+            paths,
+            harnesses=settings.harnesses,
+            settings=finish,
+            environ=environ,
+            tokens=tokens,
+            leave=({dead_session.session_id: "`beacon ci session stop`"} if dead_session else None),
+            defer=captured.outcome.cancelled_by is not None,
+        )
         run = finish_run(
             paths=paths,
             outcome=captured.outcome,
             harnesses=settings.harnesses,
             settings=finish,
             environ=environ,
+            switches=settings.switches,
+            recovered=recovered,
         )
     except Exception as exc:
         # The child ran; a failure while processing must not hide its exit code.
         failed = exc.exit_code if isinstance(exc, BeaconError) else ExitCode.BEACON_FAILED
         code = child_code or int(failed)
-        reporter.error(f"could not process the captured telemetry: {exc}")
         result = result_object(outcome=captured.outcome, exit_code=code, validation=None)
         result["error"] = str(exc)
+        kept = kept_spool(paths.spool_path)
+        reporter.error(f"could not process the captured telemetry: {exc}{kept_note(kept)}")
+        if kept is not None:
+            result["spool_path"] = kept
         reporter.result(result)
         return code
-    report_finish(reporter, run, log_path=paths.log_path, require_telemetry=required)
+    report_finish(
+        reporter,
+        run,
+        log_path=paths.log_path,
+        require_telemetry=required,
+        paths=paths,
+        environ=environ,
+    )
     return run.exit_code

@@ -28,8 +28,12 @@ Kind = Literal["flag", "value", "multi", "path", "int"]
 #: Field metadata keys.
 OPTION = "beacon.option"
 ARGUMENT = "beacon.argument"
+ARGUMENT_METAVAR = "beacon.argument.metavar"
+#: The metavar of ``ci exec``'s wrapped command, which follows ``--``.
+COMMAND_METAVAR = "CMD"
 
 REQUIRE_TELEMETRY = "--require-telemetry"
+UPLOAD_REQUIRED = "--upload-required"
 
 
 @dataclass(frozen=True)
@@ -62,9 +66,9 @@ def opt(option: Option, default: Any = None) -> Any:
     return field(default=default, metadata={OPTION: option})
 
 
-def argument(help_text: str) -> Any:
-    """The positional command (``ci exec -- CMD ARGS``)."""
-    return field(default_factory=list, metadata={ARGUMENT: help_text})
+def argument(help_text: str, metavar: str = COMMAND_METAVAR) -> Any:
+    """The positional words: ``ci exec -- CMD ARGS``, or ``fleet sql QUERY``."""
+    return field(default_factory=list, metadata={ARGUMENT: help_text, ARGUMENT_METAVAR: metavar})
 
 
 # Paths and output, shared.
@@ -95,7 +99,7 @@ RECEIVERS = Option(
 HARNESS = Option(
     ("--harness",),
     "multi",
-    "claude (default; alias claude_code), otel, or a comma list (repeatable).",
+    "claude (default), codex, gemini, otel, or a comma list (repeatable).",
     "HARNESS",
 )
 NO_TRACES = Option(("--no-traces",), "flag", "Do not ask the agent for spans.")
@@ -110,6 +114,14 @@ DRAIN_QUIET = Option(
     "DURATION",
 )
 DRAIN_MAX = Option(("--drain-max",), "value", "Longest drain (e.g. 5, 5s).", "DURATION")
+FSYNC = Option(
+    ("--fsync",),
+    "value",
+    "When acknowledged telemetry is forced to disk: always, batch (at most every 100 ms, "
+    "default) or off. A crashed process loses nothing acknowledged in any mode; this is "
+    "about a crashed host.",
+    "MODE",
+)
 
 # Finish: the pipeline and the exit code.
 REQUIRE_TELEMETRY_OPT = Option(
@@ -139,6 +151,52 @@ REDACT_PATTERN = Option(
     ("--redact-pattern",), "multi", "Redact matches of this regex (repeatable).", "REGEX"
 )
 
+# Exports: uploads and forwards (beacon.exports, docs/exports.md).
+UPLOAD = Option(
+    ("--upload",),
+    "multi",
+    "s3, gcs (bucket from BEACON_CI_S3_BUCKET / BEACON_CI_GCS_BUCKET), s3://BUCKET/PREFIX "
+    "or gs://BUCKET/PREFIX; repeatable or a comma list.",
+    "DEST",
+)
+UPLOAD_LAYOUT = Option(
+    ("--upload-layout",), "value", "default or hive (dt=/provider=/repo=/run= keys).", "LAYOUT"
+)
+UPLOAD_KEY = Option(
+    ("--upload-key",),
+    "value",
+    "Key template: {prefix} {provider} {owner} {repo} {run_id} {run_attempt} {job} "
+    "{session_id} {date} {file}.",
+    "TEMPLATE",
+)
+UPLOAD_GZIP = Option(
+    ("--upload-gzip",), "flag", "Upload runtime.jsonl.gz (Content-Encoding: gzip)."
+)
+UPLOAD_REQUIRED_OPT = Option(
+    (UPLOAD_REQUIRED,),
+    "value",
+    "true (default) or false: exit 4 when an upload or forward fails. Alone, it means true.",
+    "BOOL",
+)
+UPLOAD_SSE = Option(
+    ("--upload-sse",), "value", "S3 server-side encryption: AES256 or aws:kms.", "SSE"
+)
+UPLOAD_SSE_KMS_KEY_ID = Option(
+    ("--upload-sse-kms-key-id",), "value", "The KMS key for --upload-sse aws:kms.", "KEY"
+)
+FORWARD = Option(
+    ("--forward",),
+    "multi",
+    "otlp, original (the job's own OTLP destination), splunk or falcon (repeatable).",
+    "KIND",
+)
+FORWARD_ENDPOINT = Option(("--forward-endpoint",), "value", "The URL to forward to.", "URL")
+FORWARD_PROTOCOL = Option(
+    ("--forward-protocol",), "value", "grpc or http/protobuf (default).", "PROTOCOL"
+)
+FORWARD_HEADER = Option(
+    ("--forward-header",), "multi", "A header NAME=VALUE for forwards (repeatable).", "HEADER"
+)
 # Rules: detection rules, budgets and the policy gate (docs/rules.md).
 RULES = Option(
     ("--rules",),
@@ -192,6 +250,7 @@ class ExecArgs:
     )
     drain_quiet: str = opt(DRAIN_QUIET, "0.2")
     drain_max: str = opt(DRAIN_MAX, "5")
+    fsync: str = opt(FSYNC, "batch")
     require_telemetry: str | None = opt(REQUIRE_TELEMETRY_OPT)
     no_require_telemetry: bool = opt(NO_REQUIRE_TELEMETRY)
     keep_spool: bool = opt(KEEP_SPOOL)
@@ -199,6 +258,17 @@ class ExecArgs:
     require_action: list[str] = opt(REQUIRE_ACTION)
     redact_env: list[str] = opt(REDACT_ENV)
     redact_pattern: list[str] = opt(REDACT_PATTERN)
+    upload: list[str] = opt(UPLOAD)
+    upload_layout: str | None = opt(UPLOAD_LAYOUT)
+    upload_key: str | None = opt(UPLOAD_KEY)
+    upload_gzip: bool = opt(UPLOAD_GZIP)
+    upload_required: str | None = opt(UPLOAD_REQUIRED_OPT)
+    upload_sse: str | None = opt(UPLOAD_SSE)
+    upload_sse_kms_key_id: str | None = opt(UPLOAD_SSE_KMS_KEY_ID)
+    forward: list[str] = opt(FORWARD)
+    forward_endpoint: str | None = opt(FORWARD_ENDPOINT)
+    forward_protocol: str | None = opt(FORWARD_PROTOCOL)
+    forward_header: list[str] = opt(FORWARD_HEADER)
     rules: list[str] = opt(RULES)
     no_rules: bool = opt(NO_RULES)
     fail_on: str | None = opt(FAIL_ON)
@@ -230,6 +300,7 @@ class StartArgs:
     )
     drain_quiet: str = opt(DRAIN_QUIET, "0.2")
     drain_max: str = opt(DRAIN_MAX, "5")
+    fsync: str = opt(FSYNC, "batch")
     reuse: bool = opt(
         Option(("--reuse",), "flag", "Succeed with the running session instead of failing.")
     )
@@ -250,10 +321,46 @@ class StopArgs:
     require_action: list[str] = opt(REQUIRE_ACTION)
     redact_env: list[str] = opt(REDACT_ENV)
     redact_pattern: list[str] = opt(REDACT_PATTERN)
+    upload: list[str] = opt(UPLOAD)
+    upload_layout: str | None = opt(UPLOAD_LAYOUT)
+    upload_key: str | None = opt(UPLOAD_KEY)
+    upload_gzip: bool = opt(UPLOAD_GZIP)
+    upload_required: str | None = opt(UPLOAD_REQUIRED_OPT)
+    upload_sse: str | None = opt(UPLOAD_SSE)
+    upload_sse_kms_key_id: str | None = opt(UPLOAD_SSE_KMS_KEY_ID)
+    forward: list[str] = opt(FORWARD)
+    forward_endpoint: str | None = opt(FORWARD_ENDPOINT)
+    forward_protocol: str | None = opt(FORWARD_PROTOCOL)
+    forward_header: list[str] = opt(FORWARD_HEADER)
     rules: list[str] = opt(RULES)
     no_rules: bool = opt(NO_RULES)
     fail_on: str | None = opt(FAIL_ON)
     budget: list[str] = opt(BUDGET)
+    json_output: bool = opt(JSON_OUTPUT)
+    quiet: bool = opt(QUIET)
+
+
+@dataclass
+class UploadArgs:
+    """``ci upload``."""
+
+    base_dir: Path | None = opt(BASE_DIR)
+    log_path: Path | None = opt(LOG_PATH)
+    session_id: str | None = opt(
+        Option(
+            ("--session-id",),
+            "value",
+            "The run to upload [default: the one in <base-dir>/result.json].",
+            "ID",
+        )
+    )
+    upload: list[str] = opt(UPLOAD)
+    upload_layout: str | None = opt(UPLOAD_LAYOUT)
+    upload_key: str | None = opt(UPLOAD_KEY)
+    upload_gzip: bool = opt(UPLOAD_GZIP)
+    upload_required: str | None = opt(UPLOAD_REQUIRED_OPT)
+    upload_sse: str | None = opt(UPLOAD_SSE)
+    upload_sse_kms_key_id: str | None = opt(UPLOAD_SSE_KMS_KEY_ID)
     json_output: bool = opt(JSON_OUTPUT)
     quiet: bool = opt(QUIET)
 
@@ -319,6 +426,110 @@ class RulesLintArgs:
     command: list[str] = argument("Rule files or directories ('builtin': beacon's pack).")
 
 
+@dataclass
+class ReportArgs:
+    """``ci report``."""
+
+    base_dir: Path | None = opt(BASE_DIR)
+    log_path: Path | None = opt(LOG_PATH)
+    session_id: str | None = opt(
+        Option(
+            ("--session-id",),
+            "value",
+            "The beacon run to report (default: the most recent run in the log).",
+            "ID",
+        )
+    )
+    fmt: str = opt(
+        Option(("--format",), "value", "text (default), markdown, json or html.", "FORMAT"),
+        "text",
+    )
+    output: Path | None = opt(
+        Option(("--output",), "path", "Write the report to this file instead of stdout.", "FILE")
+    )
+
+
+FLEET_SOURCE = Option(
+    ("--source",),
+    "value",
+    "s3://bucket/prefix, gs://bucket/prefix, or a local directory of downloaded runs.",
+    "SRC",
+)
+FLEET_CACHE_DIR = Option(
+    ("--cache-dir",),
+    "path",
+    "Where remote objects are cached (default: $BEACON_FLEET_CACHE, else ~/.cache/beacon/fleet).",
+    "DIR",
+)
+FLEET_OUTPUT = Option(("--output",), "path", "Write to this file instead of stdout.", "FILE")
+
+
+@dataclass
+class FleetReportArgs:
+    """``fleet report``."""
+
+    source: str | None = opt(FLEET_SOURCE)
+    since: str | None = opt(
+        Option(("--since",), "value", "First day of runs to include.", "YYYY-MM-DD")
+    )
+    until: str | None = opt(
+        Option(("--until",), "value", "Last day of runs to include.", "YYYY-MM-DD")
+    )
+    repo: str | None = opt(Option(("--repo",), "value", "Only this repository.", "OWNER/NAME"))
+    workflow: str | None = opt(Option(("--workflow",), "value", "Only this workflow.", "NAME"))
+    provider: str | None = opt(
+        Option(("--provider",), "value", "Only this CI provider (github_actions, ...).", "NAME")
+    )
+    harness: str | None = opt(
+        Option(("--harness",), "value", "Only runs of this harness (claude_code, ...).", "NAME")
+    )
+    model: str | None = opt(
+        Option(("--model",), "value", "Only runs that used this model.", "NAME")
+    )
+    fmt: str = opt(
+        Option(
+            ("--format",), "value", "text, markdown, json, html or csv (one row per run).", "FORMAT"
+        ),
+        "text",
+    )
+    output: Path | None = opt(FLEET_OUTPUT)
+    cache_dir: Path | None = opt(FLEET_CACHE_DIR)
+
+
+@dataclass
+class FleetSqlArgs:
+    """``fleet sql``."""
+
+    command: list[str] = argument(
+        "SQL over the views `events` and `runs` (docs/fleet.md lists their columns).", "QUERY"
+    )
+    source: str | None = opt(FLEET_SOURCE)
+    fmt: str = opt(
+        Option(("--format",), "value", "table, json (one object per row) or csv.", "FORMAT"),
+        "table",
+    )
+    output: Path | None = opt(FLEET_OUTPUT)
+    cache_dir: Path | None = opt(FLEET_CACHE_DIR)
+
+
+@dataclass
+class FleetDdlArgs:
+    """``fleet ddl``."""
+
+    engine: str = opt(Option(("--engine",), "value", "athena or bigquery.", "ENGINE"), "athena")
+    layout: str = opt(
+        Option(("--layout",), "value", "The upload layout: default or hive.", "LAYOUT"), "default"
+    )
+    location: str | None = opt(
+        Option(
+            ("--location",),
+            "value",
+            "Where the runs are: s3://bucket/prefix (Athena), gs://bucket/prefix (BigQuery).",
+            "URL",
+        )
+    )
+
+
 @dataclass(frozen=True)
 class CommandSpec:
     """One command: where it sits, what it parses into, what runs it, its help.
@@ -353,13 +564,25 @@ class CommandSpec:
                 return str(f.metadata[ARGUMENT])
         return None
 
+    def argument_metavar(self) -> str:
+        for f in fields(self.args):
+            if ARGUMENT in f.metadata:
+                return str(f.metadata.get(ARGUMENT_METAVAR, COMMAND_METAVAR))
+        return COMMAND_METAVAR
+
+    @property
+    def wraps_command(self) -> bool:
+        """Its positional words are a command to run, after ``--``."""
+        return self.takes_command and self.argument_metavar() == COMMAND_METAVAR
+
 
 EXEC_HELP = """Run CMD with its telemetry captured, then write and validate runtime.jsonl.
 
 Exit code: the command's own when non-zero (128+N when killed by signal N);
 124 when --timeout expired; else 7 when a rule finding is at or above
---fail-on; else 3 when validation failed and telemetry is required; 5 when
-beacon itself failed; 0 otherwise."""
+--fail-on; else 3 when validation failed and telemetry is required; 4 when an
+--upload or --forward failed (unless --upload-required=false); 5 when beacon
+itself failed; 0 otherwise."""
 
 VALIDATE_HELP = """Validate runtime.jsonl: it parses, matches the runtime schema 1.0, and holds
 enough events of this run (see docs/validation.md).
@@ -372,11 +595,21 @@ SCAN_HELP = """Evaluate detection rules and budgets over one run of runtime.json
 Exit code: 7 when a finding is at or above --fail-on, 2 on bad usage or a bad
 rule file, 0 otherwise."""
 
+REPORT_HELP = """Report what the agent did in one run: duration, verdict, cost and tokens
+per model, API requests, tools, commands, files, approvals, prompts, redactions and
+findings (see docs/report.md). Reads runtime.jsonl and the result.json beside it.
+
+Markdown on GitHub Actions (GITHUB_STEP_SUMMARY set, no --output) is appended to
+the job summary; the step outputs go to GITHUB_OUTPUT when it is set.
+
+Exit code: 0 when the report was made, 2 on bad usage or a log without a run."""
+
 #: Command groups and their help.
 GROUPS: dict[tuple[str, ...], str] = {
     ("ci",): "Commands for CI jobs.",
     ("rules",): "Detection rules: run their embedded tests, lint them (docs/rules.md).",
     ("ci", "session"): "A collector that outlives one step: start, run steps, stop.",
+    ("fleet",): "Reports and SQL over many runs' uploaded logs (DuckDB).",
 }
 
 COMMANDS: tuple[CommandSpec, ...] = (
@@ -408,6 +641,12 @@ COMMANDS: tuple[CommandSpec, ...] = (
         aliases=(("ci", "finish"),),
     ),
     CommandSpec(
+        ("ci", "upload"),
+        UploadArgs,
+        "beacon.cli.session_flow:run_upload",
+        "Upload a finished run (its runtime.jsonl lines, report and result.json) to S3 or GCS.",
+    ),
+    CommandSpec(
         ("ci", "validate"), ValidateArgs, "beacon.cli.validate_flow:run_validate", VALIDATE_HELP
     ),
     CommandSpec(("ci", "scan"), ScanArgs, "beacon.cli.rules_flow:run_scan", SCAN_HELP),
@@ -423,6 +662,25 @@ COMMANDS: tuple[CommandSpec, ...] = (
         RulesLintArgs,
         "beacon.cli.rules_flow:run_rules_lint",
         "Check rule files: YAML, known fields, CEL, windows, ids. Exit 2 when one is bad.",
+    ),
+    CommandSpec(("ci", "report"), ReportArgs, "beacon.cli.report_flow:run_report", REPORT_HELP),
+    CommandSpec(
+        ("fleet", "report"),
+        FleetReportArgs,
+        "beacon.cli.fleet_flow:run_report",
+        "Runs, cost, tokens, failures, findings, commands and files across many runs.",
+    ),
+    CommandSpec(
+        ("fleet", "sql"),
+        FleetSqlArgs,
+        "beacon.cli.fleet_flow:run_sql",
+        "Run SQL over the fleet's views `events` and `runs`.",
+    ),
+    CommandSpec(
+        ("fleet", "ddl"),
+        FleetDdlArgs,
+        "beacon.cli.fleet_flow:run_ddl",
+        "Print the Athena or BigQuery table definition for uploaded runs.",
     ),
 )
 

@@ -27,7 +27,10 @@ def _default(option: Option, default: object) -> str:
 
 
 def _usage(spec: CommandSpec, path: tuple[str, ...]) -> str:
-    tail = " -- CMD [ARGS...]" if spec.takes_command else ""
+    if spec.wraps_command:
+        tail = " -- CMD [ARGS...]"
+    else:
+        tail = f" {spec.argument_metavar()}" if spec.takes_command else ""
     return f"beacon {' '.join(path)} [OPTIONS]{tail}"
 
 
@@ -39,7 +42,8 @@ def _command(spec: CommandSpec) -> list[str]:
         lines += [html.escape(" ".join(paragraph.split()), quote=False), ""]
     argument = spec.argument_help()
     if argument:
-        lines += [f"`CMD [ARGS...]`: {_cell(argument)}", ""]
+        words = "CMD [ARGS...]" if spec.wraps_command else spec.argument_metavar()
+        lines += [f"`{words}`: {_cell(argument)}", ""]
     lines += ["| Option | Value | Default | Description |", "|---|---|---|---|"]
     for _, option, default in spec.options():
         names = ", ".join(f"`{name}`" for name in option.names)

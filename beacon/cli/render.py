@@ -33,6 +33,11 @@ class Reporter:
         if not self.quiet:
             self._line(self.err, f"beacon: {message}")
 
+    def block(self, text: str) -> None:
+        """A few lines for humans (the run report's short form), on stderr."""
+        if not self.quiet:
+            self._line(self.err, text)
+
     def warning(self, message: str) -> None:
         self._line(self.err, f"beacon: warning: {message}")
         if self.actions:

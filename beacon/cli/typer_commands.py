@@ -78,7 +78,8 @@ def command_function(spec: CommandSpec) -> Callable[..., None]:
                 "command",
                 inspect.Parameter.KEYWORD_ONLY,
                 annotation=Annotated[
-                    list[str] | None, typer.Argument(help=argument_help, metavar="CMD")
+                    list[str] | None,
+                    typer.Argument(help=argument_help, metavar=spec.argument_metavar()),
                 ],
                 default=None,
             )
@@ -110,7 +111,7 @@ def register_all() -> None:
                 cls=_Command,
                 help=help_text,
                 context_settings=settings,
-                options_metavar="[OPTIONS] --" if spec.takes_command else "[OPTIONS]",
+                options_metavar="[OPTIONS] --" if spec.wraps_command else "[OPTIONS]",
             )(function)
 
 

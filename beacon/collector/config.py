@@ -9,9 +9,14 @@ from pathlib import Path
 from typing import Final
 
 from beacon.errors import UsageError
+from beacon.spool import FSYNC_MODES, FsyncMode
 
 RECEIVERS: Final = frozenset({"http", "grpc"})
 DEFAULT_MAX_BYTES: Final = 64 * 1024 * 1024
+#: The longest an HTTP request body may take to arrive, from its first read.
+#: Generous for any real client on loopback (64 MiB takes well under a second),
+#: short enough that a client trickling bytes cannot hold an export open for long.
+DEFAULT_BODY_TIMEOUT_S: Final = 30.0
 
 
 @dataclass(frozen=True)
@@ -29,6 +34,8 @@ class CollectorConfig:
     token: str | None = None
     max_body_bytes: int = DEFAULT_MAX_BYTES
     grpc_max_receive_bytes: int = DEFAULT_MAX_BYTES
+    #: Longest time an OTLP/HTTP body may take to arrive (408 after it).
+    body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S
     otelcol_path: Path | None = None
     session_id: str | None = None
     #: Listening sockets bound by the caller for the HTTP app (``ci exec`` binds
@@ -40,9 +47,13 @@ class CollectorConfig:
     #: (``gctune.tune_gc_for_serving``: +40-60 % http/json throughput under
     #: load). Process-wide: for beacon's own daemon/exec processes only.
     tune_gc: bool = False
+    #: When acknowledged spool lines are forced to disk (``beacon.spool.FsyncMode``).
+    fsync: FsyncMode = "batch"
 
     def validate(self) -> None:
         """Raise ``UsageError`` on settings that cannot work (before binding anything)."""
+        if self.fsync not in FSYNC_MODES:
+            raise UsageError(f"--fsync must be one of {', '.join(FSYNC_MODES)}, got {self.fsync!r}")
         unknown = set(self.receivers) - RECEIVERS
         if unknown:
             raise UsageError(

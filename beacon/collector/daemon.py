@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import os
 import socket
 import time
 import uuid
@@ -37,7 +38,7 @@ from beacon.collector.stats import Stats
 from beacon.errors import StartupError
 from beacon.gctune import tune_gc_for_serving
 from beacon.otlp.records import AttributeValue, lifecycle_request
-from beacon.sockets import bind_listener
+from beacon.sockets import LISTEN_BACKLOG, bind_listener
 from beacon.spool import SpoolWriter
 
 if TYPE_CHECKING:
@@ -50,6 +51,16 @@ _EPHEMERAL_ATTEMPTS: Final = 5
 #: asyncio takes ~3 (accept callback, transport task, connection_made) to turn an
 #: accepted socket into a connection the count sees.
 _SETTLE_ITERATIONS: Final = 4
+#: What aiohttp's own shutdown gives a request still running once beacon's drain
+#: is over (nothing in flight, or the grace spent): only a request that started
+#: on a kept-alive connection in that last moment. Cut, it gets no answer and is
+#: retried, never acknowledged and lost.
+_HANDLER_SHUTDOWN_S: Final = 0.5
+#: How long aiohttp keeps reading (and dropping) the unread rest of a body it
+#: refused before it closes the connection (its default: 10 s). Long enough for
+#: any loopback client to finish sending, so it reads the refusal instead of a
+#: reset; short enough that a client trickling bytes is cut soon after its 408.
+_LINGERING_S: Final = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,9 +113,10 @@ class Collector:
         self.session_id = config.session_id or uuid.uuid4().hex
         self.shutdown_requested = asyncio.Event()
         self._stats = Stats()
-        self._spool = SpoolWriter(config.spool_path)
+        self._spool = SpoolWriter(config.spool_path, config.fsync)
         self._handler = ExportHandler(self._spool, self._stats, config.token)
         self._runner: web.AppRunner | None = None
+        self._http_servers: list[asyncio.Server] = []
         self._connections = ConnectionCount(self._stats.notify)
         self._http_listeners: list[socket.socket] = []
         self._grpc_server: grpc.aio.Server | None = None
@@ -112,6 +124,8 @@ class Collector:
         self._grpc_port: int | None = None
         self._started_wall: float | None = None
         self._started_mono: float | None = None
+        #: Control routes of the process that runs the collector (added before start).
+        self._extra_routes: list[tuple[str, str, Any]] = []
         self._ready = False
         self._stop_task: asyncio.Task[None] | None = None
 
@@ -143,24 +157,37 @@ class Collector:
         app = build_app(
             handler=self._handler,
             max_body_bytes=self.config.max_body_bytes,
+            body_timeout_s=self.config.body_timeout_s,
             otlp="http" in self.config.receivers,
             token=self.config.token,
             status=self.status,
             shutdown=self.shutdown_requested,
         )
+        for method, path, route_handler in self._extra_routes:
+            app.router.add_route(method, path, route_handler)
         # auto_decompress=False: otlp_http decompresses with a size bound itself.
-        runner = web.AppRunner(app, access_log=None, auto_decompress=False)
+        runner = web.AppRunner(
+            app,
+            access_log=None,
+            auto_decompress=False,
+            shutdown_timeout=_HANDLER_SHUTDOWN_S,
+            lingering_time=_LINGERING_S,
+        )
         await runner.setup()
         self._runner = runner
         assert runner.server is not None
-        self._connections.attach(runner.server)
         socks = list(self.config.http_sockets) or _bind_all(
             self.config.hosts, self.config.http_port
         )
         self._http_listeners = socks
+        # aiohttp's web.Server is a protocol factory for loop.create_server (its
+        # documented low-level use); serving it here lets beacon count connections.
+        factory = self._connections.factory(runner.server)
+        loop = asyncio.get_running_loop()
         try:
             for sock in socks:
-                await web.SockSite(runner, sock).start()
+                server = await loop.create_server(factory, sock=sock, backlog=LISTEN_BACKLOG)
+                self._http_servers.append(server)
         except BaseException:
             for sock in socks:
                 sock.close()
@@ -259,14 +286,14 @@ class Collector:
         if server is not None:
             # Refuses new RPCs at once; in-flight ones get ``grace`` seconds.
             grpc_stop = asyncio.ensure_future(server.stop(grace=grace))
-        if runner is not None:
-            for site in list(runner.sites):
-                await site.stop()
+        servers, self._http_servers = self._http_servers, []
+        for http_server in servers:
+            http_server.close()  # the listeners only; open connections go on
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._until_idle(), timeout=max(deadline - loop.time(), 0))
         if runner is not None:
-            # The public knob for this exists only at construction time.
-            runner._shutdown_timeout = max(deadline - loop.time(), 0.1)
+            # Closes idle keep-alive connections; a request still running gets
+            # _HANDLER_SHUTDOWN_S more.
             with contextlib.suppress(Exception):
                 await runner.cleanup()
         if grpc_stop is not None:
@@ -298,14 +325,32 @@ class Collector:
         return f"http://{_url_host(self.config.host)}:{self._http_port}{STATUS_PATH}"
 
     @property
+    def spool_syncs(self) -> int:
+        """fdatasync calls the spool made so far (``--fsync`` batch/always)."""
+        return self._spool.syncs
+
+    @property
     def ready(self) -> bool:
         return self._ready
+
+    def add_control_route(self, method: str, path: str, route_handler: Any) -> None:
+        """Serve one more route on the HTTP app (its handler does its own auth).
+
+        For the session daemon's secrets channel (``beacon.run.secrets``): the
+        collector itself knows nothing about it. Call before ``start``.
+        """
+        if self._runner is not None:
+            raise StartupError("control routes must be added before the collector starts")
+        self._extra_routes.append((method, path, route_handler))
 
     def status(self) -> dict[str, Any]:
         started = self._started_wall
         mono = self._started_mono
         return {
             "ready": self._ready,
+            # Who answers: stop confirms the daemon's identity before it signals a pid.
+            "pid": os.getpid(),
+            "session_id": self.config.session_id,
             **self._stats.snapshot(),
             "http_connections": self._connections.open,
             "started_at": None if started is None else utc_iso(started),

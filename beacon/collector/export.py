@@ -45,6 +45,8 @@ class Outcome(enum.Enum):
     UNAUTHENTICATED = "unauthenticated"
     #: HTTP only: a Content-Type or Content-Encoding the receiver does not speak.
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+    #: HTTP only: the body did not arrive within the body-read timeout.
+    TIMED_OUT = "timed_out"
 
 
 HTTP_STATUS: Final[dict[Outcome, int]] = {
@@ -55,6 +57,7 @@ HTTP_STATUS: Final[dict[Outcome, int]] = {
     Outcome.UNAVAILABLE: 503,
     Outcome.UNAUTHENTICATED: 401,
     Outcome.UNSUPPORTED_MEDIA_TYPE: 415,
+    Outcome.TIMED_OUT: 408,
 }
 
 #: google.rpc.Code numbers, used in the Status bodies of HTTP error responses.
@@ -66,6 +69,7 @@ RPC_CODE: Final[dict[Outcome, int]] = {
     Outcome.UNAVAILABLE: 14,  # UNAVAILABLE
     Outcome.UNAUTHENTICATED: 16,  # UNAUTHENTICATED
     Outcome.UNSUPPORTED_MEDIA_TYPE: 3,  # INVALID_ARGUMENT
+    Outcome.TIMED_OUT: 4,  # DEADLINE_EXCEEDED
 }
 
 

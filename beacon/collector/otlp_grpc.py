@@ -34,6 +34,7 @@ GRPC_CODE: Final[dict[Outcome, grpc.StatusCode]] = {
     Outcome.UNAVAILABLE: grpc.StatusCode.UNAVAILABLE,
     Outcome.UNAUTHENTICATED: grpc.StatusCode.UNAUTHENTICATED,
     Outcome.UNSUPPORTED_MEDIA_TYPE: grpc.StatusCode.INVALID_ARGUMENT,
+    Outcome.TIMED_OUT: grpc.StatusCode.DEADLINE_EXCEEDED,
 }
 
 

@@ -6,7 +6,9 @@ enabled), ``GET /beacon/status`` and ``POST /beacon/shutdown`` (always).
 The body is read as a stream and decompressed here, not by aiohttp
 (``auto_decompress=False``): the size limit applies to the *decompressed*
 bytes and the decompressor never produces more than limit+1 bytes, so a gzip
-bomb costs a bounded amount of memory and CPU and ends in 413.
+bomb costs a bounded amount of memory and CPU and ends in 413. Reading the
+body is bounded in time too (``body_timeout_s``, 408): a client trickling
+bytes cannot hold an export, and the drain waiting for it, open for long.
 """
 
 from __future__ import annotations
@@ -141,25 +143,33 @@ def _encoding_of(request: web.Request) -> Encoding | None:
     return _ENCODING_OF_TYPE.get(request.content_type.strip().lower())
 
 
-def _error_response(result: ExportResult, encoding: Encoding | None) -> web.Response:
+def _error_response(
+    result: ExportResult, encoding: Encoding | None, *, close: bool = False
+) -> web.Response:
     encoding = encoding or "json"
     headers = {}
     if result.retry_after_s is not None:
         headers["Retry-After"] = str(result.retry_after_s)
-    return web.Response(
+    response = web.Response(
         status=HTTP_STATUS[result.outcome],
         body=status_body(result, encoding),
         content_type=PROTOBUF_CONTENT_TYPE if encoding == "protobuf" else JSON_CONTENT_TYPE,
         headers=headers,
     )
+    if close:
+        # Connection: close; aiohttp drops the unread rest for at most its
+        # lingering time (collector/daemon.py: _LINGERING_S), then closes.
+        response.force_close()
+    return response
 
 
 class OtlpHttpRoutes:
     """The ``/v1/<signal>`` handlers: auth, content negotiation, bounded body, one export call."""
 
-    def __init__(self, handler: ExportHandler, max_body_bytes: int) -> None:
+    def __init__(self, handler: ExportHandler, max_body_bytes: int, body_timeout_s: float) -> None:
         self._handler = handler
         self._max_body_bytes = max_body_bytes
+        self._body_timeout_s = body_timeout_s
 
     def make(self, signal: str) -> Callable[[web.Request], Any]:
         async def export(request: web.Request) -> web.Response:
@@ -183,9 +193,15 @@ class OtlpHttpRoutes:
             )
             return _error_response(result, None)
         try:
-            body = await read_body(request, self._max_body_bytes)
+            async with asyncio.timeout(self._body_timeout_s):
+                body = await read_body(request, self._max_body_bytes)
         except BodyRefused as exc:
             return _error_response(self._handler.reject(signal, exc.outcome, exc.message), encoding)
+        except TimeoutError:
+            message = f"the request body did not arrive within {self._body_timeout_s:g} s"
+            result = self._handler.reject(signal, Outcome.TIMED_OUT, message)
+            # The rest of the body may still be on its way: do not read it.
+            return _error_response(result, encoding, close=True)
         result = await self._handler.export_body(signal, body, encoding)
         if not result.ok:
             return _error_response(result, encoding)
@@ -231,6 +247,7 @@ def build_app(
     *,
     handler: ExportHandler,
     max_body_bytes: int,
+    body_timeout_s: float = 30.0,
     otlp: bool,
     token: str | None,
     status: Callable[[], dict[str, Any]],
@@ -239,7 +256,7 @@ def build_app(
     """The collector's aiohttp app; OTLP routes only when ``otlp`` is true."""
     app = web.Application()
     if otlp:
-        routes = OtlpHttpRoutes(handler, max_body_bytes)
+        routes = OtlpHttpRoutes(handler, max_body_bytes, body_timeout_s)
         for signal in SIGNALS:
             app.router.add_post(f"/v1/{signal}", routes.make(signal))
     control = ControlRoutes(token, status, shutdown)

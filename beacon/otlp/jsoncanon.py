@@ -62,11 +62,20 @@ class _Bad(Exception):
 # Each mirrors json_format's conversion of the same type (see the module docstring).
 
 
+def _not_a(kind: str, value: Any) -> str:
+    """An error message naming what the value is, never the value: answers must not echo it."""
+    article = "an" if kind[0] in "aeiou" else "a"
+    what = (
+        f"a string of {len(value)} characters" if isinstance(value, str) else type(value).__name__
+    )
+    return f"not {article} {kind}: {what}"
+
+
 def _integer(value: Any) -> int:
     if isinstance(value, float) and not value.is_integer():
-        raise _Bad(f"not an integer: {value!r}")
+        raise _Bad("not an integer: a fraction")
     if isinstance(value, str) and " " in value:
-        raise _Bad(f"not an integer: {value[:40]!r}")
+        raise _Bad(_not_a("integer", value))
     if isinstance(value, bool):
         raise _Bad(f"a boolean is not an integer: {value}")
     try:
@@ -74,7 +83,7 @@ def _integer(value: Any) -> int:
     except ValueError:
         number = float(value)
         if not number.is_integer():
-            raise _Bad(f"not an integer: {value[:40]!r}") from None
+            raise _Bad(_not_a("integer", value)) from None
         return int(number)
 
 
@@ -82,7 +91,7 @@ def _bounded(low: int, high: int) -> Callable[[Any], int]:
     def convert(value: Any) -> int:
         n = value if type(value) is int else _integer(value)
         if not low <= n <= high:
-            raise _Bad(f"integer out of range: {n}")
+            raise _Bad(f"integer out of range [{low}, {high}]")
         return n
 
     return convert
@@ -98,7 +107,7 @@ def _floating(value: Any) -> float:
     try:
         return float(value)
     except ValueError:
-        raise _Bad(f"not a number: {str(value)[:40]!r}") from None
+        raise _Bad(_not_a("number", value)) from None
 
 
 def _render_double(x: float) -> float | str:
@@ -120,7 +129,7 @@ def _hex_id(value: Any, size: int, name: str) -> bytes:
     try:
         raw = binascii.unhexlify(value)
     except (binascii.Error, ValueError):
-        raise _Bad(f"{name} is not hex: {value[:40]!r}") from None
+        raise _Bad(f"{name} is not hex ({len(value)} characters)") from None
     if len(raw) != size:
         raise _Bad(f"{name} must be {size} bytes ({2 * size} hex digits)")
     return raw
@@ -277,7 +286,7 @@ def _message(spec: _Message, js: Any, depth: int) -> dict[str, Any]:
         field = by_key.get(name)
         if field is None:
             if name[:1] == "[" and _EXTENSION_KEY.match(name):
-                raise _Bad(f"{spec.name} has no extensions ({name!r})")
+                raise _Bad(f"{spec.name} has no extensions (a key in [brackets])")
             continue
         key = field.key
         if value is None:
@@ -296,7 +305,9 @@ def _message(spec: _Message, js: Any, depth: int) -> dict[str, Any]:
         except _Bad as exc:
             raise _Bad(f"{key}: {exc}") from None
         except (ValueError, TypeError, OverflowError) as exc:
-            raise _Bad(f"{key}: {exc}") from None
+            # Not str(exc): Python's messages quote the value, and an error
+            # answer must never carry the payload back (docs/security.md).
+            raise _Bad(f"{key}: not a valid value ({type(exc).__name__})") from None
         if rendered is _IGNORE:
             continue
         if rendered is _DEFAULT:

@@ -8,9 +8,10 @@ decoded attributes (plain dicts) and return ``(action, fields)`` where
 from __future__ import annotations
 
 import shlex
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import cache
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 
@@ -25,6 +26,19 @@ MCP_EVENT_TOOL_NAME = "mcp_tool"
 ALLOW_DECISIONS = frozenset({"accept", "allow", "allowed", "approved", "approve", "yes"})
 ERROR_EVENTS = frozenset({"api_error", "api_retries_exhausted", "internal_error"})
 STATUS_EVENTS = frozenset({"api_refusal", "permission_mode_changed"})
+REDACTED_VALUES = frozenset({"<REDACTED>", "[REDACTED]"})
+# The attributes a prompt arrives in, first found wins (2.1.332 sends it twice: `prompt` and
+# `prompt_text`; older versions only `prompt`).
+PROMPT_ATTRIBUTES = ("prompt", "prompt_text")
+# Span attribute -> 1.0 field, copied as strings wherever a span carries them (Claude Code
+# 2.1.332 follows the GenAI semantic conventions on its spans).
+GEN_AI_SPAN_FIELDS: Mapping[str, str] = {
+    "gen_ai.conversation.id": "gen_ai.conversation.id",
+    "gen_ai.operation.name": "gen_ai.operation.name",
+    "gen_ai.response.model": "gen_ai.response.model",
+    "gen_ai.response.id": "gen_ai.response.id",
+    "gen_ai.tool.call.id": "gen_ai.tool.call.id",
+}
 
 # Severity per action (docs/runtime-schema.md#severity). Lines that carried a secret are
 # raised to at least "high" by the pipeline; a child exiting non-zero is "medium".
@@ -102,6 +116,11 @@ def put(fields: Fields, dotted: str, value: Any) -> None:
 def _parts(dotted: str) -> tuple[str, ...]:
     # The dotted names are the module's constants: a few dozen, split once.
     return tuple(dotted.split("."))
+
+
+def as_text(value: Any) -> str | None:
+    """A scalar attribute as text (bools as ``true``/``false``); None for anything else."""
+    return _str(value)
 
 
 def _str(value: Any) -> str | None:
@@ -195,13 +214,23 @@ def _usage_fields(attrs: Mapping[str, Any]) -> Fields:
     put(fields, "gen_ai.usage.input_tokens", as_int(attrs.get("input_tokens")))
     put(fields, "gen_ai.usage.output_tokens", as_int(attrs.get("output_tokens")))
     put(fields, "gen_ai.usage.cache_read.input_tokens", as_int(attrs.get("cache_read_tokens")))
-    put(
-        fields,
-        "gen_ai.usage.cache_creation.input_tokens",
-        as_int(attrs.get("cache_creation_tokens")),
-    )
+    put(fields, "gen_ai.usage.cache_creation.input_tokens", cache_creation_tokens(attrs))
     put(fields, "gen_ai.usage.cost_usd", as_float(attrs.get("cost_usd")))
     return fields
+
+
+def cache_creation_tokens(attrs: Mapping[str, Any]) -> int | None:
+    """The cache-creation count: ``cache_creation_tokens``, or the sum of the 5-minute and
+    1-hour split (2.1.332) when that is larger; the split itself stays in ``raw``."""
+    total = as_int(attrs.get("cache_creation_tokens"))
+    parts = [as_int(attrs.get(name)) for name in CACHE_CREATION_SPLIT]
+    if all(part is None for part in parts):
+        return total
+    split = sum(part or 0 for part in parts)
+    return split if total is None else max(total, split)
+
+
+CACHE_CREATION_SPLIT = ("cache_creation_5m_tokens", "cache_creation_1h_tokens")
 
 
 def _merge(into: Fields, other: Fields) -> Fields:
@@ -217,9 +246,7 @@ def claude_event(event_name: str, attrs: Mapping[str, Any]) -> tuple[str, Fields
     """A ``claude_code.<event_name>`` log record."""
     fields: Fields = {}
     if event_name == "user_prompt":
-        prompt = attrs.get("prompt")
-        if isinstance(prompt, str) and prompt != "<REDACTED>":
-            put(fields, "prompt.text", prompt)
+        put(fields, "prompt.text", prompt_text(attrs))
         return "prompt.submitted", fields
     if event_name == "tool_result":
         action, fields = tool_fields(
@@ -247,6 +274,7 @@ def claude_event(event_name: str, attrs: Mapping[str, Any]) -> tuple[str, Fields
         put(fields, "gen_ai.request.model", model)
         put(fields, "gen_ai.provider.name", "anthropic")
         put(fields, "gen_ai.response.id", _str(attrs.get("request_id")))
+        put(fields, "gen_ai.response.time_to_first_chunk", _seconds(attrs.get("ttft_ms")))
         return "session.activity", _merge(fields, _usage_fields(attrs))
     if event_name in ERROR_EVENTS:
         put(fields, "model", _str(attrs.get("model")))
@@ -255,6 +283,8 @@ def claude_event(event_name: str, attrs: Mapping[str, Any]) -> tuple[str, Fields
         return "session.error", fields
     if event_name in STATUS_EVENTS:
         return "session.status", fields
+    if event_name in STARTUP_EVENTS:
+        return "session.status", {"message": STARTUP_EVENTS[event_name](attrs)}
     if event_name == "mcp_server_connection":
         server = attrs.get("server_name") or attrs.get("mcp_server_name") or attrs.get("server")
         put(fields, "mcp.server", _str(server))
@@ -265,6 +295,34 @@ def claude_event(event_name: str, attrs: Mapping[str, Any]) -> tuple[str, Fields
 
 def claude_span(span_type: str, attrs: Mapping[str, Any]) -> tuple[str, Fields]:
     """A Claude Code span, by its ``span.type`` (``tool``, ``llm_request``, ...)."""
+    action, fields = _claude_span_action(span_type, attrs)
+    return action, _merge(gen_ai_span_fields(attrs), fields)
+
+
+def gen_ai_span_fields(attrs: Mapping[str, Any]) -> Fields:
+    """The GenAI semantic-convention attributes of a span that the 1.0 schema has fields for.
+
+    Span token counts (``gen_ai.usage.*``) are left in ``raw``: the same request's
+    ``api_request`` event carries them, and summing ``gen_ai.usage`` over a file must count
+    each request once.
+    """
+    fields: Fields = {}
+    for attribute, dotted in GEN_AI_SPAN_FIELDS.items():
+        put(fields, dotted, _str(attrs.get(attribute)))
+    put(
+        fields,
+        "gen_ai.provider.name",
+        _str(attrs.get("gen_ai.provider.name")) or _str(attrs.get("gen_ai.system")),
+    )
+    reasons = attrs.get("gen_ai.response.finish_reasons")
+    if isinstance(reasons, list):
+        texts = [reason for reason in reasons if isinstance(reason, str) and reason]
+        if texts:
+            fields.setdefault("gen_ai", {}).setdefault("response", {})["finish_reasons"] = texts
+    return fields
+
+
+def _claude_span_action(span_type: str, attrs: Mapping[str, Any]) -> tuple[str, Fields]:
     fields: Fields = {}
     if span_type == "tool":
         action, fields = tool_fields(
@@ -278,12 +336,106 @@ def claude_span(span_type: str, attrs: Mapping[str, Any]) -> tuple[str, Fields]:
         model = _str(attrs.get("model")) or _str(attrs.get("gen_ai.request.model"))
         put(fields, "model", model)
         put(fields, "gen_ai.request.model", _str(attrs.get("gen_ai.request.model")) or model)
-        put(fields, "gen_ai.provider.name", _str(attrs.get("gen_ai.system")))
-        put(fields, "gen_ai.response.id", _str(attrs.get("gen_ai.response.id")))
+        put(fields, "gen_ai.response.time_to_first_chunk", _seconds(attrs.get("ttft_ms")))
         return "session.activity", fields
-    if span_type in ("tool.execution", "tool.blocked_on_user"):
-        put(fields, "gen_ai.tool.call.id", _str(attrs.get("gen_ai.tool.call.id")))
     return "session.activity", fields
+
+
+def repository_from_vcs(attrs: Mapping[str, Any]) -> str | None:
+    """``owner/name`` from the OTel ``vcs.*`` attributes (the URL's path, never its host or
+    credentials, when only the URL came)."""
+    owner = _str(attrs.get("vcs.owner.name"))
+    name = _str(attrs.get("vcs.repository.name"))
+    if owner and name:
+        return f"{owner}/{name}"
+    url = _str(attrs.get("vcs.repository.url.full"))
+    if url:
+        path = urlsplit(url).path if "://" in url else url.rsplit(":", 1)[-1]
+        path = path.strip("/").removesuffix(".git")
+        if path:
+            return path
+    return name
+
+
+def prompt_text(attrs: Mapping[str, Any]) -> str | None:
+    """The prompt when the client captured it (not its ``<REDACTED>`` placeholder)."""
+    for name in PROMPT_ATTRIBUTES:
+        value = attrs.get(name)
+        if isinstance(value, str) and value and value not in REDACTED_VALUES:
+            return value
+    return None
+
+
+def _seconds(milliseconds: Any) -> float | None:
+    value = as_float(milliseconds)
+    return None if value is None else value / 1000.0
+
+
+def _flag(value: Any) -> bool:
+    return as_bool(value) is True
+
+
+def _plugin_loaded(attrs: Mapping[str, Any]) -> str:
+    """``plugin loaded: <name> from <marketplace> (<scope>, via <how>; hooks, mcp)``."""
+    name = _str(attrs.get("plugin.name")) or "unnamed plugin"
+    details = [
+        _str(attrs.get("plugin.scope")),
+        f"via {attrs['enabled_via']}" if _str(attrs.get("enabled_via")) else None,
+    ]
+    parts = [part for part in ("hooks", "mcp") if _flag(attrs.get(f"has_{part}"))]
+    if _flag(attrs.get("safe_mode")):
+        parts.append("safe mode")
+    described = ", ".join(part for part in details if part)
+    if parts:
+        described = f"{described}; {', '.join(parts)}" if described else ", ".join(parts)
+    marketplace = _str(attrs.get("marketplace.name"))
+    text = f"plugin loaded: {name}" + (f" from {marketplace}" if marketplace else "")
+    return f"{text} ({described})" if described else text
+
+
+def _managed_settings(attrs: Mapping[str, Any]) -> str:
+    """``managed settings resolved (<trigger>): sources <...>, <behaviour>, helper <state>``."""
+    trigger = _str(attrs.get("managed_settings.trigger")) or "unknown trigger"
+    sources = attrs.get("managed_settings.sources")
+    if isinstance(sources, list):
+        listed = ", ".join(str(item) for item in sources if item not in (None, "")) or "none"
+    else:
+        listed = _str(sources) or "none"
+    parts = [f"sources {listed}"]
+    behaviour = _str(attrs.get("managed_settings.source_behavior"))
+    if behaviour:
+        parts.append(behaviour)
+    helper = _str(attrs.get("managed_settings.helper.state"))
+    if helper:
+        applied = _str(attrs.get("managed_settings.helper.applied"))
+        parts.append(f"helper {helper}" + (f" (applied {applied})" if applied else ""))
+    return f"managed settings resolved ({trigger}): {'; '.join(parts)}"
+
+
+def _retention_sweep(attrs: Mapping[str, Any]) -> str:
+    """``retention sweep <result>: N transcripts, N session files deleted (<days> days)``."""
+    result = _str(attrs.get("result")) or "done"
+    deleted = [
+        f"{as_int(attrs.get(key)) or 0} {label}"
+        for key, label in (
+            ("transcripts_deleted", "transcripts"),
+            ("session_files_deleted", "session files"),
+            ("artifacts_deleted", "artifacts"),
+        )
+    ]
+    days = _str(attrs.get("period_days"))
+    text = f"retention sweep {result}: {', '.join(deleted)} deleted"
+    return f"{text} ({days}-day retention)" if days else text
+
+
+# Housekeeping events of 2.1.332 (start-up, and a background sweep of old transcripts that
+# comes in some runs only): kept with their session as `session.status`, described by what
+# was in force or done rather than counted as anonymous activity.
+STARTUP_EVENTS: Mapping[str, Callable[[Mapping[str, Any]], str]] = {
+    "plugin_loaded": _plugin_loaded,
+    "managed_settings_resolved": _managed_settings,
+    "retention_sweep": _retention_sweep,
+}
 
 
 LIFECYCLE_ACTIONS: Mapping[str, str] = {

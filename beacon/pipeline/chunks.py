@@ -88,6 +88,7 @@ class ChunkSettings:
                     "now_nanos": ctx.now_nanos,
                     "working_directory": ctx.working_directory,
                     "run": dict(ctx.run),
+                    "withheld": sorted(ctx.withheld),
                 },
                 "env_values": list(self.redaction.env_values),
                 "patterns": list(self.redaction.patterns),
@@ -101,8 +102,10 @@ class ChunkSettings:
     @classmethod
     def from_json(cls, data: bytes) -> ChunkSettings:
         fields = orjson.loads(data)
+        ctx_fields = fields["ctx"]
+        ctx_fields["withheld"] = frozenset(ctx_fields.get("withheld", ()))
         return cls(
-            ctx=LineContext(**fields["ctx"]),
+            ctx=LineContext(**ctx_fields),
             redaction=RedactionSettings(
                 env_values=tuple(fields["env_values"]), patterns=tuple(fields["patterns"])
             ),

@@ -34,13 +34,31 @@ class JsonlAppender:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._fd: int | None = os.open(
                 path,
-                os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0),
+                os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0),
                 FILE_MODE,
             )
         except OSError as exc:
             raise LogWriteError(f"cannot open {path} for appending: {exc.strerror or exc}") from exc
+        #: True when an earlier writer had died mid-line and this one ended its line.
+        self.repaired_tail = self._end_torn_tail()
         # What the file held before this writer (lines of earlier runs).
         self.initial_size = os.fstat(self._fd).st_size
+
+    def _end_torn_tail(self) -> bool:
+        """End the file's last line if an earlier writer died before its newline.
+
+        Without this the first line appended would be glued to the torn one and
+        neither would parse. The torn line stays as it is (it is not ours to drop).
+        """
+        assert self._fd is not None
+        size = os.fstat(self._fd).st_size
+        if size == 0 or os.pread(self._fd, 1, size - 1) == b"\n":
+            return False
+        try:
+            os.write(self._fd, b"\n")
+        except OSError as exc:
+            raise LogWriteError(f"cannot write {self.path}: {exc.strerror or exc}") from exc
+        return True
 
     def append(self, line: bytes) -> None:
         self._buffer.append(line)

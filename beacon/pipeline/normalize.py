@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from beacon.pipeline import actions
+from beacon.pipeline import actions, codex, gemini
+from beacon.pipeline.content import without
 from beacon.pipeline.decode import (
     as_float,
     as_int,
@@ -50,7 +51,11 @@ _METRIC_KINDS = {
     "summary": "summary",
 }
 _SIGNAL_KEYS = {"resourceLogs": "logs", "resourceSpans": "traces", "resourceMetrics": "metrics"}
-_TOKEN_METRIC = "claude_code.token.usage"  # noqa: S105 (a metric name)
+# Metrics whose points carry the token type in their `type` attribute.
+_TOKEN_METRICS = frozenset({"claude_code.token.usage", "gemini_cli.token.usage"})
+# Harnesses whose `service.version` is not the client's version (Gemini CLI sends the Node
+# version there, and its own version nowhere): their harness.version is "unknown".
+_RUNTIME_VERSION_HARNESSES = frozenset({gemini.HARNESS})
 
 
 @dataclass(frozen=True)
@@ -64,6 +69,8 @@ class LineContext:
     now_nanos: int
     working_directory: str | None = None
     run: Mapping[str, str | bool] = field(default_factory=dict)
+    withheld: frozenset[str] = frozenset()
+    """Attribute names dropped from every client record (``--no-prompts``…)."""
 
 
 @dataclass
@@ -91,10 +98,18 @@ class _Source:
             return "beacon"
         if self.scope.startswith(CLAUDE_SCOPE_PREFIX):
             return "claude_code"
+        if self.scope == gemini.SCOPE:
+            return gemini.HARNESS
+        if self.scope.startswith(codex.SCOPE_PREFIX) or _text(
+            self.resource.get("service.name")
+        ).startswith(codex.SERVICE_PREFIX):
+            return codex.HARNESS
         return "otel"
 
     @cached_property
     def harness_version(self) -> str:
+        if self.harness in _RUNTIME_VERSION_HARNESSES:
+            return "unknown"
         version = self.resource.get("service.version")
         if isinstance(version, str) and version:
             return version
@@ -149,13 +164,19 @@ def _finish(
     if message:
         line["message"] = message
     session: dict[str, str] = {}
-    claude_session = raw.get("session.id")
+    claude_session = raw.get("session.id") or raw.get("conversation.id")
     if isinstance(claude_session, str) and claude_session:
         session["id"] = claude_session
     if ctx.working_directory:
         session["working_directory"] = ctx.working_directory
     if session:
         line["session"] = session
+    if "repository" not in line and source.harness != BEACON_SCOPE:
+        # The CI gives none: the client's own vcs attributes (Claude Code 2.1.332 with
+        # OTEL_METRICS_INCLUDE_REPOSITORY) say which repository it worked in.
+        repository = actions.repository_from_vcs(raw)
+        if repository:
+            line["repository"] = repository
     actions._merge(line, dict(fields))
     line["content"] = {"redacted": False, "truncated": False}
     line["field_truncated"] = False
@@ -218,6 +239,8 @@ def _body_text(record: Mapping[str, Any]) -> str | None:
 
 def _log_line(ctx: LineContext, source: _Source, record: Mapping[str, Any]) -> dict[str, Any]:
     attrs = attributes(record.get("attributes"))
+    if source.harness != "beacon":
+        attrs = without(attrs, ctx.withheld)
     body = _body_text(record)
     name_attr = attrs.get("event.name")
     event_name = name_attr if isinstance(name_attr, str) and name_attr else None
@@ -226,6 +249,8 @@ def _log_line(ctx: LineContext, source: _Source, record: Mapping[str, Any]) -> d
     harness = source.harness
     if harness == "otel" and body is not None and body.startswith(CLAUDE_EVENT_PREFIX):
         harness = "claude_code"
+    elif harness == "otel" and event_name and event_name.startswith(gemini.EVENT_PREFIX):
+        harness = gemini.HARNESS
     if event_name is None and body is not None:
         for prefix in (CLAUDE_EVENT_PREFIX, BEACON_EVENT_PREFIX):
             if body.startswith(prefix):
@@ -234,6 +259,10 @@ def _log_line(ctx: LineContext, source: _Source, record: Mapping[str, Any]) -> d
         action, fields = actions.claude_event(event_name or "", attrs)
     elif harness == "beacon":
         action, fields = actions.lifecycle_event(event_name or "", attrs)
+    elif harness == gemini.HARNESS:
+        action, fields = gemini.gemini_event(event_name or "", attrs)
+    elif harness == codex.HARNESS:
+        action, fields = codex.codex_event(event_name or "", attrs)
     else:
         action, fields = "session.activity", {}
     qualified: str | None
@@ -275,7 +304,7 @@ def _log_line(ctx: LineContext, source: _Source, record: Mapping[str, Any]) -> d
 
 
 def _span_line(ctx: LineContext, source: _Source, span: Mapping[str, Any]) -> dict[str, Any]:
-    attrs = attributes(span.get("attributes"))
+    attrs = without(attributes(span.get("attributes")), ctx.withheld)
     name = _text(span.get("name"))
     harness = source.harness
     if harness == "otel" and name.startswith(CLAUDE_EVENT_PREFIX):
@@ -285,6 +314,9 @@ def _span_line(ctx: LineContext, source: _Source, span: Mapping[str, Any]) -> di
         if not isinstance(span_type, str) or not span_type:
             span_type = name.removeprefix(CLAUDE_EVENT_PREFIX)
         action, fields = actions.claude_span(span_type, attrs)
+    elif harness in (gemini.HARNESS, codex.HARNESS):
+        # Commands and edits are counted from the tool events, once.
+        action, fields = "session.activity", actions.gen_ai_span_fields(attrs)
     else:
         action, fields = "session.activity", {}
     start = unix_nanos(span.get("startTimeUnixNano"))
@@ -370,7 +402,7 @@ def _metric_point_line(
     temporality: int | None,
     point: Mapping[str, Any],
 ) -> dict[str, Any]:
-    attrs = attributes(point.get("attributes"))
+    attrs = without(attributes(point.get("attributes")), ctx.withheld)
     value, count = _point_value(kind, point)
     metric: dict[str, Any] = {"name": name or "unknown", "kind": kind}
     if value is not None:
@@ -392,7 +424,7 @@ def _metric_point_line(
     if isinstance(model, str) and model:
         fields["model"] = model
     token_type = attrs.get("type")
-    if name == _TOKEN_METRIC and isinstance(token_type, str) and token_type:
+    if name in _TOKEN_METRICS and isinstance(token_type, str) and token_type:
         actions.put(fields, "gen_ai.token.type", token_type)
     return _finish(
         line,
@@ -475,10 +507,18 @@ def _request_lines(
                     yield from _metric_lines(ctx, source, item, stats)
                     continue
                 stats.count(stats.records, signal)
+                if signal == "traces" and _skipped_span(source, item):
+                    stats.count(stats.records, "traces.skipped")
+                    continue
                 if signal == "logs":
                     yield _guarded(ctx, source, _log_line, ctx, source, item)
                 else:
                     yield _guarded(ctx, source, _span_line, ctx, source, item)
+
+
+def _skipped_span(source: _Source, span: Mapping[str, Any]) -> bool:
+    """Codex CLI's internal spans (~550 per turn): only those carrying usage are kept."""
+    return source.harness == codex.HARNESS and _text(span.get("name")) not in codex.KEPT_SPANS
 
 
 def signal_of(signal: str, payload: Mapping[str, Any]) -> str | None:

@@ -34,6 +34,10 @@ from beacon.pipeline.secrets_rules import (
     SecretRule,
 )
 
+#: ANSI CSI sequences, real or spelled out as escapes in text (``\u001b[..m``,
+#: ``\x1b[..m``, ``\033[..m``, ``\e[..m``): their final letter hides a token's start.
+_ESCAPED_ANSI_RE = re.compile(r"(?:\x1b|\\+(?:u001[bB]|x1[bB]|033|e))\[[0-?]*[ -/]*[@-~]")
+_ESCAPED_TERMINAL_MARK = "["  # cheap test before the regex
 PLACEHOLDER_RE = re.compile(r"\[REDACTED:[a-z0-9_]+\]")
 _PLACEHOLDER_MARK = "[REDACTED:"
 _SECRET_KEY_RE = re.compile(SECRET_KEY_PATTERN)
@@ -377,6 +381,18 @@ class Redactor:
             structured = self._redact_json_text(text, counts)
             if structured is not None:
                 return structured
+        if _ESCAPED_TERMINAL_MARK in text:
+            # A terminal escape ("\x1b[31m", or "\\u001b[31m" written out in a
+            # value JSON-encoded twice) glues its final letter to what follows, so
+            # a token after it has no word boundary: look without the escapes, and
+            # keep that view only when it held a secret (else sanitizing decides).
+            bare = _ESCAPED_ANSI_RE.sub("", text)
+            if bare != text:
+                found: Counts = {}
+                redacted = self._redact_plain(bare, found)
+                if found:
+                    merge_counts(counts, found)
+                    return redacted
         result = self._redact_plain(text, counts)
         if "%" in result:
             result = self._redact_percent_decoded(result, counts)

@@ -44,6 +44,8 @@ class PipelineResult:
     spool_missing: bool = False
     actions: dict[str, int] = field(default_factory=dict)
     malformed_records: int = 0
+    log_tail_repaired: bool = False
+    """runtime.jsonl ended in a torn line (a writer killed mid-line); it was ended."""
 
 
 def endpoint_os() -> str:
@@ -64,6 +66,7 @@ def make_context(options: PipelineOptions, protector: LineProtector) -> LineCont
         now_nanos=time.time_ns(),
         working_directory=options.working_directory,
         run=run,
+        withheld=options.withheld,
     )
 
 
@@ -327,6 +330,7 @@ def run_pipeline(spool_path: Path, options: PipelineOptions) -> PipelineResult:
         spool_missing=health.missing,
         actions=totals.actions,
         malformed_records=totals.stats.malformed,
+        log_tail_repaired=writer.repaired_tail,
     )
 
 

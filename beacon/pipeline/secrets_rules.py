@@ -195,7 +195,9 @@ CONTEXT_RULES: tuple[SecretRule, ...] = (
         + _SECRET_WORD
         + r")(?![A-Za-z0-9])\\?[\"']?\s*(?::=|=>|[:=])[ \t]*"
         # Quoted: up to the closing quote (a passphrase has spaces); unquoted: one word.
-        r"(?P<q>\\?[\"'])?(?P<v>(?(q)[^\"'\\\n]{1,512}|[^\s\"'\\`,;&|<>()\[\]{}]{1,512}))",
+        # A quote may be a shell splice: shlex.quote writes ' inside '...' as '"'"'.
+        r"(?P<q>'\"'\"'|'\\\\''|\\?[\"'])?"
+        r"(?P<v>(?(q)[^\"'\\\n]{1,512}|[^\s\"'\\`,;&|<>()\[\]{}]{1,512}))",
         anchors=("password", "passwd", "passphrase", "pwd", "secret", "token", "key", "credential"),
     ),
 )

@@ -128,6 +128,8 @@ class PipelineOptions:
     max_line_bytes: int = 65536
     min_events: int = 1
     require_actions: tuple[str, ...] = ()
+    withheld: frozenset[str] = frozenset()
+    """Record attributes dropped before mapping (``--no-prompts``…; pipeline/content.py)."""
     # From this spool size on, a worker process shares the chunks on the second core
     # (beacon/pipeline/worker.py). Below it, starting a Python (~0.1-0.2 s) costs more
     # than it saves, and small ``ci exec`` runs must stay fast.

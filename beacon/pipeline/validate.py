@@ -12,8 +12,12 @@ Stages, each ``ok`` / ``warn`` / ``fail`` with a message (docs/validation.md):
 7. ``spool_health``    truncated spool tail, unreadable spool lines, exports the
                        collector rejected, gaps in Claude's ``event.sequence`` -> warnings
 
-The whole file is checked for stages 2-3 (lines of other runs share the file
-and must stay valid); stages 4-7 only look at this run's lines.
+The whole file is read for stages 2-3, but only this run's lines (selected by
+``beacon.session_id``) can fail them: another run's damage (a line torn by a
+killed writer, a line off the schema) is a ``warn`` that names it. A line that
+does not parse carries no session id, so it counts as this run's only where
+this run wrote it (the pipeline checks the bytes it appends). Stages 4-7 only
+look at this run's lines.
 """
 
 from __future__ import annotations
@@ -66,6 +70,8 @@ class ValidationResult:
     generated_at: str
     actions: dict[str, int] = field(default_factory=dict)
     session_id: str | None = None
+    harness_events: dict[str, int] = field(default_factory=dict)
+    """Events per harness asked for (the ``harness_events`` stage, counted per harness)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -78,6 +84,7 @@ class ValidationResult:
             "generated_at": self.generated_at,
             "actions": dict(self.actions),
             "session_id": self.session_id,
+            "harness_events": dict(self.harness_events),
         }
 
     @classmethod
@@ -93,6 +100,7 @@ class ValidationResult:
             generated_at=data["generated_at"],
             actions={str(k): int(v) for k, v in data["actions"].items()},
             session_id=data["session_id"],
+            harness_events={str(k): int(v) for k, v in data.get("harness_events", {}).items()},
         )
 
     @property
@@ -196,10 +204,20 @@ class _RunCounts:
 
     run_lines: int = 0
     matching: int = 0
+    by_harness: dict[str, int] = field(default_factory=dict)
+    """``matching`` per harness asked for."""
     actions: dict[str, int] = field(default_factory=dict)
     rejected: dict[str, int] = field(default_factory=dict)
     sequences: dict[str, SequenceSet] = field(default_factory=dict)
     spool: dict[str, Any] = field(default_factory=dict)
+    schema_errors: list[tuple[int, str]] = field(default_factory=list)
+    """The first of this run's lines that does not match the schema (number, error)."""
+    schema_error_count: int = 0
+
+    def add_schema_error(self, number: int, error: str) -> None:
+        self.schema_error_count += 1
+        if not self.schema_errors:
+            self.schema_errors.append((number, error))
 
     def add_sequence(self, claude_session: str, sequence: int) -> None:
         seen = self.sequences.get(claude_session)
@@ -230,11 +248,17 @@ class LogScan:
 
     session_id: str | None = None
     harnesses: tuple[str, ...] = ("claude_code",)
+    own_lines: bool = False
+    """Every line added is one this run wrote (a part): one that does not parse is ours."""
     lines: int = 0
     bad_json: list[int] = field(default_factory=list)
+    """This run's lines that are not JSON objects (first five)."""
     bad_json_count: int = 0
-    schema_errors: list[tuple[int, str]] = field(default_factory=list)
-    schema_error_count: int = 0
+    other_bad_json: list[int] = field(default_factory=list)
+    """Lines not written by this run that are not JSON objects (first five)."""
+    other_bad_json_count: int = 0
+    other_schema_errors: list[tuple[int, str]] = field(default_factory=list)
+    other_schema_error_count: int = 0
     last_session: str | None = None
     run: _RunCounts = field(default_factory=_RunCounts)
     # The typed fast path (``typedcheck.facts_decoder``): None, or what counting needs
@@ -248,7 +272,13 @@ class LogScan:
         harnesses: tuple[str, ...],
         typed: Callable[[bytes], LineFacts | None] | None = None,
     ) -> LogScan:
-        return cls(session_id=session_id, harnesses=harnesses, run=_PartRunCounts(), typed=typed)
+        return cls(
+            session_id=session_id,
+            harnesses=harnesses,
+            own_lines=True,
+            run=_PartRunCounts(),
+            typed=typed,
+        )
 
     def add(self, number: int, raw_line: bytes) -> None:
         """Check one line (``number``: its line number in the file, or in the chunk)."""
@@ -263,26 +293,44 @@ class LogScan:
         except orjson.JSONDecodeError:
             line = None
         if not isinstance(line, dict):
-            self.bad_json_count += 1
-            if len(self.bad_json) < 5:
-                self.bad_json.append(number)
+            if self.own_lines:
+                self.bad_json_count += 1
+                if len(self.bad_json) < 5:
+                    self.bad_json.append(number)
+            else:
+                self.other_bad_json_count += 1
+                if len(self.other_bad_json) < 5:
+                    self.other_bad_json.append(number)
             return
         error = validate_line(line)
-        if error is not None:
-            self.schema_error_count += 1
-            if not self.schema_errors:
-                self.schema_errors.append((number, error))
         line_session = _get(line, "beacon", "session_id")
         if not isinstance(line_session, str):
+            if error is not None:
+                self._add_other_schema_error(number, error)
             return
         if self.session_id is None:
             # The most recent run is the last line's: restart counting when the run changes.
             if line_session != self.last_session:
-                self.last_session = line_session
-                self.run = _RunCounts()
-            _count(self.run, line, self.harnesses)
-        elif line_session == self.session_id:
-            _count(self.run, line, self.harnesses)
+                self._start_run(line_session)
+        elif line_session != self.session_id:
+            if error is not None:
+                self._add_other_schema_error(number, error)
+            return
+        if error is not None:
+            self.run.add_schema_error(number, error)
+        _count(self.run, line, self.harnesses)
+
+    def _start_run(self, line_session: str) -> None:
+        """The file moved on to another run: the last one's errors become other runs'."""
+        self.last_session = line_session
+        for other in self.run.schema_errors:
+            self._add_other_schema_error(*other, count=self.run.schema_error_count)
+        self.run = _RunCounts()
+
+    def _add_other_schema_error(self, number: int, error: str, count: int = 1) -> None:
+        self.other_schema_error_count += count
+        if not self.other_schema_errors:
+            self.other_schema_errors.append((number, error))
 
     def _add_valid(self, facts: LineFacts) -> None:
         """Count a line the typed check proved valid, as ``add`` would count it."""
@@ -292,8 +340,7 @@ class LogScan:
             return
         if self.session_id is None:
             if line_session != self.last_session:
-                self.last_session = line_session
-                self.run = _RunCounts()
+                self._start_run(line_session)
         elif line_session != self.session_id:
             return
         run = self.run
@@ -318,10 +365,13 @@ class LogScan:
             "lines": self.lines,
             "bad_json": self.bad_json,
             "bad_json_count": self.bad_json_count,
-            "schema_errors": self.schema_errors,
-            "schema_error_count": self.schema_error_count,
+            "schema_errors": run.schema_errors,
+            "schema_error_count": run.schema_error_count,
+            "other_schema_errors": self.other_schema_errors,
+            "other_schema_error_count": self.other_schema_error_count,
             "run_lines": run.run_lines,
             "matching": run.matching,
+            "by_harness": run.by_harness,
             "actions": run.actions,
             "rejected": run.rejected,
             "sequences": run.sequence_lists,
@@ -337,14 +387,22 @@ class LogScan:
             if len(self.bad_json) < 5:
                 self.bad_json.append(line_offset + number)
         self.bad_json_count += part["bad_json_count"]
-        if part["schema_errors"] and not self.schema_errors:
-            number, error = part["schema_errors"][0]
-            self.schema_errors.append((line_offset + number, error))
-        self.schema_error_count += part["schema_error_count"]
         run = self.run
+        if part["schema_errors"] and not run.schema_errors:
+            number, error = part["schema_errors"][0]
+            run.schema_errors.append((line_offset + number, error))
+        run.schema_error_count += part["schema_error_count"]
+        if part["other_schema_errors"] and not self.other_schema_errors:
+            number, error = part["other_schema_errors"][0]
+            self.other_schema_errors.append((line_offset + number, error))
+        self.other_schema_error_count += part["other_schema_error_count"]
         run.run_lines += part["run_lines"]
         run.matching += part["matching"]
-        for table, counts in ((run.actions, part["actions"]), (run.rejected, part["rejected"])):
+        for table, counts in (
+            (run.actions, part["actions"]),
+            (run.rejected, part["rejected"]),
+            (run.by_harness, part["by_harness"]),
+        ):
             for key, value in counts.items():
                 table[key] = table.get(key, 0) + value
         for claude_session, values in part["sequences"].items():
@@ -377,6 +435,7 @@ def _count(run: _RunCounts, line: Mapping[str, Any], harnesses: tuple[str, ...])
     harness = harness_info.get("name") if isinstance(harness_info, dict) else None
     if harness in harnesses and harness != LIFECYCLE_HARNESS and action != SUMMARY_ACTION:
         run.matching += 1
+        run.by_harness[harness] = run.by_harness.get(harness, 0) + 1
     beacon = line.get("beacon")
     if not isinstance(beacon, dict):
         return
@@ -476,6 +535,66 @@ def validate_log(
     )
 
 
+def harness_events_stage(
+    run: _RunCounts, harnesses: tuple[str, ...], min_events: int
+) -> ValidationStage:
+    """At least ``min_events`` events of the harnesses asked for, and, when several were
+    asked for, at least one from each: a silent agent is named."""
+    wanted = ", ".join(harnesses) or "none"
+    message = f"{_plural(run.matching, 'event')} from {wanted} in this run (minimum {min_events})"
+    ok = run.matching >= min_events
+    asked = [name for name in harnesses if name != LIFECYCLE_HARNESS]
+    if len(asked) > 1:
+        counts = ", ".join(f"{name} {run.by_harness.get(name, 0)}" for name in asked)
+        message = f"{message}: {counts}"
+        silent = [name for name in asked if run.by_harness.get(name, 0) == 0]
+        if silent and min_events > 0:
+            ok = False
+            message = f"{message}; no events from {', '.join(silent)}"
+    return ValidationStage("harness_events", "ok" if ok else "fail", message)
+
+
+def _lines_parse_stage(scan: LogScan) -> ValidationStage:
+    if scan.bad_json:
+        first = ", ".join(str(n) for n in scan.bad_json[:5])
+        return ValidationStage(
+            "lines_parse",
+            "fail",
+            f"{_plural(scan.bad_json_count, 'line')} of this run not a JSON object (line {first})",
+        )
+    if scan.other_bad_json:
+        first = ", ".join(str(n) for n in scan.other_bad_json[:5])
+        return ValidationStage(
+            "lines_parse",
+            "warn",
+            f"{_plural(scan.other_bad_json_count, 'line')} not a JSON object (line {first}): "
+            "not this run's lines (another run's damage, such as a line torn by a killed writer)",
+        )
+    return ValidationStage("lines_parse", "ok", "every line is a JSON object")
+
+
+def _schema_stage(scan: LogScan) -> ValidationStage:
+    if scan.run.schema_errors:
+        number, error = scan.run.schema_errors[0]
+        count = scan.run.schema_error_count
+        return ValidationStage(
+            "schema",
+            "fail",
+            f"{_plural(count, 'line')} of this run do not match the runtime schema "
+            f"1.0 (line {number}: {error})",
+        )
+    if scan.other_schema_errors:
+        number, error = scan.other_schema_errors[0]
+        count = scan.other_schema_error_count
+        return ValidationStage(
+            "schema",
+            "warn",
+            f"{_plural(count, 'line')} of other runs do not match the runtime schema 1.0 "
+            f"(line {number}: {error})",
+        )
+    return ValidationStage("schema", "ok", "every line matches the runtime schema 1.0")
+
+
 def verdict(
     log_path: Path,
     scan: LogScan,
@@ -492,30 +611,8 @@ def verdict(
         ValidationStage("log_exists", "ok", f"{log_path} ({_plural(scan.lines, 'line')})")
     )
 
-    if scan.bad_json:
-        first = ", ".join(str(n) for n in scan.bad_json[:5])
-        stages.append(
-            ValidationStage(
-                "lines_parse",
-                "fail",
-                f"{_plural(scan.bad_json_count, 'line')} not a JSON object (line {first})",
-            )
-        )
-    else:
-        stages.append(ValidationStage("lines_parse", "ok", "every line is a JSON object"))
-
-    if scan.schema_errors:
-        number, error = scan.schema_errors[0]
-        stages.append(
-            ValidationStage(
-                "schema",
-                "fail",
-                f"{_plural(scan.schema_error_count, 'line')} do not match the runtime schema "
-                f"1.0 (line {number}: {error})",
-            )
-        )
-    else:
-        stages.append(ValidationStage("schema", "ok", "every line matches the runtime schema 1.0"))
+    stages.append(_lines_parse_stage(scan))
+    stages.append(_schema_stage(scan))
 
     if chosen is None:
         stages.append(ValidationStage("session", "fail", "no beacon run found in the log"))
@@ -530,15 +627,7 @@ def verdict(
             )
         )
 
-    wanted = ", ".join(harnesses) or "none"
-    events_message = (
-        f"{_plural(scan.run.matching, 'event')} from {wanted} in this run (minimum {min_events})"
-    )
-    stages.append(
-        ValidationStage(
-            "harness_events", "ok" if scan.run.matching >= min_events else "fail", events_message
-        )
-    )
+    stages.append(harness_events_stage(scan.run, harnesses, min_events))
 
     if require_actions:
         missing = [a for a in require_actions if scan.run.actions.get(a, 0) == 0]
@@ -594,4 +683,9 @@ def verdict(
         generated_at=_now(),
         actions=dict(sorted(scan.run.actions.items())),
         session_id=chosen,
+        harness_events={
+            name: scan.run.by_harness.get(name, 0)
+            for name in harnesses
+            if name != LIFECYCLE_HARNESS
+        },
     )

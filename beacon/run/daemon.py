@@ -19,6 +19,10 @@ import signal
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from beacon.run.secrets import SecretStore
 
 TOKEN_ENV = "BEACON_DAEMON_TOKEN"  # noqa: S105 - a variable name, not a secret
 
@@ -32,7 +36,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--max-duration", type=float, required=True)
     parser.add_argument("--drain-quiet", type=float, required=True)
     parser.add_argument("--drain-max", type=float, required=True)
+    parser.add_argument("--fsync", choices=("always", "batch", "off"), default="batch")
     parser.add_argument("--ready-fd", type=int, required=True)
+    # The secrets channel's credential and the start step's secret values, read
+    # once from this pipe: never on the command line, in the environment or on disk.
+    parser.add_argument("--secrets-fd", type=int, default=None)
     return parser.parse_args(argv)
 
 
@@ -46,8 +54,19 @@ def report_ready(fd: int, payload: dict[str, object]) -> None:
         pipe.write(json.dumps(payload) + "\n")
 
 
-async def serve(args: argparse.Namespace, token: str) -> int:
+def read_secrets(fd: int | None) -> SecretStore | None:
+    from beacon.run.secrets import SecretStore
+
+    if fd is None:
+        return None
+    with os.fdopen(fd, "rb") as pipe:
+        data = pipe.read()
+    return SecretStore.from_handoff(data)
+
+
+async def serve(args: argparse.Namespace, token: str, secrets: SecretStore | None) -> int:
     from beacon.collector import Collector, CollectorConfig
+    from beacon.run.secrets import SECRETS_PATH
 
     loop = asyncio.get_running_loop()
     stop_signal = asyncio.Event()
@@ -61,10 +80,14 @@ async def serve(args: argparse.Namespace, token: str) -> int:
             token=token,
             otelcol_path=args.otelcol_path,
             session_id=args.session_id,
+            fsync=args.fsync,
             # The daemon exists to serve the collector: see beacon.gctune.
             tune_gc=True,
         )
     )
+    if secrets is not None:
+        collector.add_control_route("GET", SECRETS_PATH, secrets.get)
+        collector.add_control_route("POST", SECRETS_PATH, secrets.add)
     await collector.start()
     try:
         report_ready(
@@ -121,7 +144,12 @@ def main(argv: list[str] | None = None) -> int:
         log(f"{TOKEN_ENV} is not set; refusing to run without a token")
         return 2
     try:
-        return asyncio.run(serve(args, token))
+        secrets = read_secrets(args.secrets_fd)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        log(f"cannot read the secrets hand-off: {type(exc).__name__}")
+        return 2
+    try:
+        return asyncio.run(serve(args, token, secrets))
     except Exception as exc:
         log(f"failed: {exc}")
         # The parent reads EOF on the ready pipe and shows this log's tail.

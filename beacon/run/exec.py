@@ -20,13 +20,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from beacon.agents.harnesses import endpoint_for, telemetry_environment
+from beacon.agents.argv import mask_prompts
+from beacon.agents.harnesses import (
+    endpoint_for,
+    prepare_files,
+    protocol_notes,
+    telemetry_environment,
+)
 from beacon.config import CaptureSettings
 from beacon.errors import StartupError
 from beacon.paths import ArtifactPaths
 from beacon.run.child import ChildResult, run_child
 from beacon.run.finish import RunOutcome, write_private
-from beacon.run.state import SessionState, process_alive
+from beacon.run.state import SessionState, is_ours
 from beacon.sockets import bind_listener
 
 if TYPE_CHECKING:
@@ -109,7 +115,7 @@ def running_exec(paths: ArtifactPaths, environ: Mapping[str, str]) -> SessionSta
     write the same spool.
     """
     state = exec_state(paths)
-    if state is None or not process_alive(state.pid):
+    if state is None or not is_ours(state):
         return None
     if environ.get(EXEC_SESSION_ENV) == state.session_id:
         return state
@@ -160,6 +166,7 @@ async def capture(
                 otelcol_path=paths.otelcol_path,
                 session_id=session_id,
                 http_sockets=(listener,) if listener is not None else (),
+                fsync=settings.fsync,
                 # This process exists to serve the collector: see beacon.gctune.
                 tune_gc=True,
             )
@@ -175,6 +182,15 @@ async def capture(
             collector = await start_collector()
             endpoints = collector.endpoints
         endpoint = endpoint_for(settings.protocol, endpoints)
+        files = prepare_files(
+            settings.harnesses,
+            paths.base_dir,
+            environ,
+            protocol=settings.protocol,
+            endpoint=endpoint,
+            token=token,
+            switches=settings.switches,
+        )
         telemetry = telemetry_environment(
             harnesses=settings.harnesses,
             protocol=settings.protocol,
@@ -183,6 +199,7 @@ async def capture(
             session_id=session_id,
             job_environ=environ,
             switches=settings.switches,
+            files=files,
         )
         telemetry[EXEC_SESSION_ENV] = session_id
         write_exec_state(
@@ -199,6 +216,8 @@ async def capture(
             ),
         )
         say(f"collector listening on {endpoint} ({settings.protocol}), session {session_id}")
+        for note in protocol_notes(settings.harnesses, settings.protocol):
+            say(note)
         if mask is not None:
             mask(token)
         child_env = {**environ, **telemetry}
@@ -210,7 +229,8 @@ async def capture(
                 collector = await start_collector()
             warming = asyncio.ensure_future(asyncio.to_thread(warm_up_pipeline))
             await collector.record_lifecycle(
-                "child.started", child_started_attributes(argv, cwd, pid)
+                "child.started",
+                child_started_attributes(argv, cwd, pid, prompts=settings.switches.prompts),
             )
 
         child = await run_child(
@@ -275,13 +295,17 @@ async def join_session(
 ) -> ChildResult:
     """Run the child against a live session; lifecycle records go to its spool."""
     say(f"joining session {state.session_id} (validation happens at `session stop`)")
+    share_secrets(state, environ, say=say)
     child_env = dict(environ)
     child_env.update(state.exports)
     cwd = str(Path.cwd())
 
     async def started(pid: int) -> None:
         await asyncio.to_thread(
-            post_lifecycle, state, "child.started", child_started_attributes(argv, cwd, pid)
+            post_lifecycle,
+            state,
+            "child.started",
+            child_started_attributes(argv, cwd, pid, prompts=state.prompts),
         )
 
     child = await run_child(
@@ -290,6 +314,28 @@ async def join_session(
     await asyncio.to_thread(post_lifecycle, state, "child.exited", child_exited(child))
     say(describe_exit(child))
     return child
+
+
+def share_secrets(state: SessionState, environ: Mapping[str, str], *, say: Say) -> None:
+    """Give the session daemon this step's secret values: ``stop`` redacts them too.
+
+    Only a session has the channel (its credential is in ``session.json``); an outer
+    ``ci exec`` runs the pipeline itself, with an environment that holds ours.
+    """
+    if not state.secrets_token:
+        return
+    from beacon.run.secrets import give_session_secrets, secret_values
+
+    values = secret_values(environ)
+    if not values:
+        return
+    try:
+        give_session_secrets(state.http_base, state.secrets_token, values)
+    except OSError:
+        say(
+            "could not give this step's secret values to the session daemon: "
+            "pass --redact-env NAME to `session stop` for the ones it does not see"
+        )
 
 
 def post_lifecycle(state: SessionState, name: str, attributes: Mapping[str, Any]) -> None:
@@ -308,8 +354,12 @@ def post_lifecycle(state: SessionState, name: str, attributes: Mapping[str, Any]
         )
 
 
-def child_started_attributes(argv: Sequence[str], cwd: str, pid: int) -> dict[str, Any]:
-    return {"command": json.dumps(list(argv)), "cwd": cwd, "pid": pid}
+def child_started_attributes(
+    argv: Sequence[str], cwd: str, pid: int, *, prompts: bool = True
+) -> dict[str, Any]:
+    """With prompts off, a known agent CLI's prompt argument is replaced by its length."""
+    recorded = list(argv) if prompts else mask_prompts(argv)
+    return {"command": json.dumps(recorded), "cwd": cwd, "pid": pid}
 
 
 def child_exited(child: ChildResult) -> dict[str, Any]:
@@ -319,6 +369,8 @@ def child_exited(child: ChildResult) -> dict[str, Any]:
     }
     if child.signal is not None:
         attributes["signal"] = child.signal
+    if child.leftovers_ended:
+        attributes["leftovers_ended"] = child.leftovers_ended
     return attributes
 
 
@@ -328,4 +380,7 @@ def describe_exit(child: ChildResult) -> str:
         how = f"killed by signal {child.signal} (exit {child.exit_code})"
     if child.timed_out:
         how += ", --timeout expired"
-    return f"child {how} after {child.duration_s:.2f}s"
+    how = f"child {how} after {child.duration_s:.2f}s"
+    if child.leftovers_ended:
+        how += f"; ended {child.leftovers_ended} process(es) it left in its process group"
+    return how

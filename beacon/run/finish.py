@@ -8,20 +8,28 @@ that is safe. It is synchronous and CPU-bound: call it after the event loop.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
-import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from beacon.agents.harnesses import Harness
+from beacon.agents.harnesses import Harness, Switches
 from beacon.config import FinishSettings
 from beacon.errors import ExitCode
-from beacon.paths import FILE_MODE, ArtifactPaths
+from beacon.paths import ArtifactPaths
+from beacon.paths import write_private as write_private  # re-exported: run/exec, run/session
+from beacon.run.spools import mark_processed
+
+ALL_CONTENT = Switches()  # no content withheld
 
 if TYPE_CHECKING:
+    from beacon.pipeline import RedactionSettings
+    from beacon.report import Report
     from beacon.rules.stage import RulesOutcome
+
+CANCELLED_REPORT = "the run was cancelled; make the report with `beacon ci report`"
 
 #: The name the collector token is redacted under (never exported anywhere).
 TOKEN_NAME = "BEACON_COLLECTOR_TOKEN"  # noqa: S105 - a name, not a secret
@@ -39,6 +47,8 @@ class RunOutcome:
     drain: Mapping[str, Any] | None = None
     collector_token: str | None = None
     """The run's bearer token: redacted if an agent ever prints its environment."""
+    original_destination: Mapping[str, str] | None = None
+    """The job's own OTEL_EXPORTER_OTLP_* (session.json); None: read them from the environment."""
 
 
 @dataclass(frozen=True)
@@ -47,6 +57,10 @@ class RunResult:
     result: dict[str, Any]
     events_written: int = 0
     validation_messages: list[str] = field(default_factory=list)
+    report: Report | None = None
+    """The run report (None when it could not be made: ``result["report"]["error"]``)."""
+    warnings: list[str] = field(default_factory=list)
+    """Run-level warnings (also in ``result.json``): the CLI prints each once."""
 
 
 def decide_exit_code(
@@ -77,6 +91,33 @@ def decide_exit_code(
     return int(ExitCode.OK)
 
 
+def redaction_settings(
+    *,
+    outcome: RunOutcome,
+    settings: FinishSettings,
+    environ: Mapping[str, str],
+    secret_values: Sequence[str] = (),
+) -> RedactionSettings:
+    """The runtime log's redaction: also applied to everything beacon forwards.
+
+    ``secret_values``: values other steps of the session saw (``beacon.run.secrets``).
+    """
+    from beacon.pipeline import RedactionSettings
+
+    redact_env = list(settings.redact_env)
+    redaction_environ = dict(environ)
+    if outcome.collector_token:
+        redaction_environ[TOKEN_NAME] = outcome.collector_token
+        redact_env.append(TOKEN_NAME)
+    redaction = RedactionSettings.from_environ(
+        redaction_environ, redact_env=redact_env, patterns=list(settings.redact_patterns)
+    )
+    if secret_values:
+        merged = set(redaction.env_values) | {v for v in secret_values if v}
+        redaction = dataclasses.replace(redaction, env_values=tuple(sorted(merged)))
+    return redaction
+
+
 def pipeline_validation(
     *,
     paths: ArtifactPaths,
@@ -84,32 +125,38 @@ def pipeline_validation(
     harnesses: tuple[Harness, ...],
     settings: FinishSettings,
     environ: Mapping[str, str],
-) -> tuple[dict[str, Any], int]:
-    """Run the pipeline over the spool; returns (validation dict, events written)."""
-    from beacon.pipeline import PipelineOptions, RedactionSettings, run_pipeline
+    switches: Switches = ALL_CONTENT,
+    spool_path: Path | None = None,
+    secret_values: Sequence[str] = (),
+) -> tuple[dict[str, Any], int, list[str]]:
+    """Run the pipeline over the spool; returns (validation dict, events written, warnings)."""
+    from beacon.pipeline import PipelineOptions, run_pipeline
+    from beacon.pipeline.content import withheld_attributes
 
-    redact_env = list(settings.redact_env)
-    redaction_environ = dict(environ)
-    if outcome.collector_token:
-        redaction_environ[TOKEN_NAME] = outcome.collector_token
-        redact_env.append(TOKEN_NAME)
     options = PipelineOptions(
         session_id=outcome.session_id,
         log_path=paths.log_path,
         harnesses=tuple(h.name for h in harnesses),
         environ=dict(environ),
-        redaction=RedactionSettings.from_environ(
-            redaction_environ,
-            redact_env=redact_env,
-            patterns=list(settings.redact_patterns),
+        redaction=redaction_settings(
+            outcome=outcome, settings=settings, environ=environ, secret_values=secret_values
         ),
         working_directory=outcome.working_directory,
         min_events=settings.min_events,
         require_actions=settings.require_actions,
+        withheld=withheld_attributes(prompts=switches.prompts, tool_details=switches.tool_details),
     )
-    result = run_pipeline(paths.spool_path, options)
+    result = run_pipeline(spool_path or paths.spool_path, options)
+    mark_processed(paths, outcome.session_id)
     validation: dict[str, Any] = result.validation.to_dict()
-    return validation, int(result.events_written)
+    warnings = []
+    if result.log_tail_repaired:
+        warnings.append(
+            f"{paths.log_path} ended in a torn line (an earlier writer was stopped mid-line); "
+            "it was ended with a newline before this run's lines. That line stays unreadable: "
+            "validation reports it as another run's damage"
+        )
+    return validation, int(result.events_written), warnings
 
 
 def finish_run(
@@ -119,31 +166,182 @@ def finish_run(
     harnesses: tuple[Harness, ...],
     settings: FinishSettings,
     environ: Mapping[str, str],
+    switches: Switches = ALL_CONTENT,
+    spool_path: Path | None = None,
+    recovered: list[dict[str, Any]] | None = None,
+    secret_values: Sequence[str] = (),
 ) -> RunResult:
+    """``spool_path``: the run's spool when not ``paths.spool_path`` (a session's spool
+    an exec set aside); ``recovered``: other runs' spools processed first (leftovers)."""
+    spool = spool_path or paths.spool_path
     log_start = _size(paths.log_path)
-    validation, events = pipeline_validation(
-        paths=paths, outcome=outcome, harnesses=harnesses, settings=settings, environ=environ
+    validation, events, warnings = pipeline_validation(
+        paths=paths,
+        outcome=outcome,
+        harnesses=harnesses,
+        settings=settings,
+        environ=environ,
+        switches=switches,
+        spool_path=spool,
+        secret_values=secret_values,
     )
+    warnings = [*recovered_warnings(recovered or []), *warnings]
     status = validation.get("status")
     rules = run_rules(paths.log_path, log_start, outcome.session_id, settings)
-    exit_code = decide_exit_code(
-        child_exit_code=outcome.child_exit_code,
-        timed_out=outcome.timed_out,
-        validation_status=status,
-        require_telemetry=settings.require_telemetry,
-        cancelled_by=outcome.cancelled_by,
-        policy_failed=rules is not None and rules.policy_failed,
-    )
-    result = result_object(outcome=outcome, exit_code=exit_code, validation=validation)
+
+    def decide(upload_failed: bool = False) -> int:
+        return decide_exit_code(
+            child_exit_code=outcome.child_exit_code,
+            timed_out=outcome.timed_out,
+            validation_status=status,
+            require_telemetry=settings.require_telemetry,
+            upload_failed=upload_failed,
+            cancelled_by=outcome.cancelled_by,
+            policy_failed=rules is not None and rules.policy_failed,
+        )
+
+    result = result_object(outcome=outcome, exit_code=decide(), validation=validation)
     result["events_written"] = events
     if rules is not None:
         result["findings"] = [finding.to_dict() for finding in rules.findings]
         result["findings_summary"] = rules.summary
+    if recovered:
+        result["recovered"] = recovered
+    if warnings:
+        result["warnings"] = warnings
+    if spool.exists() and (status == "fail" or settings.keep_spool):
+        # Kept for troubleshooting; the ledger keeps it from being processed again.
+        result["spool_path"] = str(spool)
+    if outcome.cancelled_by is None:
+        report = run_report(paths, result, log_start)
+    else:
+        # The runner's SIGKILL follows its cancel by seconds: result.json first; the
+        # report can be made afterwards from the artifacts.
+        report = None
+        result["report"] = {"skipped": CANCELLED_REPORT}
+    if settings.exports.configured:
+        export_run(
+            paths=paths,
+            outcome=outcome,
+            settings=settings,
+            environ=environ,
+            result=result,
+            decide=decide,
+            secret_values=secret_values,
+            switches=switches,
+        )
+    exit_code = int(result["exit_code"])
     write_result(paths, result)
+    from beacon.agents.codex import remove_codex_home  # tomllib: only when finishing
+
+    remove_codex_home(paths.base_dir)
     if status != "fail" and not settings.keep_spool:
         with contextlib.suppress(FileNotFoundError):
-            paths.spool_path.unlink()
-    return RunResult(exit_code=exit_code, result=result, events_written=events)
+            spool.unlink()
+    return RunResult(
+        exit_code=exit_code, result=result, events_written=events, report=report, warnings=warnings
+    )
+
+
+def run_report(paths: ArtifactPaths, result: dict[str, Any], log_start: int = 0) -> Report | None:
+    """Write report.json/.md/.html beside result.json; their paths go into ``result["report"]``.
+
+    A report that cannot be made never fails the run (the log and the verdict are
+    already written): the reason is in the result, and the CLI warns.
+    """
+    from beacon.report import report_for_run, write_reports
+
+    try:
+        report = report_for_run(paths, result, log_start)
+        result["report"] = write_reports(paths, report)
+    except Exception as exc:  # a report bug must not fail the agent's run
+        error = f"the run report could not be written: {type(exc).__name__}: {exc}"
+        result["report"] = {"error": error}
+        return None
+    return report
+
+
+def export_run(
+    *,
+    paths: ArtifactPaths,
+    outcome: RunOutcome,
+    settings: FinishSettings,
+    environ: Mapping[str, str],
+    result: dict[str, Any],
+    decide: Callable[[bool], int],
+    secret_values: Sequence[str] = (),
+    switches: Switches = ALL_CONTENT,
+) -> None:
+    """Uploads and forwards (beacon.exports); fills ``uploads``/``forwards``/``exit_code``.
+
+    ``result.json`` is written, then uploaded last: the stored copy lists every
+    other object; the local copy, rewritten by the caller, lists result.json too.
+    """
+    from beacon.agents.harnesses import original_destination
+    from beacon.exports import stage
+    from beacon.pipeline.redact import Redactor
+
+    exports = settings.exports
+    from beacon.pipeline.content import withheld_attributes
+
+    plan = stage.plan_exports(
+        paths=paths,
+        session_id=outcome.session_id,
+        settings=exports,
+        environ=environ,
+        withheld=withheld_attributes(prompts=switches.prompts, tool_details=switches.tool_details),
+    )
+    redaction = redaction_settings(
+        outcome=outcome, settings=settings, environ=environ, secret_values=secret_values
+    )
+    redactor = Redactor(
+        literal_values=redaction.env_values, user_patterns=redaction.compiled_patterns()
+    )
+    original = outcome.original_destination
+    if original is None:
+        original = original_destination(environ)
+    try:
+        uploads, forwards = stage.export_data(plan, redactor=redactor, original=original)
+    except Exception as exc:  # a bug must not lose result.json
+        uploads = [stage.unexpected_failure(target, exc) for target in exports.uploads]
+        forwards = []
+    result["uploads"] = uploads
+    if exports.forwards:
+        result["forwards"] = forwards
+    broken = exports.required and (stage.failed(uploads) or stage.failed(forwards))
+    result["exit_code"] = decide(broken)
+    text = json.dumps(result, indent=2) + "\n"
+    write_private(paths.result_path, text)
+    try:
+        stored = stage.upload_result(plan, text.encode("utf-8"))
+    except Exception as exc:
+        stored = [stage.unexpected_failure(target, exc) for target in exports.uploads]
+    result["uploads"] = uploads + stored
+    if exports.required and stage.failed(stored):
+        result["exit_code"] = decide(True)
+
+
+def recovered_warnings(recovered: list[dict[str, Any]]) -> list[str]:
+    """One warning per leftover spool: what was recovered, or where it still is."""
+    warnings = []
+    for entry in recovered:
+        if entry.get("error"):
+            warnings.append(
+                f"the spool of run {entry['session_id']} could not be processed "
+                f"({entry['error']}); the raw (unredacted) spool is kept at {entry['spool_path']}"
+            )
+        elif entry.get("left_for"):
+            warnings.append(
+                f"the spool of run {entry['session_id']} is set aside at "
+                f"{entry['spool_path']}: {entry['left_for']} processes it"
+            )
+        else:
+            warnings.append(
+                f"recovered run {entry['session_id']}: {entry['events_written']} events from a "
+                f"spool it left behind ({entry['spool_path']}, now deleted), validation "
+                f"{entry['validation_status']}"
+            )
+    return warnings
 
 
 def _size(path: Path) -> int:
@@ -183,21 +381,6 @@ def result_object(
 
 def write_result(paths: ArtifactPaths, result: Mapping[str, Any]) -> None:
     write_private(paths.result_path, json.dumps(result, indent=2) + "\n")
-
-
-def write_private(path: Path, text: str) -> None:
-    """Write a 0600 file atomically (readers never see half of it)."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        temporary.chmod(FILE_MODE)
-        temporary.replace(path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            temporary.unlink()
-        raise
 
 
 @contextlib.contextmanager

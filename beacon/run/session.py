@@ -26,6 +26,8 @@ from typing import Any
 from beacon.agents.harnesses import (
     endpoint_for,
     original_destination,
+    prepare_files,
+    protocol_notes,
     resolve_harnesses,
     telemetry_environment,
 )
@@ -42,9 +44,13 @@ from beacon.paths import FILE_MODE, ArtifactPaths
 from beacon.run.daemon import TOKEN_ENV
 from beacon.run.exec import exec_state, new_session_id, new_token, warm_up_pipeline
 from beacon.run.finish import RunOutcome, RunResult, finish_run, write_private
+from beacon.run.leftovers import known_tokens, recover_set_aside
+from beacon.run.secrets import fetch_session_secrets, secret_values, without_secrets
+from beacon.run.spools import set_aside, set_aside_spools, spool_session_id
 from beacon.run.state import (
     SessionState,
     fetch_status,
+    is_ours,
     load_state,
     process_alive,
     remove_state,
@@ -75,9 +81,9 @@ def start_session(
     ready_timeout_s: float = READY_TIMEOUT_S,
 ) -> Started:
     paths = settings.paths
-    paths.ensure_dirs()
+    paths.check_writable()
     busy = exec_state(paths)
-    if busy is not None and process_alive(busy.pid):
+    if busy is not None and is_ours(busy):
         raise StartupError(
             f"a `beacon ci exec` (pid {busy.pid}) is running in {paths.base_dir}",
             hint="use another --base-dir for the session",
@@ -98,24 +104,37 @@ def start_session(
 
     session_id = new_session_id()
     token = new_token()
+    secrets_token = new_token()
     ready = spawn_daemon(
         settings,
         environ,
         session_id=session_id,
         token=token,
+        secrets_token=secrets_token,
         max_duration_s=max_duration_s,
         ready_timeout_s=ready_timeout_s,
     )
     try:
         endpoints = {str(k): str(v) for k, v in ready["endpoints"].items()}
+        endpoint = endpoint_for(settings.protocol, endpoints)
+        files = prepare_files(
+            settings.harnesses,
+            paths.base_dir,
+            environ,
+            protocol=settings.protocol,
+            endpoint=endpoint,
+            token=token,
+            switches=settings.switches,
+        )
         exports = telemetry_environment(
             harnesses=settings.harnesses,
             protocol=settings.protocol,
-            endpoint=endpoint_for(settings.protocol, endpoints),
+            endpoint=endpoint,
             token=token,
             session_id=session_id,
             job_environ=environ,
             switches=settings.switches,
+            files=files,
         )
         exports.update(
             {
@@ -137,9 +156,12 @@ def start_session(
             previous={name: environ.get(name, "") for name in exports},
             original_destination=original_destination(environ),
             max_duration_s=max_duration_s,
+            secrets_token=secrets_token,
         )
         write_private(paths.state_path, state.to_json())
         write_private(paths.env_path, format_exports(exports, "sh"))
+        for note in protocol_notes(settings.harnesses, settings.protocol):
+            say(note)
     except BaseException:
         # Never leave a daemon nobody can find: no state file points at it.
         with contextlib.suppress(ProcessLookupError):
@@ -154,11 +176,13 @@ def spawn_daemon(
     *,
     session_id: str,
     token: str,
+    secrets_token: str,
     max_duration_s: float,
     ready_timeout_s: float,
 ) -> dict[str, Any]:
     paths = settings.paths
     read_fd, write_fd = os.pipe()
+    secrets_read, secrets_write = os.pipe()
     # -P: the current directory must not shadow the beacon package (a step
     # running in $RUNNER_TEMP has a beacon/ base dir right there).
     argv = [
@@ -180,12 +204,18 @@ def spawn_daemon(
         repr(settings.drain_quiet_s),
         "--drain-max",
         repr(settings.drain_max_s),
+        "--fsync",
+        settings.fsync,
         "--ready-fd",
         str(write_fd),
+        "--secrets-fd",
+        str(secrets_read),
     ]
-    # The job's environment is kept whole: RUNNER_TRACKING_ID in it is how the
-    # Actions runner finds and reaps the daemon when the job ends.
-    env = dict(environ)
+    # The job's environment is kept (RUNNER_TRACKING_ID in it is how the Actions
+    # runner finds and reaps the daemon when the job ends), but for its secrets:
+    # their values go through the pipe, not into /proc/<daemon>/environ.
+    handoff = json.dumps({"credential": secrets_token, "values": secret_values(environ)}).encode()
+    env = without_secrets(environ)
     env[TOKEN_ENV] = token
     log_fd = os.open(paths.daemon_log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, FILE_MODE)
     os.fchmod(log_fd, FILE_MODE)  # an older log may have looser permissions
@@ -196,17 +226,20 @@ def spawn_daemon(
             stdout=log_fd,
             stderr=log_fd,
             close_fds=True,
-            pass_fds=(write_fd,),
+            pass_fds=(write_fd, secrets_read),
             start_new_session=True,
             env=env,
             cwd="/",
         )
     except OSError as exc:
         os.close(read_fd)
+        os.close(secrets_write)
         raise StartupError(f"cannot start the session daemon: {exc.strerror}") from exc
     finally:
         os.close(write_fd)
         os.close(log_fd)
+        os.close(secrets_read)
+    hand_over(secrets_write, handoff)
     try:
         line = read_line(read_fd, ready_timeout_s)
     finally:
@@ -229,6 +262,19 @@ def spawn_daemon(
     # Not waited for: the daemon outlives this process by design.
     process.returncode = 0
     return ready
+
+
+def hand_over(fd: int, data: bytes) -> None:
+    """Write the secrets hand-off into the daemon's pipe and close it (the daemon reads
+    it at once; a daemon that died first only costs the write)."""
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    except BrokenPipeError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def read_line(fd: int, timeout_s: float) -> str | None:
@@ -297,7 +343,7 @@ def require_state(paths: ArtifactPaths) -> SessionState:
 
 def live_state(paths: ArtifactPaths) -> SessionState:
     state = require_state(paths)
-    if not process_alive(state.pid):
+    if not is_ours(state):
         raise NoSessionError(
             f"the session daemon (pid {state.pid}) in {paths.base_dir} is not running",
             hint="run `beacon ci session stop` to process what it captured, then start again",
@@ -309,8 +355,9 @@ def live_state(paths: ArtifactPaths) -> SessionState:
 
 
 def session_status(paths: ArtifactPaths) -> dict[str, Any]:
+    """The session's status; ``alive`` False when its daemon died (counts then from the spool)."""
     state = require_state(paths)
-    alive = process_alive(state.pid)
+    alive = is_ours(state)
     live = fetch_status(state) if alive else None
     status: dict[str, Any] = {
         "alive": bool(alive and live is not None),
@@ -330,7 +377,61 @@ def session_status(paths: ArtifactPaths) -> dict[str, Any]:
                 status[key] = live[key]
         if "uptime_s" in live:
             status["uptime_s"] = live["uptime_s"]
+        return status
+    # Dead (or not answering): the last known counts are what its spool holds.
+    status["problem"] = (
+        f"session daemon died (pid {state.pid})"
+        if not alive
+        else f"the session daemon (pid {state.pid}) is not answering {state.status_url}"
+    )
+    status["records"] = spool_record_counts(Path(state.spool_path))
+    status["records_from"] = "spool"
+    status["next"] = (
+        f"run `beacon ci session stop --base-dir {paths.base_dir}` to process what it "
+        "captured, then `beacon ci session start` for a new session"
+    )
     return status
+
+
+def spool_record_counts(spool_path: Path) -> dict[str, int]:
+    """Records per signal in a spool, counted as the collector counts them.
+
+    beacon's own lifecycle records (scope ``beacon``) are not counted, as the
+    collector does not count them either. A missing spool counts nothing.
+    """
+    from beacon.errors import SpoolError
+    from beacon.spool import read_spool
+
+    counts = {"logs": 0, "metrics": 0, "traces": 0}
+    try:
+        reader = read_spool(spool_path)
+    except SpoolError:
+        return counts
+    containers = {
+        "logs": ("resourceLogs", "scopeLogs", "logRecords"),
+        "metrics": ("resourceMetrics", "scopeMetrics", "metrics"),
+        "traces": ("resourceSpans", "scopeSpans", "spans"),
+    }
+    for record in reader:
+        resources_key, scopes_key, items_key = containers[record.signal]
+        for resource in record.payload.get(resources_key) or ():
+            for scope in resource.get(scopes_key) or ():
+                if (scope.get("scope") or {}).get("name") == "beacon":
+                    continue
+                items = scope.get(items_key) or ()
+                if record.signal == "metrics":
+                    counts["metrics"] += sum(_data_points(metric) for metric in items)
+                else:
+                    counts[record.signal] += len(items)
+    return counts
+
+
+def _data_points(metric: Mapping[str, Any]) -> int:
+    for kind in ("gauge", "sum", "histogram", "exponentialHistogram", "summary"):
+        data = metric.get(kind)
+        if isinstance(data, dict):
+            return len(data.get("dataPoints") or ())
+    return 0
 
 
 # --- stop ------------------------------------------------------------------
@@ -343,7 +444,14 @@ class Stopped:
     daemon_was_alive: bool
 
 
+#: After its drain, the daemon stops its receivers and closes the spool (fsync):
+#: what a healthy daemon needs beyond ``--drain-max`` before stop kills it.
 STOP_GRACE_S = 10.0
+
+
+def stop_timeout_s(state: SessionState) -> float:
+    """How long ``stop`` waits for the daemon: its own ``--drain-max`` plus the stop grace."""
+    return max(state.drain_max_s, 0.0) + STOP_GRACE_S
 
 
 def stop_session(
@@ -358,23 +466,88 @@ def stop_session(
     state = load_state(paths)
     if state is None:
         return None
-    alive = process_alive(state.pid)
+    finish_paths = ArtifactPaths.create(paths.base_dir, log_path or Path(state.log_path))
+    # Before the daemon stops: with an unwritable log the session stays up for a retry.
+    finish_paths.check_writable()
+    running = process_alive(state.pid)
+    alive = running and is_ours(state)
     # Import the pipeline and compile its schema while the daemon drains.
     threading.Thread(target=_quiet_warm_up, name="beacon-warm-up", daemon=True).start()
+    secrets: list[str] = []
     if alive:
+        secrets = session_secrets(state, say=say)
         stop_daemon(state, say=say)
+    elif running:
+        say(
+            f"session daemon (pid {state.pid}) is gone: that pid now belongs to another "
+            "process, which is left alone; processing what the daemon's spool holds"
+        )
     else:
         say(f"session daemon (pid {state.pid}) is gone; processing what its spool holds")
-    finish_paths = ArtifactPaths.create(paths.base_dir, log_path or Path(state.log_path))
-    result = finish_run(
-        paths=finish_paths,
-        outcome=RunOutcome(session_id=state.session_id, collector_token=state.token),
-        harnesses=resolve_harnesses(state.harnesses),
+    if not alive and state.secrets_token:
+        say(
+            "the secret values other steps gave the daemon died with it: only the "
+            "built-in families and this step's own variables and --redact-env protect them"
+        )
+    harnesses = resolve_harnesses(state.harnesses)
+    own_spool = session_spool(finish_paths, state.session_id)
+    recovered = recover_set_aside(
+        finish_paths,
+        harnesses=harnesses,
         settings=settings,
         environ=environ,
+        tokens=known_tokens(paths),
+        exclude={own_spool},
+    )
+    result = finish_run(
+        paths=finish_paths,
+        outcome=RunOutcome(
+            session_id=state.session_id,
+            collector_token=state.token,
+            original_destination=state.original_destination,
+        ),
+        harnesses=harnesses,
+        settings=settings,
+        environ=environ,
+        switches=state.switches(),
+        spool_path=own_spool,
+        recovered=recovered,
+        secret_values=secrets,
     )
     remove_state(paths)
     return Stopped(state=state, result=result, daemon_was_alive=alive)
+
+
+def session_secrets(state: SessionState, *, say: Say) -> list[str]:
+    """The secret values other steps handed the daemon (empty for an older session)."""
+    if not state.secrets_token:
+        return []
+    try:
+        return fetch_session_secrets(state.http_base, state.secrets_token)
+    except (OSError, ValueError):
+        say(
+            "could not fetch the secret values other steps gave the daemon: only the "
+            "built-in families and this step's own variables and --redact-env protect them"
+        )
+        return []
+
+
+def session_spool(paths: ArtifactPaths, session_id: str) -> Path:
+    """This session's spool: ``spool/otlp.jsonl``, or where an exec set it aside.
+
+    A spool at the usual path that another run wrote (a ``ci exec`` killed
+    after the daemon died) is renamed aside, to be recovered under its own id.
+    """
+    spool = paths.spool_path
+    if spool.exists():
+        owner = spool_session_id(spool)
+        if owner is None or owner == session_id:
+            return spool
+        set_aside(spool)
+    for candidate in set_aside_spools(paths):
+        if spool_session_id(candidate) == session_id:
+            return candidate
+    return spool
 
 
 def _quiet_warm_up() -> None:
@@ -383,22 +556,66 @@ def _quiet_warm_up() -> None:
 
 
 def stop_daemon(state: SessionState, *, say: Say) -> None:
-    """Ask the daemon to drain and exit; escalate to signals when it does not."""
+    """Ask the daemon to drain and exit; escalate to signals when it does not.
+
+    The caller has confirmed the pid is the daemon (``is_ours``). Signals then go
+    through a pidfd, which names that very process: should it exit and its pid
+    be reused meanwhile, nothing else is signalled. Without pidfds the start
+    time is checked again before each signal.
+    """
+    handle = DaemonHandle.open(state)
     try:
-        request(state, "/beacon/shutdown", method="POST", body=b"", timeout_s=2.0)
-        asked = True
-    except OSError:  # URLError and HTTPError are OSErrors
-        asked = False
-    if not asked:
+        try:
+            request(state, "/beacon/shutdown", method="POST", body=b"", timeout_s=2.0)
+        except OSError:  # URLError and HTTPError are OSErrors
+            handle.send(signal.SIGTERM)
+        grace = stop_timeout_s(state)
+        if wait_for_exit(state.pid, grace):
+            say(f"session daemon (pid {state.pid}) stopped")
+            return
+        say(
+            f"session daemon (pid {state.pid}) did not stop in {grace:g}s "
+            f"(--drain-max {state.drain_max_s:g}s + {STOP_GRACE_S:g}s); killing it"
+        )
+        handle.send(signal.SIGKILL)
+        wait_for_exit(state.pid, 5.0)
+    finally:
+        handle.close()
+
+
+@dataclass
+class DaemonHandle:
+    """A confirmed daemon process, signalled through a pidfd where the kernel has them."""
+
+    state: SessionState
+    pidfd: int | None
+    gone: bool = False
+
+    @classmethod
+    def open(cls, state: SessionState) -> DaemonHandle:
+        pidfd: int | None = None
+        with contextlib.suppress(OSError, AttributeError):
+            pidfd = os.pidfd_open(state.pid)
+        handle = cls(state, pidfd)
+        # Checked again once the pidfd is held: it names the process whose start
+        # time matches, not one that took the pid in between.
+        if state.pid_start_time and not is_ours(state, ask=False):
+            handle.gone = True
+        return handle
+
+    def send(self, signum: int) -> None:
+        if self.gone:
+            return
         with contextlib.suppress(ProcessLookupError):
-            os.kill(state.pid, signal.SIGTERM)
-    if wait_for_exit(state.pid, STOP_GRACE_S):
-        say(f"session daemon (pid {state.pid}) stopped")
-        return
-    say(f"session daemon (pid {state.pid}) did not stop in {STOP_GRACE_S:g}s; killing it")
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(state.pid, signal.SIGKILL)
-    wait_for_exit(state.pid, 5.0)
+            if self.pidfd is not None:
+                signal.pidfd_send_signal(self.pidfd, signum)
+            elif not self.state.pid_start_time or is_ours(self.state, ask=False):
+                os.kill(self.state.pid, signum)
+
+    def close(self) -> None:
+        if self.pidfd is not None:
+            os.close(self.pidfd)
+            self.pidfd = None
 
 
 def restore_values(state: SessionState) -> dict[str, str]:

@@ -15,7 +15,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from beacon.agents.harnesses import Switches
 from beacon.clock import utc_iso
+from beacon.config import DEFAULT_DRAIN_MAX_S
 from beacon.errors import BeaconError
 from beacon.paths import ArtifactPaths
 
@@ -48,6 +50,16 @@ class SessionState:
     original_destination: dict[str, str] = field(default_factory=dict)
     """The job's own OTLP exporter settings, for later forwarding."""
     max_duration_s: float = 0.0
+    prompts: bool = True
+    tool_details: bool = True
+    """The content switches of the session (``--no-prompts``…): steps and stop follow them."""
+    pid_start_time: int = 0
+    """The process's start time (clock ticks after boot, /proc/<pid>/stat field 22):
+    with the pid, it names one process; 0 when unknown."""
+    secrets_token: str = ""
+    """The secrets channel's credential (``beacon.run.secrets``): only here, never exported."""
+    drain_max_s: float = DEFAULT_DRAIN_MAX_S
+    """The daemon's ``--drain-max``: how long its stop may legitimately take, plus a grace."""
     version: int = STATE_VERSION
 
     @classmethod
@@ -65,6 +77,7 @@ class SessionState:
         previous: dict[str, str] | None = None,
         original_destination: dict[str, str] | None = None,
         max_duration_s: float = 0.0,
+        secrets_token: str = "",
     ) -> SessionState:
         """The state of a collector starting now (a session daemon or a ``ci exec``).
 
@@ -90,7 +103,15 @@ class SessionState:
             previous=previous or {},
             original_destination=original_destination or {},
             max_duration_s=max_duration_s,
+            prompts=settings.switches.prompts,
+            tool_details=settings.switches.tool_details,
+            pid_start_time=process_start_time(pid) or 0,
+            secrets_token=secrets_token,
+            drain_max_s=settings.drain_max_s,
         )
+
+    def switches(self) -> Switches:
+        return Switches(prompts=self.prompts, tool_details=self.tool_details)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2) + "\n"
@@ -147,6 +168,43 @@ def process_alive(pid: int) -> bool:
     return state not in ("Z", "X", "x")
 
 
+def process_start_time(pid: int) -> int | None:
+    """When ``pid`` started (clock ticks after boot), or None without /proc or process."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[-1].split()
+    # After the name: state is field 3, starttime field 22 (index 19 here).
+    try:
+        return int(fields[19])
+    except (IndexError, ValueError):
+        return None
+
+
+def is_ours(state: SessionState, *, ask: bool = True) -> bool:
+    """True only when ``state.pid`` is alive AND provably the process the state names.
+
+    A pid can be reused by an unrelated process after ours died: nothing may
+    signal it on the pid's word alone. Proof is the daemon answering its
+    authenticated status endpoint with this pid and session (``ask``), or the
+    process's start time in /proc matching the one recorded at start.
+    """
+    if not process_alive(state.pid):
+        return False
+    started = process_start_time(state.pid)
+    if state.pid_start_time and started is not None:
+        return started == state.pid_start_time
+    if ask:
+        status = fetch_status(state)
+        return (
+            status is not None
+            and status.get("pid") == state.pid
+            and status.get("session_id") == state.session_id
+        )
+    return False
+
+
 def request(
     state: SessionState,
     path: str,
@@ -180,7 +238,7 @@ def fetch_status(state: SessionState, timeout_s: float = 2.0) -> dict[str, Any] 
 
 
 def session_alive(state: SessionState) -> bool:
-    return process_alive(state.pid) and fetch_status(state) is not None
+    return is_ours(state) and fetch_status(state) is not None
 
 
 def wait_for_exit(pid: int, timeout_s: float) -> bool:

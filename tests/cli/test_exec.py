@@ -111,6 +111,7 @@ def test_bare_require_telemetry_means_true(tmp_path: Path) -> None:
         ["ci", "exec", "--timeout", "soon", "--", "true"],
         ["ci", "exec", "--redact-pattern", "(", "--", "true"],
         ["ci", "exec", "--min-events", "-1", "--", "true"],
+        ["ci", "exec", "--fsync", "sometimes", "--", "true"],
     ],
 )
 def test_usage_errors_exit_2(tmp_path: Path, args: list[str]) -> None:
@@ -235,10 +236,10 @@ def test_signals_are_forwarded_and_the_log_is_still_written(
     process, got = start_waiting_exec(
         tmp_path / "b", tmp_path, ("--harness", "otel"), "waitsig:{got}", "log:flushed-on-cancel"
     )
-    stderr, elapsed = signal_and_wait(process, signum)
+    # How long this takes (GitHub's SIGKILL follows its SIGINT by ~10 s) is a
+    # figure of `python -m benchmarks --only cancel`; here only a hang fails.
+    stderr, _ = signal_and_wait(process, signum)
     assert int(got.read_text()) == int(signum)
-    # GitHub's SIGKILL follows its SIGINT by ~10 s: everything must be written well before.
-    assert elapsed < 7, f"took {elapsed:.1f}s after the signal"
     assert process.returncode == 128 + int(signum), stderr
     lines = runtime_lines(tmp_path / "b" / "runtime.jsonl")
     assert any("flushed-on-cancel" in json.dumps(line) for line in lines)
@@ -253,8 +254,8 @@ def test_child_ignoring_the_signal_is_killed_within_the_window(tmp_path: Path) -
         "waitsig:{got}",
         stdout=subprocess.DEVNULL,
     )
-    stderr, elapsed = signal_and_wait(process, signal.SIGINT)
-    assert elapsed < 7.5, f"took {elapsed:.1f}s"
+    # The escalation's timing is a figure of `python -m benchmarks --only cancel`.
+    stderr, _ = signal_and_wait(process, signal.SIGINT)
     assert process.returncode == 128 + signal.SIGKILL, stderr
     assert (tmp_path / "b" / "result.json").exists()
 
@@ -405,12 +406,14 @@ def test_concurrent_exec_in_one_base_dir_is_refused(tmp_path: Path) -> None:
 def test_a_failure_while_processing_keeps_the_child_code(
     tmp_path: Path, child_code: int, expected: int
 ) -> None:
+    # The log path becomes unusable while the child runs (an unusable one is
+    # refused before the child starts: tests/cli/test_run_faults.py).
     log_dir = tmp_path / "a-directory"
-    log_dir.mkdir()
     result = beacon(
         *exec_args(tmp_path / "b", "--json", "--log-path", str(log_dir)),
-        *CHILD,
-        f"exit:{child_code}",
+        "bash",
+        "-c",
+        f"mkdir {log_dir}; exit {child_code}",
     )
     assert result.returncode == expected, result.stderr
     assert "could not process the captured telemetry" in result.stderr

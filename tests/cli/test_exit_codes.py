@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from beacon.cli.argv import normalize_argv, require_telemetry
@@ -34,6 +39,10 @@ def test_exit_code_values_are_pinned() -> None:
         ({"timed_out": True, "child_exit_code": 143}, 124),
         ({"upload_failed": True}, 4),
         ({"validation_status": "fail", "upload_failed": True}, 3),
+        ({"validation_status": "fail", "require_telemetry": False, "upload_failed": True}, 4),
+        ({"child_exit_code": 2, "upload_failed": True}, 2),
+        ({"timed_out": True, "upload_failed": True}, 124),
+        ({"cancelled_by": 15, "upload_failed": True}, 143),
         ({"cancelled_by": 2}, 130),
         ({"cancelled_by": 15, "child_exit_code": 1}, 1),
         ({"policy_failed": True}, 7),
@@ -94,3 +103,34 @@ def test_bare_require_telemetry_means_true_and_stops_at_double_dash() -> None:
         "--",
         "--require-telemetry",
     ]
+
+
+def test_status_of_a_session_whose_daemon_is_gone_is_no_session(tmp_path: Path) -> None:
+    from .helpers import beacon
+
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    state = {
+        "session_id": "s1",
+        "pid": int(gone.stdout),
+        "token": "t",
+        "protocol": "http/protobuf",
+        "receivers": ["http"],
+        "harnesses": ["otel"],
+        "endpoints": {"http": "http://127.0.0.1:9"},
+        "status_url": "http://127.0.0.1:9/beacon/status",
+        "started_at": "",
+        "started_unix": 0.0,
+        "base_dir": str(tmp_path),
+        "log_path": str(tmp_path / "r.jsonl"),
+        "spool_path": str(tmp_path / "spool" / "otlp.jsonl"),
+        "exports": {},
+    }
+    (tmp_path / "session.json").write_text(json.dumps(state))
+    result = beacon("ci", "session", "status", "--base-dir", str(tmp_path))
+    assert result.returncode == 6 == ExitCode.NO_SESSION
+    assert "daemon died" in result.stderr

@@ -11,7 +11,7 @@ import pytest
 import typer.main
 
 from beacon.cli.argv import EXEC_OPTIONS, FAST_COMMANDS, parse_exec_argv, parse_fast
-from beacon.cli.options import COMMANDS, ExecArgs, StopArgs, ValidateArgs
+from beacon.cli.options import COMMANDS, ExecArgs, ReportArgs, StopArgs, ValidateArgs
 from beacon.cli.reference import PAGE, render_reference
 
 from .helpers import CHILD, clean_env
@@ -184,7 +184,8 @@ def test_session_commands_parse_without_positionals() -> None:
     assert parsed == StopArgs(require_telemetry="false", redact_env=["X"])
     assert parse_fast(["ci", "session", "stop", "stray"]) is None
     assert parse_fast(["ci", "validate"]) == ValidateArgs()
-    assert parse_fast(["ci", "report"]) is None
+    assert parse_fast(["ci", "report", "--format", "json"]) == ReportArgs(fmt="json")
+    assert parse_fast(["ci", "no-such-command"]) is None
 
 
 def test_typer_runs_a_command_through_the_same_flow_as_the_fast_path(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ from beacon.agents.harnesses import (
     HARNESSES,
     Switches,
     merge_resource_attributes,
+    protocol_notes,
     resolve_harnesses,
     telemetry_environment,
 )
@@ -109,3 +110,34 @@ def test_resource_attributes_merge_with_the_jobs_own() -> None:
         "team=a%20b,beacon.session.id=old,service.namespace=ci", "new id"
     )
     assert merged == "team=a%20b,service.namespace=ci,beacon.session.id=new%20id,beacon.origin=ci"
+
+
+@pytest.mark.parametrize(
+    ("protocol", "spoken", "noted"),
+    [("grpc", "grpc", False), ("http/protobuf", "http", True), ("http/json", "http", True)],
+)
+def test_gemini_is_configured_by_its_own_variables(protocol: str, spoken: str, noted: bool) -> None:
+    env = env_for("gemini", protocol)
+    assert env["GEMINI_TELEMETRY_ENABLED"] == "true"
+    assert env["GEMINI_TELEMETRY_TARGET"] == "local"
+    assert env["GEMINI_TELEMETRY_OTLP_ENDPOINT"] == ENDPOINT
+    assert env["GEMINI_TELEMETRY_OTLP_PROTOCOL"] == spoken
+    assert env["GEMINI_TELEMETRY_LOG_PROMPTS"] == "true"
+    assert env["OTEL_EXPORTER_OTLP_HEADERS"] == "authorization=Bearer%20tok123"
+    assert "CLAUDE_CODE_ENABLE_TELEMETRY" not in env
+    assert bool(protocol_notes(resolve_harnesses("gemini"), protocol)) == noted
+
+
+def test_gemini_prompt_logging_is_turned_off_explicitly() -> None:
+    # Its default is on: leaving the variable unset would log prompts.
+    env = env_for("gemini", prompts=False)
+    assert env["GEMINI_TELEMETRY_LOG_PROMPTS"] == "false"
+    assert env_for("gemini", traces=False)["GEMINI_TELEMETRY_TRACES_ENABLED"] == "false"
+
+
+def test_claude_and_gemini_in_one_environment() -> None:
+    env = env_for("claude,gemini", "http/json")
+    assert env["CLAUDE_CODE_ENABLE_TELEMETRY"] == "1"
+    assert env["GEMINI_TELEMETRY_OTLP_PROTOCOL"] == "http"
+    assert env["OTEL_EXPORTER_OTLP_PROTOCOL"] == "http/json"
+    assert [h.name for h in resolve_harnesses("claude,gemini")] == ["claude_code", "gemini_cli"]

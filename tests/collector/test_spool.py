@@ -171,3 +171,54 @@ def test_read_spool_empty_file(tmp_path: Path) -> None:
 def test_read_missing_spool_raises_clear_error(tmp_path: Path) -> None:
     with pytest.raises(SpoolError, match="does not exist"):
         read_spool(tmp_path / "nope.jsonl")
+
+
+# --------------------------------------------------------------------------- --fsync
+
+
+async def _burst(writer: SpoolWriter, lines: int) -> None:
+    await asyncio.gather(*(writer.append(b'{"resourceLogs":[]}') for _ in range(lines)))
+
+
+async def test_fsync_always_syncs_every_write_before_the_ack(tmp_path: Path) -> None:
+    writer = SpoolWriter(tmp_path / "otlp.jsonl", "always")
+    await writer.open()
+    for _ in range(3):
+        await writer.append(b'{"resourceLogs":[]}')
+        # The ack came after the sync of its own write.
+        assert writer.syncs == writer.writes
+    await writer.close()
+    assert writer.syncs == 3
+
+
+async def test_fsync_off_never_syncs_while_writing(tmp_path: Path) -> None:
+    writer = SpoolWriter(tmp_path / "otlp.jsonl", "off")
+    await writer.open()
+    await _burst(writer, 20)
+    assert writer.syncs == 0
+    await writer.close()
+
+
+async def test_fsync_batch_syncs_at_most_every_100ms_and_after_the_burst(tmp_path: Path) -> None:
+    from beacon.spool import BATCH_SYNC_S
+
+    writer = SpoolWriter(tmp_path / "otlp.jsonl", "batch")
+    await writer.open()
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    for _ in range(40):
+        await _burst(writer, 5)
+    elapsed = loop.time() - started
+    assert writer.writes >= 40
+    # A sync at the first write, then at most one per BATCH_SYNC_S.
+    assert 1 <= writer.syncs <= 2 + elapsed / BATCH_SYNC_S
+    # The burst's last lines get their sync once it is due, without another write.
+    await asyncio.wait_for(writer.wait_all_synced(), timeout=5)
+    assert writer.all_synced
+    assert writer.sync_errors == 0
+    await writer.close()
+
+
+def test_an_unknown_fsync_mode_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="fsync"):
+        SpoolWriter(tmp_path / "otlp.jsonl", "sometimes")  # type: ignore[arg-type]

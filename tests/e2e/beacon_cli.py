@@ -15,6 +15,7 @@ from e2e.runtime_checks import Line, load_runtime
 # The installed console script, as a CI job runs it (`python -m beacon` would
 # import a `beacon/` artifact directory in the working directory instead).
 BEACON = (str(Path(sys.executable).with_name("beacon")),)
+SHA = "0123456789abcdef0123456789abcdef01234567"
 
 
 @dataclass(frozen=True)
@@ -97,3 +98,30 @@ def parse_github_env(text: str) -> dict[str, str]:
 
 def read_github_env(path: Path) -> dict[str, str]:
     return parse_github_env(path.read_text(encoding="utf-8"))
+
+
+def github_job_env(root: Path) -> dict[str, str]:
+    """The variables a GitHub Actions runner gives every step of a job."""
+    files = {name: root / name for name in ("github_env", "github_output", "step_summary")}
+    for path in files.values():
+        path.touch()
+    (root / "runner_temp").mkdir()
+    return {
+        "GITHUB_ACTIONS": "true",
+        "CI": "true",
+        "GITHUB_RUN_ID": "4242",
+        "GITHUB_RUN_ATTEMPT": "2",
+        "GITHUB_WORKFLOW": "e2e",
+        "GITHUB_JOB": "agent",
+        "GITHUB_EVENT_NAME": "push",
+        "GITHUB_SHA": SHA,
+        "GITHUB_REPOSITORY": "acme/widgets",
+        "GITHUB_REF": "refs/heads/main",
+        "GITHUB_REF_NAME": "main",
+        "GITHUB_ACTOR": "octocat",
+        "GITHUB_ENV": str(files["github_env"]),
+        "GITHUB_OUTPUT": str(files["github_output"]),
+        "GITHUB_STEP_SUMMARY": str(files["step_summary"]),
+        "RUNNER_TEMP": str(root / "runner_temp"),
+        "RUNNER_ENVIRONMENT": "github-hosted",
+    }

@@ -13,8 +13,12 @@ measured on Claude Code 2.1.197 (docs/claude-code.md, "What each script produces
   reported as ``tool_name=mcp_tool`` and the run adds two ``mcp_server_connection``
   events (connected, disconnected);
 * a 400 ends the run (exit 1) with one ``api_error`` and a failed ``llm_request`` span;
+  from 2.1.332 on, five 400s in a row are first retried inside the client without any
+  event (the sixth ends the run);
 * up to two 529s in a row are retried inside the client without any event; a third
   ends the run (exit 1) with ``api_error`` + ``api_retries_exhausted``;
+* from 2.1.332 on, start-up adds one ``managed_settings_resolved`` and one
+  ``plugin_loaded`` per plugin of the built-in default bundle (three), before the prompt;
 * metrics: ``session.count`` 1; ``token.usage`` input/output summed over the answered
   turns (cacheRead/cacheCreation 0); ``cost.usage`` > 0; with Write/Edit,
   ``lines_of_code.count`` (Write adds ``content.count("\\n") + 1`` lines; Edit adds the
@@ -33,6 +37,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from e2e.claude_install import CLAUDE_CODE_VERSION
 from e2e.messages_stub import ApiError, Hold, Script, Text, ToolUse
 
 MCP_SERVER = "beacon"
@@ -40,6 +45,32 @@ MCP_TOOL = f"mcp__{MCP_SERVER}__echo"
 MCP_SERVER_SCRIPT = Path(__file__).resolve().parent / "clients" / "mcp_echo_server.py"
 EDIT_TOOLS = frozenset({"Write", "Edit"})
 RETRIED_IN_CLIENT = 2  # 529s in a row the client absorbs before giving up on the third
+BAD_REQUESTS_RETRIED_SINCE = (2, 1, 332)
+BAD_REQUESTS_RETRIED = 5  # 400s in a row 2.1.332 absorbs silently before the sixth ends it
+# Start-up events of Claude Code from 2.1.332 on (a scratch HOME: no managed settings, the
+# three plugins of the built-in default bundle).
+STARTUP_EVENTS_SINCE = (2, 1, 332)
+STARTUP_EVENTS = Counter({"managed_settings_resolved": 1, "plugin_loaded": 3})
+# Events that come in some runs of 2.1.332 and not in others (a background sweep of old
+# transcripts, seen mid-run): at most once, never counted against the script.
+OPTIONAL_EVENTS = frozenset({"retention_sweep"})
+HOUSEKEEPING_EVENTS = frozenset(STARTUP_EVENTS) | OPTIONAL_EVENTS
+
+
+def scripted(counts: Counter[str]) -> Counter[str]:
+    """``counts`` (event name -> count, with or without the ``claude_code.`` prefix) without
+    the optional events, after checking each came at most once."""
+    optional = {name: n for name, n in counts.items() if name.split(".")[-1] in OPTIONAL_EVENTS}
+    assert all(n <= 1 for n in optional.values()), optional
+    return Counter({name: n for name, n in counts.items() if name not in optional})
+
+
+def version_tuple(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split(".") if part.isdigit())
+
+
+def has_startup_events(version: str) -> bool:
+    return version_tuple(version) >= STARTUP_EVENTS_SINCE
 
 
 @dataclass(frozen=True)
@@ -84,15 +115,20 @@ def _lines(text: str) -> int:
     return text.count("\n") + 1
 
 
-def expect(scenario: Scenario) -> Expectation:
+def expect(scenario: Scenario, version: str = CLAUDE_CODE_VERSION) -> Expectation:
     events: Counter[str] = Counter({"user_prompt": 1})
+    if has_startup_events(version):
+        events.update(STARTUP_EVENTS)
     spans: Counter[str] = Counter({"claude_code.interaction": 1})
     tool_results: list[tuple[str, str]] = []
     code_edits: Counter[str] = Counter()
     edited: list[str] = []
     commands: list[str] = []
     input_tokens = output_tokens = added = removed = 0
-    overloaded_in_a_row = 0
+    overloaded_in_a_row = bad_in_a_row = 0
+    bad_retried = (
+        BAD_REQUESTS_RETRIED if version_tuple(version) >= BAD_REQUESTS_RETRIED_SINCE else 0
+    )
     exit_code = 0
     uses_mcp = False
     for turn in scenario.script.turns:
@@ -105,11 +141,14 @@ def expect(scenario: Scenario) -> Expectation:
                     continue
                 events.update(["api_error", "api_retries_exhausted"])
             else:
+                bad_in_a_row += 1
+                if bad_in_a_row <= bad_retried:
+                    continue
                 events["api_error"] += 1
             spans["claude_code.llm_request"] += 1
             exit_code = 1
             break
-        overloaded_in_a_row = 0
+        overloaded_in_a_row = bad_in_a_row = 0
         events.update(["api_request", "assistant_response"])
         spans["claude_code.llm_request"] += 1
         input_tokens += turn.input_tokens
@@ -222,13 +261,9 @@ def mcp(workdir: Path) -> Scenario:
 
 
 def api_error(workdir: Path) -> Scenario:
-    return Scenario(
-        Script(
-            "api_error",
-            "Say hello",
-            [ApiError(400, "invalid_request_error", "stub says: bad request")],
-        )
-    )
+    """400s until the client gives up: the first for 2.1.197, the sixth for 2.1.332."""
+    bad = ApiError(400, "invalid_request_error", "stub says: bad request")
+    return Scenario(Script("api_error", "Say hello", [bad] * (BAD_REQUESTS_RETRIED + 1)))
 
 
 def overloaded_retry(workdir: Path) -> Scenario:

@@ -33,7 +33,7 @@ from e2e.runtime_checks import (
     schema_errors,
     source,
 )
-from e2e.scenarios import MCP_SERVER, build, expect, fake_github_token, full
+from e2e.scenarios import HOUSEKEEPING_EVENTS, MCP_SERVER, build, expect, fake_github_token, full
 
 RUNS_PER_PROTOCOL = 5
 STRESS_RUNS = int(os.environ.get("BEACON_STRESS_RUNS", "25"))
@@ -185,7 +185,11 @@ async def test_signal_mid_task_keeps_what_was_flushed(
     assert process.returncode == 128 + signum, stderr.decode(errors="replace")
     runtime = load_runtime(base / "runtime.jsonl")
     assert schema_errors(runtime) == []
-    events = claude_events(runtime)
+    events = [
+        line
+        for line in claude_events(runtime)
+        if source(line)["event_name"].removeprefix("claude_code.") not in HOUSEKEEPING_EVENTS
+    ]
     assert [source(line)["event_name"] for line in events] == ["claude_code.user_prompt"]
     assert get(events[0], "prompt.text") == scenario.script.prompt
     exited = next(

@@ -7,11 +7,15 @@ from pathlib import Path
 import pytest
 
 from e2e.claude_install import (
+    CLAUDE_CODE_FLOOR,
     CLAUDE_CODE_VERSION,
+    VERSIONS_VARIABLE,
     NpmInstallError,
     _atomic_install,
+    chosen_versions,
     claude_install_dir,
     ensure_claude_code,
+    resolve_version,
 )
 
 
@@ -59,3 +63,16 @@ def test_a_broken_existing_install_is_replaced(tmp_path: Path) -> None:
 
 def test_install_dir_names_the_pinned_version(tmp_path: Path) -> None:
     assert claude_install_dir(tmp_path).name == f"claude-code-{CLAUDE_CODE_VERSION}"
+
+
+def test_versions_are_the_pin_and_the_floor_unless_chosen() -> None:
+    assert chosen_versions({}) == (CLAUDE_CODE_VERSION, CLAUDE_CODE_FLOOR)
+    assert chosen_versions({VERSIONS_VARIABLE: " latest, 2.1.197 "}) == ("latest", "2.1.197")
+    assert claude_install_dir(Path("/c"), "2.1.197") == Path("/c/claude-code-2.1.197")
+
+
+def test_an_exact_version_is_not_looked_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))  # no npm: a lookup would fail
+    assert resolve_version("2.1.332") == "2.1.332"
+    with pytest.raises(NpmInstallError, match="npm is not on PATH"):
+        resolve_version("latest")

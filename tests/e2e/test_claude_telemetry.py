@@ -24,7 +24,7 @@ from e2e.claude_runner import (
 )
 from e2e.messages_stub import MessagesStub
 from e2e.otlp_view import capture_spool
-from e2e.scenarios import COMPLETE, Scenario, build, expect
+from e2e.scenarios import COMPLETE, HOUSEKEEPING_EVENTS, Scenario, build, expect
 
 QUIET_S = 0.3
 DRAIN_MAX_S = 5.0
@@ -129,7 +129,7 @@ async def test_sigterm_mid_task_flushes_what_happened_so_far(claude: ScriptedCla
 
     assert returncode == 128 + signal.SIGTERM
     capture = capture_spool(claude.collector.config.spool_path)
-    events = claude_events(capture)
+    events = [row for row in claude_events(capture) if row.event_name not in HOUSEKEEPING_EVENTS]
     assert [row.event_name for row in events] == ["user_prompt"]
     assert events[0].attributes["prompt"] == scenario.script.prompt
     assert metric_total(capture, "session.count") == 1

@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 
 from beacon.pipeline import PipelineOptions, run_pipeline
+from benchmarks.pipeline import production_redaction
 
 
 def _kv(key: str, value: Any) -> dict[str, Any]:
@@ -76,7 +77,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         spool = Path(tmp) / "otlp.jsonl"
         write_spool(spool, events)
-        options = PipelineOptions(session_id="bench", log_path=Path(tmp) / "runtime.jsonl")
+        # The collector's token is always a literal to redact in production.
+        options = PipelineOptions(
+            session_id="bench",
+            log_path=Path(tmp) / "runtime.jsonl",
+            redaction=production_redaction(),
+        )
         started = time.perf_counter()
         cpu_started = time.process_time()
         result = run_pipeline(spool, options)

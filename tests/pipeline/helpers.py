@@ -18,15 +18,18 @@ from tests.jsondecode import parse_json_request
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 CLAUDE = FIXTURES / "claude-code-2.1.197"
+CLAUDE_2_1_332 = FIXTURES / "claude-code-2.1.332"
 SIGNALS = ("logs", "metrics", "traces")
 PROTOCOLS = ("grpc", "http-protobuf", "http-json")
 
 Request = tuple[str, dict[str, Any]]
 
 
-def fixture_request(signal: str, protocol: str, suffix: str = "") -> Request:
+def fixture_request(
+    signal: str, protocol: str, suffix: str = "", directory: Path = CLAUDE
+) -> Request:
     """A recorded fixture as the spool holds it (codec output), whatever its rendering."""
-    path = CLAUDE / f"{signal}.{protocol}{suffix}.json"
+    path = directory / f"{signal}.{protocol}{suffix}.json"
     if protocol == "http-json":
         message = parse_json_request(signal, path.read_bytes())
     else:
@@ -34,8 +37,10 @@ def fixture_request(signal: str, protocol: str, suffix: str = "") -> Request:
     return signal, request_to_dict(signal, message)
 
 
-def fixture_requests(protocol: str, suffix: str = "") -> list[Request]:
-    return [fixture_request(signal, protocol, suffix) for signal in SIGNALS]
+def fixture_requests(
+    protocol: str, suffix: str = "", directory: Path = CLAUDE, signals: Iterable[str] = SIGNALS
+) -> list[Request]:
+    return [fixture_request(signal, protocol, suffix, directory) for signal in signals]
 
 
 def context(session_id: str = "run-1", **kwargs: Any) -> LineContext:

@@ -204,3 +204,37 @@ def test_json_escapes_cannot_hide_a_secret(document: str, secret: str) -> None:
     out, counts = redact(document)
     assert secret not in out
     assert counts
+
+
+def test_a_token_after_a_spelled_out_terminal_escape_is_redacted() -> None:
+    """Found by the leak campaign: Claude Code JSON-encodes argv twice, so an ANSI
+    escape in a prompt arrives as the text "\\u001b[31m", whose "m" hid the token's
+    word boundary."""
+    from beacon.pipeline.redact import Redactor
+
+    token = "ghp_" + "WjU8W2uvOILozE5DbRGUvQJg00ZFFK4LHZdH"
+    for escape in ("\\u001b[31m", "\\\\u001b[1;31m", "\\x1b[0m", "\\033[4m", "\\e[2K"):
+        counts: dict[str, int] = {}
+        text = f"use {escape}{token}\\u001b[0m now"
+        assert token not in Redactor().redact_text(text, counts), escape
+        assert counts == {"github_token": 1}
+
+
+def test_a_token_after_a_real_terminal_escape_inside_json_text_is_redacted() -> None:
+    from beacon.pipeline.redact import Redactor
+
+    token = "ghp_" + "WjU8W2uvOILozE5DbRGUvQJg00ZFFK4LHZdH"
+    text = '["claude", "-p", "\\u001b[31m' + token + '\\u001b[0m"]'  # JSON text, escaped ESC
+    assert token not in Redactor().redact_text(text, {})
+
+
+def test_an_assignment_inside_a_shell_quoted_argument_is_redacted() -> None:
+    """Found by the leak campaign: a command line rendered with shlex.quote writes the
+    quotes of SECRET_KEY='v' as '"'"', which hid the value from secret_assignment."""
+    import shlex
+
+    from beacon.pipeline.redact import Redactor
+
+    value = "Qxl4Vgus27*"
+    text = "claude -p " + shlex.quote(f"deploy with SECRET_KEY='{value}' now")
+    assert value not in Redactor().redact_text(text, {})

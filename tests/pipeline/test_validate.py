@@ -13,8 +13,9 @@ from beacon.otlp.codec import request_to_dict
 from beacon.otlp.records import lifecycle_request
 from beacon.pipeline import PipelineOptions, SpoolHealth, run_pipeline, validate_log
 from beacon.pipeline.report import render_validation
+from beacon.pipeline.validate import LogScan, verdict
 
-from .helpers import Request, fixture_requests, write_spool
+from .helpers import FIXTURES, Request, fixture_requests, write_spool
 
 
 def lifecycle(name: str, attributes: dict[str, Any], session_id: str) -> Request:
@@ -110,17 +111,27 @@ def test_missing_log_fails(tmp_path: Path) -> None:
     assert stage(result, "log_exists")[0] == "fail"
 
 
-def test_an_unparseable_line_fails(tmp_path: Path) -> None:
+def test_an_unparseable_line_is_another_runs_damage_and_warns(tmp_path: Path) -> None:
+    # A line that does not parse carries no session id: it cannot be this run's failure.
     run(tmp_path, "run-a", full_run("run-a"))
     with (tmp_path / "runtime.jsonl").open("ab") as log:
         log.write(b'{"truncated": \n')
     result = validate_log(tmp_path / "runtime.jsonl", session_id="run-a")
-    assert result.status == "fail"
+    assert result.status == "warn"
     status, message = stage(result, "lines_parse")
-    assert status == "fail" and "line 27" in message
+    assert status == "warn" and "line 27" in message and "not this run's" in message
 
 
-def test_a_line_off_schema_fails(tmp_path: Path) -> None:
+def test_a_line_of_this_run_the_pipeline_wrote_unparseable_fails() -> None:
+    scan = LogScan.part("run-a", ("claude_code",))
+    scan.add(1, b'{"truncated": ')
+    whole = LogScan(session_id="run-a")
+    whole.absorb(scan.to_wire(), 10)
+    status, message = stage(verdict(Path("runtime.jsonl"), whole), "lines_parse")
+    assert status == "fail" and "line 11" in message
+
+
+def test_a_line_of_this_run_off_schema_fails(tmp_path: Path) -> None:
     run(tmp_path, "run-a", full_run("run-a"))
     log = tmp_path / "runtime.jsonl"
     lines = log.read_bytes().splitlines()
@@ -131,6 +142,21 @@ def test_a_line_off_schema_fails(tmp_path: Path) -> None:
     status, message = stage(result, "schema")
     assert status == "fail"
     assert "exit_code" in message
+
+
+def test_a_line_of_another_run_off_schema_warns(tmp_path: Path) -> None:
+    run(tmp_path, "run-a", full_run("run-a"))
+    log = tmp_path / "runtime.jsonl"
+    lines = log.read_bytes().splitlines()
+    bad = orjson.loads(lines[3])
+    bad["command"] = {"exit_code": "zero"}
+    log.write_bytes(b"\n".join([orjson.dumps(bad), *lines]) + b"\n")
+    run(tmp_path, "run-b", full_run("run-b"))
+    for session in ("run-b", None):  # None: the most recent run, run-b
+        status, message = stage(validate_log(log, session_id=session), "schema")
+        assert status == "warn" and "other runs" in message and "line 1" in message
+    status, _ = stage(validate_log(log, session_id="run-a"), "schema")
+    assert status == "fail"
 
 
 def test_lines_of_another_run_do_not_count(tmp_path: Path) -> None:
@@ -265,7 +291,34 @@ def test_render_validation_is_readable(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("bad", [b"[]", b"42", b'"text"'])
-def test_non_object_lines_fail_parsing(tmp_path: Path, bad: bytes) -> None:
+def test_non_object_lines_are_reported_and_no_run_fails(tmp_path: Path, bad: bytes) -> None:
     log = tmp_path / "runtime.jsonl"
     log.write_bytes(bad + b"\n")
-    assert stage(validate_log(log, session_id=None), "lines_parse")[0] == "fail"
+    result = validate_log(log, session_id=None)
+    assert stage(result, "lines_parse")[0] == "warn"
+    assert result.status == "fail"  # no beacon run in the file at all
+
+
+def gemini_requests() -> list[Request]:
+    spool = FIXTURES / "gemini-cli-0.61.0" / "spool.http-json.jsonl"
+    return [("", orjson.loads(line)) for line in spool.read_bytes().splitlines()]
+
+
+def test_each_harness_asked_for_is_counted(tmp_path: Path) -> None:
+    requests = [*full_run("run-a")[:2], *gemini_requests(), *full_run("run-a")[2:]]
+    result = run(tmp_path, "run-a", requests, harnesses=("claude_code", "gemini_cli"))
+    status, message = stage(result.validation, "harness_events")
+    assert status == "ok"
+    counts = result.validation.harness_events
+    assert set(counts) == {"claude_code", "gemini_cli"}
+    assert counts["claude_code"] > 10 and counts["gemini_cli"] > 10
+    assert f"claude_code {counts['claude_code']}, gemini_cli {counts['gemini_cli']}" in message
+    assert result.validation.to_dict()["harness_events"] == counts
+
+
+def test_a_silent_harness_is_named(tmp_path: Path) -> None:
+    result = run(tmp_path, "run-a", full_run("run-a"), harnesses=("claude_code", "gemini_cli"))
+    status, message = stage(result.validation, "harness_events")
+    assert status == "fail"
+    assert message.endswith("no events from gemini_cli")
+    assert result.validation.harness_events["gemini_cli"] == 0
