@@ -349,6 +349,7 @@ class LogScan:
         run.actions[action] = run.actions.get(action, 0) + 1
         if harness in self.harnesses and harness != LIFECYCLE_HARNESS and action != SUMMARY_ACTION:
             run.matching += 1
+            run.by_harness[harness] = run.by_harness.get(harness, 0) + 1
         if facts.sequence is not None and harness == "claude_code":
             claude_session = facts.claude_session
             run.add_sequence("?" if claude_session is None else claude_session, facts.sequence)
@@ -425,7 +426,9 @@ def _scan(
 
 
 def _count(run: _RunCounts, line: Mapping[str, Any], harnesses: tuple[str, ...]) -> None:
-    """Count one line of the run. Direct lookups: this runs once per line of big logs."""
+    """Count one line of the run. Direct lookups: this runs once per line of big logs.
+    ``LogScan._add_valid`` counts the typed check's lines the same way: change both
+    (tests/pipeline/test_typedcheck.py compares them)."""
     run.run_lines += 1
     event = line.get("event")
     action = event.get("action") if isinstance(event, dict) else None
