@@ -131,7 +131,7 @@ async def upload(
         )
     async with aiohttp.ClientSession() as session:
         storage = Storage(
-            session=session,  # type: ignore[arg-type]
+            session=session,  # type: ignore[arg-type,unused-ignore]
             api_root=root,
             api_is_dev=True if root else None,
             service_file=None if root else credentials_file(environ),

@@ -13,6 +13,7 @@ import pytest
 from exports.conftest import gcs_call, gcs_object, s3_client, unique_bucket
 from exports.servers import FakeGcs, MotoS3, fake_gcs_server, moto_server
 
+from beacon.exports.stage import REPORT_FILES
 from e2e.beacon_cli import beacon, beacon_exec, job_dirs, read_github_env
 from e2e.claude_runner import hermetic_env, run_process
 from e2e.messages_stub import MessagesStub
@@ -61,11 +62,10 @@ async def test_exec_uploads_claudes_log_and_result_to_both_stores(
     result = run.result()
     session = result["session_id"]
     prefix = f"acme/widgets/4242/2/agent/{session}"
+    files = ("runtime.jsonl", *REPORT_FILES, "result.json")
     assert {u["key"] for u in result["uploads"]} == {
-        f"fleet/{prefix}/runtime.jsonl",
-        f"fleet/{prefix}/result.json",
-        f"{prefix}/runtime.jsonl",
-        f"{prefix}/result.json",
+        *(f"fleet/{prefix}/{name}" for name in files),
+        *(f"{prefix}/{name}" for name in files),
     }
     assert all(u["status"] == "ok" for u in result["uploads"]), result["uploads"]
     log = run.runtime_path.read_bytes()

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from beacon.exports.stage import REPORT_FILES
 from tests.cli.helpers import CHILD, beacon, clean_env, last_json_line, runtime_lines
 
 from .conftest import gcs_object, s3_client, unique_bucket
@@ -74,11 +75,11 @@ def test_exec_uploads_log_and_result_to_both_stores(
     session = out["session_id"]
     prefix = f"octo/widgets/4242/2/agent_job/{session}"
     keys = {(u["destination"], u["key"]) for u in out["uploads"]}
+    # The log, the run report beside result.json, and result.json itself, in every store.
+    files = ("runtime.jsonl", *REPORT_FILES, "result.json")
     assert keys == {
-        (f"s3://{s3_bucket}/fleet", f"fleet/{prefix}/runtime.jsonl"),
-        (f"s3://{s3_bucket}/fleet", f"fleet/{prefix}/result.json"),
-        (f"gs://{gcs_bucket}", f"{prefix}/runtime.jsonl"),
-        (f"gs://{gcs_bucket}", f"{prefix}/result.json"),
+        *((f"s3://{s3_bucket}/fleet", f"fleet/{prefix}/{name}") for name in files),
+        *((f"gs://{gcs_bucket}", f"{prefix}/{name}") for name in files),
     }
     assert all(u["status"] == "ok" for u in out["uploads"])
     assert f"fleet/{prefix}/runtime.jsonl" in result.stderr  # keys are printed
@@ -93,8 +94,8 @@ def test_exec_uploads_log_and_result_to_both_stores(
     )
     # The stored result lists every other object, not itself; the verdict is in it.
     assert {u["key"] for u in stored["uploads"]} == {
-        f"fleet/{prefix}/runtime.jsonl",
-        f"{prefix}/runtime.jsonl",
+        *(f"fleet/{prefix}/{name}" for name in ("runtime.jsonl", *REPORT_FILES)),
+        *(f"{prefix}/{name}" for name in ("runtime.jsonl", *REPORT_FILES)),
     }
     assert stored["validation"]["status"] == "ok"
     seen = json.loads(child_env.read_text())
@@ -177,7 +178,8 @@ def test_child_exit_code_wins_and_the_log_is_still_uploaded(
     )
     assert result.returncode == 9
     out = last_json_line(result.stdout)
-    assert [u["status"] for u in out["uploads"]] == ["ok", "ok"]
+    # The log, three report files, result.json: all uploaded although the child failed.
+    assert [u["status"] for u in out["uploads"]] == ["ok"] * (2 + len(REPORT_FILES))
 
 
 def test_exec_without_upload_never_imports_the_sdks(tmp_path: Path) -> None:
@@ -215,7 +217,7 @@ def test_ci_upload_uploads_a_finished_run(tmp_path: Path, moto: MotoS3, s3_bucke
     run = exec_upload(tmp_path, env)
     assert run.returncode == 0, run.stderr
     session = last_json_line(run.stdout)["session_id"]
-    # A report file beside result.json (the report stage writes them) goes up too.
+    # The report files beside result.json (the report stage wrote them) go up too.
     (tmp_path / "b" / "report.md").write_text("# report\n")
     result = beacon(
         "ci",
@@ -232,14 +234,14 @@ def test_ci_upload_uploads_a_finished_run(tmp_path: Path, moto: MotoS3, s3_bucke
     out: dict[str, Any] = last_json_line(result.stdout)
     keys = [u["key"] for u in out["uploads"]]
     prefix = f"octo/widgets/4242/2/agent_job/{session}"
-    assert keys == [f"{prefix}/runtime.jsonl", f"{prefix}/report.md", f"{prefix}/result.json"]
+    assert keys == [f"{prefix}/{name}" for name in ("runtime.jsonl", *REPORT_FILES, "result.json")]
     report = s3_client(moto).get_object(Bucket=s3_bucket, Key=f"{prefix}/report.md")
     assert report["ContentType"] == "text/markdown; charset=utf-8"
     assert report["Body"].read() == b"# report\n"
     stored = json.loads(
         s3_client(moto).get_object(Bucket=s3_bucket, Key=f"{prefix}/result.json")["Body"].read()
     )
-    assert [u["key"] for u in stored["uploads"]] == keys[:2]
+    assert [u["key"] for u in stored["uploads"]] == keys[:-1]  # all but result.json itself
 
 
 def test_session_stop_uploads(tmp_path: Path, moto: MotoS3, s3_bucket: str) -> None:
