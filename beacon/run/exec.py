@@ -70,6 +70,39 @@ def bind_http_listener(host: str = "127.0.0.1") -> socket.socket:
         raise StartupError(f"cannot listen on {host}: {exc.strerror}") from exc
 
 
+def agent_environment(
+    settings: CaptureSettings,
+    paths: ArtifactPaths,
+    environ: Mapping[str, str],
+    *,
+    endpoints: Mapping[str, str],
+    token: str,
+    session_id: str,
+) -> dict[str, str]:
+    """What the agents need to export to this collector: files (Codex's CODEX_HOME), then
+    the environment that points every harness at ``endpoints`` (ci exec and session start)."""
+    endpoint = endpoint_for(settings.protocol, endpoints)
+    files = prepare_files(
+        settings.harnesses,
+        paths.base_dir,
+        environ,
+        protocol=settings.protocol,
+        endpoint=endpoint,
+        token=token,
+        switches=settings.switches,
+    )
+    return telemetry_environment(
+        harnesses=settings.harnesses,
+        protocol=settings.protocol,
+        endpoint=endpoint,
+        token=token,
+        session_id=session_id,
+        job_environ=environ,
+        switches=settings.switches,
+        files=files,
+    )
+
+
 def warm_up_pipeline() -> None:
     """Import the pipeline and compile its schema while the child runs.
 
@@ -181,25 +214,8 @@ async def capture(
         else:
             collector = await start_collector()
             endpoints = collector.endpoints
-        endpoint = endpoint_for(settings.protocol, endpoints)
-        files = prepare_files(
-            settings.harnesses,
-            paths.base_dir,
-            environ,
-            protocol=settings.protocol,
-            endpoint=endpoint,
-            token=token,
-            switches=settings.switches,
-        )
-        telemetry = telemetry_environment(
-            harnesses=settings.harnesses,
-            protocol=settings.protocol,
-            endpoint=endpoint,
-            token=token,
-            session_id=session_id,
-            job_environ=environ,
-            switches=settings.switches,
-            files=files,
+        telemetry = agent_environment(
+            settings, paths, environ, endpoints=endpoints, token=token, session_id=session_id
         )
         telemetry[EXEC_SESSION_ENV] = session_id
         write_exec_state(
@@ -215,6 +231,7 @@ async def capture(
                 exports=telemetry,
             ),
         )
+        endpoint = endpoint_for(settings.protocol, endpoints)
         say(f"collector listening on {endpoint} ({settings.protocol}), session {session_id}")
         for note in protocol_notes(settings.harnesses, settings.protocol):
             say(note)

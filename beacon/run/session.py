@@ -24,12 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from beacon.agents.harnesses import (
-    endpoint_for,
     original_destination,
-    prepare_files,
     protocol_notes,
     resolve_harnesses,
-    telemetry_environment,
 )
 from beacon.ci import github
 from beacon.config import (
@@ -42,7 +39,13 @@ from beacon.config import (
 from beacon.errors import NoSessionError, StartupError, UsageError
 from beacon.paths import FILE_MODE, ArtifactPaths
 from beacon.run.daemon import TOKEN_ENV
-from beacon.run.exec import exec_state, new_session_id, new_token, warm_up_pipeline
+from beacon.run.exec import (
+    agent_environment,
+    exec_state,
+    new_session_id,
+    new_token,
+    warm_up_pipeline,
+)
 from beacon.run.finish import RunOutcome, RunResult, finish_run, write_private
 from beacon.run.leftovers import known_tokens, recover_set_aside
 from beacon.run.secrets import fetch_session_secrets, secret_values, without_secrets
@@ -116,25 +119,8 @@ def start_session(
     )
     try:
         endpoints = {str(k): str(v) for k, v in ready["endpoints"].items()}
-        endpoint = endpoint_for(settings.protocol, endpoints)
-        files = prepare_files(
-            settings.harnesses,
-            paths.base_dir,
-            environ,
-            protocol=settings.protocol,
-            endpoint=endpoint,
-            token=token,
-            switches=settings.switches,
-        )
-        exports = telemetry_environment(
-            harnesses=settings.harnesses,
-            protocol=settings.protocol,
-            endpoint=endpoint,
-            token=token,
-            session_id=session_id,
-            job_environ=environ,
-            switches=settings.switches,
-            files=files,
+        exports = agent_environment(
+            settings, paths, environ, endpoints=endpoints, token=token, session_id=session_id
         )
         exports.update(
             {
