@@ -44,7 +44,8 @@ def installed(tmp_path_factory: pytest.TempPathFactory, wheel: Path) -> Path:
     env = runner.step_env() | {"BEACON_SPEC": str(wheel), "GITHUB_OUTPUT": "/dev/null"}
     result = runner.run_script(f"bash {REPO / 'action' / 'install.sh'}", env)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip().endswith(f"beacon {wheel.name.split('-')[1]}")
+    # `beacon --version` prints the version first, then the engines the pipeline found.
+    assert f"beacon {wheel.name.split('-')[1]}" in result.stdout.splitlines()
     assert runner.files["GITHUB_PATH"].read_text().strip() == str(runner.temp / "beacon-bin")
     return runner.temp / "beacon-venv"
 
