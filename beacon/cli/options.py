@@ -228,7 +228,41 @@ SESSION_ID = Option(
 
 
 @dataclass
-class ExecArgs:
+class UploadFields:
+    """Where a run's objects go: ``ci exec``, ``session stop`` and ``ci upload`` share these."""
+
+    upload: list[str] = opt(UPLOAD)
+    upload_layout: str | None = opt(UPLOAD_LAYOUT)
+    upload_key: str | None = opt(UPLOAD_KEY)
+    upload_gzip: bool = opt(UPLOAD_GZIP)
+    upload_required: str | None = opt(UPLOAD_REQUIRED_OPT)
+    upload_sse: str | None = opt(UPLOAD_SSE)
+    upload_sse_kms_key_id: str | None = opt(UPLOAD_SSE_KMS_KEY_ID)
+
+
+@dataclass
+class FinishFields(UploadFields):
+    """How a run ends: validation, redaction, exports, rules (``ci exec``, ``session stop``)."""
+
+    require_telemetry: str | None = opt(REQUIRE_TELEMETRY_OPT)
+    no_require_telemetry: bool = opt(NO_REQUIRE_TELEMETRY)
+    keep_spool: bool = opt(KEEP_SPOOL)
+    min_events: int = opt(MIN_EVENTS, 1)
+    require_action: list[str] = opt(REQUIRE_ACTION)
+    redact_env: list[str] = opt(REDACT_ENV)
+    redact_pattern: list[str] = opt(REDACT_PATTERN)
+    forward: list[str] = opt(FORWARD)
+    forward_endpoint: str | None = opt(FORWARD_ENDPOINT)
+    forward_protocol: str | None = opt(FORWARD_PROTOCOL)
+    forward_header: list[str] = opt(FORWARD_HEADER)
+    rules: list[str] = opt(RULES)
+    no_rules: bool = opt(NO_RULES)
+    fail_on: str | None = opt(FAIL_ON)
+    budget: list[str] = opt(BUDGET)
+
+
+@dataclass
+class ExecArgs(FinishFields):
     """``ci exec``."""
 
     command: list[str] = argument("The command to run (after --).")
@@ -251,28 +285,6 @@ class ExecArgs:
     drain_quiet: str = opt(DRAIN_QUIET, "0.2")
     drain_max: str = opt(DRAIN_MAX, "5")
     fsync: str = opt(FSYNC, "batch")
-    require_telemetry: str | None = opt(REQUIRE_TELEMETRY_OPT)
-    no_require_telemetry: bool = opt(NO_REQUIRE_TELEMETRY)
-    keep_spool: bool = opt(KEEP_SPOOL)
-    min_events: int = opt(MIN_EVENTS, 1)
-    require_action: list[str] = opt(REQUIRE_ACTION)
-    redact_env: list[str] = opt(REDACT_ENV)
-    redact_pattern: list[str] = opt(REDACT_PATTERN)
-    upload: list[str] = opt(UPLOAD)
-    upload_layout: str | None = opt(UPLOAD_LAYOUT)
-    upload_key: str | None = opt(UPLOAD_KEY)
-    upload_gzip: bool = opt(UPLOAD_GZIP)
-    upload_required: str | None = opt(UPLOAD_REQUIRED_OPT)
-    upload_sse: str | None = opt(UPLOAD_SSE)
-    upload_sse_kms_key_id: str | None = opt(UPLOAD_SSE_KMS_KEY_ID)
-    forward: list[str] = opt(FORWARD)
-    forward_endpoint: str | None = opt(FORWARD_ENDPOINT)
-    forward_protocol: str | None = opt(FORWARD_PROTOCOL)
-    forward_header: list[str] = opt(FORWARD_HEADER)
-    rules: list[str] = opt(RULES)
-    no_rules: bool = opt(NO_RULES)
-    fail_on: str | None = opt(FAIL_ON)
-    budget: list[str] = opt(BUDGET)
     json_output: bool = opt(JSON_OUTPUT)
     quiet: bool = opt(QUIET)
 
@@ -309,39 +321,17 @@ class StartArgs:
 
 
 @dataclass
-class StopArgs:
+class StopArgs(FinishFields):
     """``ci session stop`` (alias ``ci finish``)."""
 
     base_dir: Path | None = opt(BASE_DIR)
     log_path: Path | None = opt(LOG_PATH)
-    require_telemetry: str | None = opt(REQUIRE_TELEMETRY_OPT)
-    no_require_telemetry: bool = opt(NO_REQUIRE_TELEMETRY)
-    keep_spool: bool = opt(KEEP_SPOOL)
-    min_events: int = opt(MIN_EVENTS, 1)
-    require_action: list[str] = opt(REQUIRE_ACTION)
-    redact_env: list[str] = opt(REDACT_ENV)
-    redact_pattern: list[str] = opt(REDACT_PATTERN)
-    upload: list[str] = opt(UPLOAD)
-    upload_layout: str | None = opt(UPLOAD_LAYOUT)
-    upload_key: str | None = opt(UPLOAD_KEY)
-    upload_gzip: bool = opt(UPLOAD_GZIP)
-    upload_required: str | None = opt(UPLOAD_REQUIRED_OPT)
-    upload_sse: str | None = opt(UPLOAD_SSE)
-    upload_sse_kms_key_id: str | None = opt(UPLOAD_SSE_KMS_KEY_ID)
-    forward: list[str] = opt(FORWARD)
-    forward_endpoint: str | None = opt(FORWARD_ENDPOINT)
-    forward_protocol: str | None = opt(FORWARD_PROTOCOL)
-    forward_header: list[str] = opt(FORWARD_HEADER)
-    rules: list[str] = opt(RULES)
-    no_rules: bool = opt(NO_RULES)
-    fail_on: str | None = opt(FAIL_ON)
-    budget: list[str] = opt(BUDGET)
     json_output: bool = opt(JSON_OUTPUT)
     quiet: bool = opt(QUIET)
 
 
 @dataclass
-class UploadArgs:
+class UploadArgs(UploadFields):
     """``ci upload``."""
 
     base_dir: Path | None = opt(BASE_DIR)
@@ -354,13 +344,6 @@ class UploadArgs:
             "ID",
         )
     )
-    upload: list[str] = opt(UPLOAD)
-    upload_layout: str | None = opt(UPLOAD_LAYOUT)
-    upload_key: str | None = opt(UPLOAD_KEY)
-    upload_gzip: bool = opt(UPLOAD_GZIP)
-    upload_required: str | None = opt(UPLOAD_REQUIRED_OPT)
-    upload_sse: str | None = opt(UPLOAD_SSE)
-    upload_sse_kms_key_id: str | None = opt(UPLOAD_SSE_KMS_KEY_ID)
     json_output: bool = opt(JSON_OUTPUT)
     quiet: bool = opt(QUIET)
 
@@ -549,9 +532,17 @@ class CommandSpec:
         return any(ARGUMENT in f.metadata for f in fields(self.args))
 
     def options(self) -> list[tuple[str, Option, object]]:
-        """(field name, option, default) in the order the dataclass lists them."""
+        """(field name, option, default): the command's own options first, then the shared
+        groups it inherits (``FinishFields``, ``UploadFields``), each in declaration order."""
+        mro = self.args.__mro__
+
+        def declared_at(name: str) -> int:
+            return next(
+                i for i, cls in enumerate(mro) if name in vars(cls).get("__annotations__", {})
+            )
+
         out: list[tuple[str, Option, object]] = []
-        for f in fields(self.args):
+        for f in sorted(fields(self.args), key=lambda f: declared_at(f.name)):
             option = f.metadata.get(OPTION)
             if option is not None:
                 default = [] if f.default is dataclasses.MISSING else f.default
