@@ -145,6 +145,8 @@ class Collector:
             if self.config.otelcol_path is not None:
                 await asyncio.to_thread(self._write_otelcol)
             await self._record_started()
+            for server in self._http_servers:
+                await server.start_serving()
         except BaseException:
             await self._shutdown_receivers(grace=1.0)
             await self._spool.close()
@@ -186,7 +188,12 @@ class Collector:
         loop = asyncio.get_running_loop()
         try:
             for sock in socks:
-                server = await loop.create_server(factory, sock=sock, backlog=LISTEN_BACKLOG)
+                # Serving starts in start(), after collector.started is spooled: a
+                # pre-bound socket may already hold queued exports, and the spool's
+                # first line must name the run (leftover recovery reads it).
+                server = await loop.create_server(
+                    factory, sock=sock, backlog=LISTEN_BACKLOG, start_serving=False
+                )
                 self._http_servers.append(server)
         except BaseException:
             for sock in socks:

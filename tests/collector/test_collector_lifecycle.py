@@ -300,3 +300,39 @@ async def test_otelcol_yaml(make_collector: MakeCollector, tmp_path: Path) -> No
     assert doc["service"]["extensions"] == ["bearertokenauth"]
     for signal in ("logs", "metrics", "traces"):
         assert doc["service"]["pipelines"][signal] == {"receivers": ["otlp"], "exporters": ["file"]}
+
+
+async def test_exports_queued_on_a_prebound_socket_land_after_collector_started(
+    tmp_path: Path, logs_body: bytes
+) -> None:
+    # `ci exec` binds the socket and starts the child before the collector is up,
+    # so the kernel may hold a whole export when the collector starts. The spool's
+    # first line must still be collector.started: it names the run, and a spool
+    # left by a killed run is recovered under that name.
+    from beacon.sockets import bind_listener
+
+    listener = bind_listener("127.0.0.1")
+    port = listener.getsockname()[1]
+    request = (
+        f"POST /v1/logs HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        f"Content-Type: application/x-protobuf\r\nContent-Length: {len(logs_body)}\r\n"
+        "Connection: close\r\n\r\n"
+    ).encode() + logs_body
+    client = socket.create_connection(("127.0.0.1", port), timeout=30)
+    client.sendall(request)  # queued in the kernel: nobody accepts yet
+    collector = Collector(
+        CollectorConfig(
+            spool_path=tmp_path / "spool" / "otlp.jsonl",
+            otelcol_path=tmp_path / "otelcol.yaml",
+            http_sockets=(listener,),
+        )
+    )
+    await collector.start()
+    try:
+        reply = await asyncio.to_thread(client.recv, 64)
+        assert reply.startswith(b"HTTP/1.1 200"), reply
+    finally:
+        client.close()
+        await collector.stop()
+    lines = spool_lines(collector)
+    assert [is_lifecycle(line) for line in lines] == [True, False, True]
