@@ -89,7 +89,10 @@ def _run_exec(args: ExecArgs, early_signals: list[int]) -> int:
             cancelled_by=child.cancelled_by,
         )
         outcome = RunOutcome(
-            session_id=state.session_id, child_exit_code=child.exit_code, timed_out=child.timed_out
+            session_id=state.session_id,
+            child_exit_code=child.exit_code,
+            timed_out=child.timed_out,
+            cancelled_by=child.cancelled_by,
         )
         reporter.result(result_object(outcome=outcome, exit_code=code, validation=None))
         return code
@@ -161,4 +164,14 @@ def _run_exec(args: ExecArgs, early_signals: list[int]) -> int:
         paths=paths,
         environ=environ,
     )
+    held = early_signals[captured.held_from :]
+    if held:
+        import signal
+
+        names = ", ".join(dict.fromkeys(signal.Signals(signum).name for signum in held))
+        # Why beacon outlived the runner's SIGTERM: the log came first.
+        reporter.status(
+            f"{names} arrived while beacon was finishing: held until runtime.jsonl "
+            "and result.json were written"
+        )
     return run.exit_code

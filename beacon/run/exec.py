@@ -60,6 +60,9 @@ class Capture:
     outcome: RunOutcome
     child: ChildResult
     drained_records: int
+    held_from: int = 0
+    """Signals in the caller's ``early_signals`` from this index on arrived after the
+    child exited: held (``deferred_signals``) while beacon finishes, not forwarded."""
 
 
 def bind_http_listener(host: str = "127.0.0.1") -> socket.socket:
@@ -257,6 +260,7 @@ async def capture(
             on_started=child_started,
             early_signals=early_signals,
         )
+        held_from = len(early_signals) if early_signals is not None else 0
         assert collector is not None
         await collector.record_lifecycle("child.exited", child_exited(child))
         say(describe_exit(child))
@@ -298,7 +302,9 @@ async def capture(
         drain=drain_info,
         collector_token=token,
     )
-    return Capture(outcome=outcome, child=child, drained_records=int(drain.records))
+    return Capture(
+        outcome=outcome, child=child, drained_records=int(drain.records), held_from=held_from
+    )
 
 
 async def join_session(
