@@ -176,8 +176,12 @@ async def capture(
     say: Say,
     mask: Say | None = None,
     early_signals: list[int] | None = None,
+    registered: Callable[[], None] | None = None,
 ) -> Capture:
     """Collector up, child run, drain, collector down.
+
+    ``registered`` is called once ``exec.json`` names this run (before the child
+    starts): the caller releases the base dir's lock there.
 
     With HTTP only, the listening socket is bound first and the child starts
     at once; the collector (aiohttp and the OTLP codecs, ~0.3 s of imports)
@@ -234,6 +238,8 @@ async def capture(
                 exports=telemetry,
             ),
         )
+        if registered is not None:
+            registered()
         endpoint = endpoint_for(settings.protocol, endpoints)
         say(f"collector listening on {endpoint} ({settings.protocol}), session {session_id}")
         for note in protocol_notes(settings.harnesses, settings.protocol):

@@ -13,6 +13,7 @@ Actions run in order:
   exit:CODE             exit with CODE
   kill:SIGNUM           kill itself with SIGNUM
   hang                  block forever (only a signal ends it)
+  waitfile:PATH         block until PATH exists (at most 120 s)
   ignore                ignore SIGINT/SIGTERM/SIGHUP from here on (only SIGKILL ends it)
   stream:PATH           export one log record every ~5 ms with one SDK provider, appending
                         each acknowledged body to PATH, until SIGINT/SIGTERM/SIGHUP arrives
@@ -25,6 +26,7 @@ import json
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -141,6 +143,10 @@ def main(actions: list[str]) -> int:
         elif verb == "kill":
             signal.pthread_sigmask(signal.SIG_UNBLOCK, CAUGHT)
             os.kill(os.getpid(), int(arg))
+        elif verb == "waitfile":
+            deadline = time.monotonic() + 120
+            while not Path(arg).exists() and time.monotonic() < deadline:
+                time.sleep(0.01)  # polling a condition the test sets
         elif verb == "ignore":
             for signum in CAUGHT:
                 signal.signal(signum, signal.SIG_IGN)
