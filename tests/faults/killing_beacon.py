@@ -1,13 +1,16 @@
-"""beacon's CLI, SIGKILLed in the middle of its writes to runtime.jsonl (a fault for tests).
+"""beacon's CLI, SIGKILLed at a chosen point of its finish (a fault for tests).
 
     python killing_beacon.py ci exec ...   (the same arguments as ``beacon``)
 
 ``KILL_LOG_PATH`` names the log; ``KILL_AFTER_BYTES`` how many bytes this
 process writes to it before it dies. The write that crosses that count is
 cut there, mid-line, and the process sends itself SIGKILL: what the runner's
-kill or the OOM killer does to a beacon that is writing its log. Everything
-else runs unchanged: beacon's own code opens, writes and locks the file; only
-``os.write`` is watched, and only for that file.
+kill or the OOM killer does to a beacon that is writing its log. Or
+``KILL_BEFORE_REPLACING`` names a file (``result.json``): the process dies
+just before a finished copy is renamed into its place, after the log is
+written. Everything else runs unchanged: beacon's own code opens, writes and
+locks the files; only ``os.write`` and ``os.replace`` are watched, and only
+for those files.
 """
 
 from __future__ import annotations
@@ -20,7 +23,24 @@ from typing import Any
 
 
 def _install() -> None:
-    target = os.path.realpath(os.environ["KILL_LOG_PATH"])
+    if "KILL_BEFORE_REPLACING" in os.environ:
+        _kill_before_replacing(os.path.realpath(os.environ["KILL_BEFORE_REPLACING"]))
+    else:
+        _kill_in_writes(os.path.realpath(os.environ["KILL_LOG_PATH"]))
+
+
+def _kill_before_replacing(target: str) -> None:
+    real_replace = os.replace
+
+    def replace(source: Any, destination: Any, **kwargs: Any) -> None:
+        if os.path.realpath(destination) == target:
+            os.kill(os.getpid(), signal.SIGKILL)
+        real_replace(source, destination, **kwargs)
+
+    os.replace = replace
+
+
+def _kill_in_writes(target: str) -> None:
     left = [int(os.environ["KILL_AFTER_BYTES"])]
     real_write = os.write
 

@@ -33,10 +33,14 @@ KILL_IN_OWN_LINES = 3000
 
 
 def killed_beacon(
-    log: Path, after_bytes: int, *args: str, env: dict[str, str] | None = None
+    log: Path, after_bytes: int | None, *args: str, env: dict[str, str] | None = None
 ) -> None:
+    """``after_bytes`` None: killed after the log is written, as result.json is replaced."""
     environ = dict(env if env is not None else clean_env())
-    environ.update(KILL_LOG_PATH=str(log), KILL_AFTER_BYTES=str(after_bytes))
+    if after_bytes is None:
+        environ.update(KILL_BEFORE_REPLACING=str(log.with_name("result.json")))
+    else:
+        environ.update(KILL_LOG_PATH=str(log), KILL_AFTER_BYTES=str(after_bytes))
     result = subprocess.run(
         [sys.executable, str(KILLER), *args],
         env=environ,
@@ -180,3 +184,52 @@ def test_a_session_stop_killed_while_writing_is_written_once(base: Path, next_st
     assert not (base / "session.json").exists()
     ledger = read_ledger(ArtifactPaths.create(base))
     assert session in ledger.done and not ledger.interrupted
+
+
+@pytest.mark.faults  # two runs: ~5 s
+def test_an_execs_spool_left_after_its_log_was_written_is_deleted_not_reprocessed(
+    tmp_path: Path,
+) -> None:
+    base = tmp_path / "beacon"
+    log = base / "runtime.jsonl"
+    killed_beacon(log, None, *exec_args(base, "written-one"))
+    assert log.read_bytes().endswith(b"\n") and (base / "spool" / "otlp.jsonl").exists()
+    (written,) = runs_in(log)
+
+    after = beacon(*exec_args(base, "next-run"))
+    assert after.returncode == 0, after.stderr
+    outcome = last_json_line(after.stdout)
+    assert [(e["session_id"], e.get("already_processed")) for e in outcome["recovered"]] == [
+        (written, True)
+    ]
+    assert "it is deleted now" in after.stderr
+    assert_each_record_once(log, {written: ["written-one"], outcome["session_id"]: ["next-run"]})
+    assert_no_raw_spool(base)
+
+
+@pytest.mark.faults  # a session and two stops: ~6 s
+def test_a_session_stop_killed_after_writing_is_finished_without_writing_again(
+    base: Path,
+) -> None:
+    info = start(base, "--harness", "otel")
+    session = str(info["session_id"])
+    subprocess.run([*POST, "session-one"], env=session_env(base), check=True, timeout=60)
+    job = clean_env(BEACON_CI_BASE_DIR=str(base))
+    log = base / "runtime.jsonl"
+    killed_beacon(log, None, "ci", "session", "stop", env=job)
+    assert runs_in(log) == [session] and not (base / "result.json").exists()
+
+    stop = beacon("ci", "session", "stop", "--json", env=job)
+    assert stop.returncode == 0, stop.stderr
+    result = last_json_line(stop.stdout)
+    assert (result["session_id"], result["validation"]["status"]) == (session, "ok")
+    assert "checked, not written again" in stop.stderr
+    assert_each_record_once(log, {session: ["session-one"]})
+    assert_no_raw_spool(base)
+    assert json.loads((base / "result.json").read_text())["session_id"] == session
+
+
+def runs_in(log: Path) -> list[str]:
+    """The sessions of a log whose every line is whole."""
+    lines = log.read_text().splitlines()
+    return list(dict.fromkeys(json.loads(line)["beacon"]["session_id"] for line in lines))
