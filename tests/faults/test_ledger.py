@@ -130,3 +130,33 @@ def test_a_torn_ledger_line_does_not_swallow_the_next_record(tmp_path: Path) -> 
     append_record(paths, done_record("y", kept=False))
     ledger = read_ledger(paths)
     assert ledger.done == {"legacy", "y"} and ledger.interrupted == {}
+
+
+def test_a_set_aside_spool_of_a_done_run_is_deleted_unless_it_may_be_kept(
+    tmp_path: Path,
+) -> None:
+    from beacon.config import FinishSettings
+    from beacon.otlp.codec import encode_spool_line
+    from beacon.otlp.records import lifecycle_request
+    from beacon.run.leftovers import recover_set_aside
+
+    paths = paths_in(tmp_path)
+    spools = {}
+    for n, session in enumerate(["done-run", "kept-run", "old-run"]):
+        spool = paths.spool_dir / f"otlp.jsonl.2026120{n}T000000Z"
+        started = lifecycle_request("collector.started", {}, session)
+        spool.write_bytes(encode_spool_line("logs", started) + b"\n")
+        spools[session] = spool
+    append_record(paths, done_record("done-run", kept=False))
+    append_record(paths, done_record("kept-run", kept=True))
+    append_record(paths, b"old-run\n")  # an older beacon's record: kept or not, unknown
+
+    entries = recover_set_aside(
+        paths, harnesses=(), settings=FinishSettings(), environ={}, tokens={}
+    )
+    assert entries == [
+        {"session_id": "done-run", "spool_path": str(spools["done-run"]), "already_processed": True}
+    ]
+    assert not spools["done-run"].exists()
+    assert spools["kept-run"].exists() and spools["old-run"].exists()
+    assert not paths.log_path.exists()  # nothing was processed again
