@@ -189,6 +189,46 @@ def pipeline_validation(
     )
 
 
+def written_before(
+    *,
+    paths: ArtifactPaths,
+    outcome: RunOutcome,
+    harnesses: tuple[Harness, ...],
+    settings: FinishSettings,
+) -> Processed | None:
+    """The run's lines when they are in the log already, else None.
+
+    A finish stopped after its lines were written (a ``session stop`` killed
+    during its uploads) is finished again by the next ``session stop``: its
+    lines are checked where they are, never written twice.
+    """
+    from beacon.run.ledger import read_ledger
+
+    ledger = read_ledger(paths)
+    if outcome.session_id not in ledger.done:
+        return None
+    from beacon.pipeline import validate_log
+
+    validation = validate_log(
+        paths.log_path,
+        session_id=outcome.session_id,
+        harnesses=tuple(h.name for h in harnesses),
+        min_events=settings.min_events,
+        require_actions=settings.require_actions,
+    ).to_dict()
+    warning = (
+        f"run {outcome.session_id}'s lines were already in {paths.log_path} (its earlier "
+        "finish was stopped after writing them): they were checked, not written again"
+    )
+    return Processed(
+        validation=validation,
+        events_written=int(validation.get("event_count") or 0),
+        warnings=[warning],
+        log_start=ledger.offsets.get(outcome.session_id, 0),
+        kept=outcome.session_id in ledger.kept,
+    )
+
+
 def rolled_back_warning(rollback: Rollback, log_path: Path) -> str:
     how = {
         "truncated": f"{log_path} was truncated back to where they began",
@@ -220,7 +260,9 @@ def finish_run(
     """``spool_path``: the run's spool when not ``paths.spool_path`` (a session's spool
     an exec set aside); ``recovered``: other runs' spools processed first (leftovers)."""
     spool = spool_path or paths.spool_path
-    processed = pipeline_validation(
+    processed = written_before(
+        paths=paths, outcome=outcome, harnesses=harnesses, settings=settings
+    ) or pipeline_validation(
         paths=paths,
         outcome=outcome,
         harnesses=harnesses,

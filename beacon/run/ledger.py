@@ -56,6 +56,8 @@ class Ledger:
     """Done runs whose raw spool may be kept on purpose (or nobody recorded: older lines)."""
     interrupted: dict[str, Begun] = field(default_factory=dict)
     """Runs begun and neither done nor rolled back, in the order they began."""
+    offsets: dict[str, int] = field(default_factory=dict)
+    """Where done runs' lines began in their log."""
 
 
 def parse_ledger(text: str) -> Ledger:
@@ -88,7 +90,9 @@ def _apply(ledger: Ledger, record: dict[str, object]) -> None:
             ledger.interrupted[begun] = Begun(begun, log, offset)
             ledger.done.discard(begun)
     elif isinstance(done, str):
-        ledger.interrupted.pop(done, None)
+        begun_at = ledger.interrupted.pop(done, None)
+        if begun_at is not None:
+            ledger.offsets[done] = begun_at.offset
         ledger.done.add(done)
         if record.get("kept") is False:
             ledger.kept.discard(done)

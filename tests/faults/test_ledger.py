@@ -45,6 +45,7 @@ def test_the_ledgers_records_in_order() -> None:
     assert ledger.done == {"legacy-1", "a", "c"}
     assert ledger.kept == {"legacy-1", "c"}
     assert list(ledger.interrupted.values()) == [Begun("b", "/l", 20), Begun("d", "/l", 50)]
+    assert ledger.offsets == {"a": 10, "c": 30}  # where done runs' lines begin
     assert parse_ledger("\n\n[]\n{}\n").done == set()
 
 
