@@ -161,3 +161,20 @@ def test_a_set_aside_spool_of_a_done_run_is_deleted_unless_it_may_be_kept(
     assert not spools["done-run"].exists()
     assert spools["kept-run"].exists() and spools["old-run"].exists()
     assert not paths.log_path.exists()  # nothing was processed again
+
+
+def test_a_log_another_run_is_writing_is_waited_for_then_a_clear_error(tmp_path: Path) -> None:
+    from beacon.pipeline.jsonl import LogWriteError
+
+    paths = paths_in(tmp_path)
+    holder = LogLock.acquire(paths.log_path.resolve(), timeout_s=5)
+    assert holder is not None
+    try:
+        with (
+            pytest.raises(LogWriteError, match="being written by another beacon run"),
+            processing(paths, "waiting", timeout_s=0),
+        ):
+            raise AssertionError("entered without the lock")
+    finally:
+        holder.release()
+    assert read_ledger(paths).interrupted == {}  # nothing was begun
