@@ -231,8 +231,16 @@ async def run_leak_job(spec: LeakSpec) -> dict[str, Any]:
     return {
         "steps": job.steps,
         "uploaded_objects": uploaded,
+        # Only "lo" inside the loopback-only namespace (the tests check it when root).
+        # /proc/net is this process's namespace; /sys/class/net would be the mount's.
+        "interfaces": network_interfaces(),
         "stub_requests": [request.kind for request in stub.requests],
     }
+
+
+def network_interfaces() -> list[str]:
+    lines = Path("/proc/net/dev").read_text(encoding="utf-8").splitlines()[2:]
+    return sorted(line.split(":", 1)[0].strip() for line in lines)
 
 
 def main(argv: list[str]) -> int:

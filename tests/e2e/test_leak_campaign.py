@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import secrets
 import urllib.parse
 import warnings
@@ -308,6 +309,8 @@ async def test_no_planted_secret_reaches_any_artifact(
     )
     assert job.returncode == 0, job.describe()
     outcome = json.loads((tmp_path / "outcome.json").read_text(encoding="utf-8"))
+    if os.geteuid() == 0:
+        assert outcome["interfaces"] == ["lo"], outcome["interfaces"]  # unshare -n
     failed = [step for step in outcome["steps"] if step["returncode"] != 0]
     steps = tmp_path / "collected" / "steps"
     assert not failed, (failed, {p.name: p.read_text()[-2000:] for p in steps.iterdir()})
@@ -315,8 +318,6 @@ async def test_no_planted_secret_reaches_any_artifact(
     assert result["validation"]["status"] == "ok", result["validation"]
     assert [u["status"] for u in result["uploads"]] == ["ok"] * len(result["uploads"])
     assert result["forwards"] and all(f["status"] == "ok" for f in result["forwards"])
-    lines = of_run(load_runtime(tmp_path / "beacon" / "runtime.jsonl"), result["session_id"])
-    check_reached_telemetry(lines, version)
 
     artifacts = artifacts_of(tmp_path)
     assert outcome["uploaded_objects"] >= 2, outcome
@@ -332,4 +333,6 @@ async def test_no_planted_secret_reaches_any_artifact(
         f"{sum(step['seconds'] for step in outcome['steps']):.1f}s of steps"
     )
     show(campaign, verdict, artifacts)
+    lines = of_run(load_runtime(tmp_path / "beacon" / "runtime.jsonl"), result["session_id"])
+    check_reached_telemetry(lines, version)
     assert not verdict.leaked, verdict.leaked
