@@ -61,6 +61,9 @@ class LeakSpec:
     """Variables only ``session start`` has (in exec mode: the exec step)."""
     extra_args: list[str] = field(default_factory=list)
     """More arguments for the agent (``--model``)."""
+    joining_env: dict[str, str] | None = None
+    """Session mode: None runs the agent step as it is; a mapping runs it through a
+    ``ci exec`` that joins the session, with these variables on that step only."""
 
     def script(self) -> Script:
         turns: list[Text | ToolUse] = [ToolUse(name, dict(tool)) for name, tool in self.tools]
@@ -159,10 +162,16 @@ async def session_job(
         return
     exported: dict[str, str] = json.loads(listed.stdout)
     step_env = {**env, **exported}
-    agent = await run_process(
-        [spec.binary, *spec.claude_args()], step_env, job.work, limit_s=STEP_LIMIT_S
-    )
-    job.steps.append({"name": "agent", "returncode": agent.returncode, "seconds": agent.seconds})
+    agent = [spec.binary, *spec.claude_args()]
+    if spec.joining_env is None:
+        ran = await run_process(agent, step_env, job.work, limit_s=STEP_LIMIT_S)
+        job.steps.append({"name": "agent", "returncode": ran.returncode, "seconds": ran.seconds})
+    else:
+        joining = [*BEACON, "ci", "exec", "--", *agent]
+        ran = await run_process(
+            joining, {**step_env, **spec.joining_env}, job.work, limit_s=STEP_LIMIT_S
+        )
+        job.keep("joining-exec", ran)
     job.snapshot("after-agent", *state_files)
     job.keep("status", await run_process([*BEACON, "ci", "session", "status"], step_env, job.work))
     stop = [*BEACON, "ci", "session", "stop", "--json", *exports]

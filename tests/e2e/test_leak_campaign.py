@@ -10,8 +10,11 @@ Planted: one realistic value per family (tests/pipeline/secret_strategies.py) in
 prompt and in a Bash command (so in the command, its output and the tool's parameters);
 a token in a file path and in the path of a Bash command's program (``bash_argv0``);
 a secret-named variable (``DEPLOY_API_TOKEN``) whose value no family matches, given only
-to ``session start`` (to the exec step in exec mode), which the prompt repeats; and a
-resource attribute (``OTEL_RESOURCE_ATTRIBUTES``). Evasions, reported and not asserted:
+to ``session start`` (to the exec step in exec mode), which the prompt repeats; in
+session mode over gRPC the agent step joins through ``ci exec`` with a variable of its
+own (``STEP_API_TOKEN``), repeated too; a resource attribute
+(``OTEL_RESOURCE_ATTRIBUTES``) and the job's own OTLP header; a token in the model's
+name (``--model``: ``gen_ai.request.model``). Evasions, reported and not asserted:
 a token URL-encoded, base64-wrapped, inside ANSI escapes, and split in two halves across
 attributes.
 
@@ -102,9 +105,12 @@ def _evasions() -> tuple[dict[str, str], dict[str, tuple[str, ...]]]:
     return planted, found
 
 
-def build_campaign(work: Path) -> Campaign:
+def build_campaign(work: Path, joining: bool) -> Campaign:
+    """``joining``: the agent step joins the session through ``ci exec`` with a secret of
+    its own (``STEP_API_TOKEN``), which the prompt repeats too."""
     plants = planted_values()
     env_secret = opaque_secret()
+    step_secret = opaque_secret() if joining else None
     resource_secret = plants["aws_access_key"][1]
     vendor_key = opaque_secret()  # the job's own OTLP destination's key, in its headers
     argv0_token, write_token, model_token = (fake_github_token() for _ in range(3))
@@ -120,6 +126,7 @@ def build_campaign(work: Path) -> Campaign:
         + f" and the deploy value {env_secret} "
         + " ".join(planted.values())
         + f" then {across_resource[20:]}"
+        + (f" and the step value {step_secret}" if step_secret else "")
     )
     command = "echo " + " ".join(f"'{text}'" for text in one_line)
     tools: list[list[Any]] = [
@@ -134,6 +141,8 @@ def build_campaign(work: Path) -> Campaign:
     found["file path"] = write_token
     found["model name"] = model_token
     found["job's OTLP header"] = vendor_key
+    if step_secret:
+        found["env:STEP_API_TOKEN"] = step_secret
     return Campaign(
         secrets=found,
         env_secret=env_secret,
@@ -152,6 +161,7 @@ def build_campaign(work: Path) -> Campaign:
             # The model's name goes into gen_ai.request.model / gen_ai.response.model (the
             # stub answers with the model asked for) and the api_request events.
             "extra_args": ["--model", f"claude-opus-5-5-{model_token}"],
+            "joining_env": {"STEP_API_TOKEN": step_secret} if step_secret else None,
         },
     )
 
@@ -227,10 +237,10 @@ def judge(campaign: Campaign, artifacts: dict[str, str]) -> Verdict:
         if holds_passthrough(name) and any(value in text for value in campaign.passthrough):
             passthrough.append(name)
         searched = without_passthrough(name, text) if holds_passthrough(name) else text
-        leaked += [(label, name) for label, value in campaign.secrets.items() if value in searched]
-        # The start-only secret must not be in a state file at all, passthrough or not.
-        if campaign.env_secret in text and ("env:DEPLOY_API_TOKEN", name) not in leaked:
-            leaked.append(("env:DEPLOY_API_TOKEN", name))
+        for label, value in campaign.secrets.items():
+            # A secret-named variable's value must be in no file at all, passthrough or not.
+            if value in (text if label.startswith("env:") else searched):
+                leaked.append((label, name))
     survived = [
         (how, name)
         for how, pieces in campaign.evasions.items()
@@ -297,7 +307,8 @@ async def test_no_planted_secret_reaches_any_artifact(
     versions: dict[str, Path], tmp_path: Path, index: int, mode: str, protocol: str
 ) -> None:
     version, binary = list(versions.items())[index]
-    campaign = build_campaign(tmp_path / "work")
+    # Session mode over gRPC runs the agent step through a joining `ci exec`.
+    campaign = build_campaign(tmp_path / "work", joining=mode == "session" and protocol == "grpc")
     spec = LeakSpec(
         binary=str(binary), mode=mode, protocol=protocol, root=str(tmp_path), **campaign.spec_parts
     )
