@@ -27,9 +27,11 @@ It writes ``outcome.json`` beside the spec: each step's name, exit code and seco
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import shutil
 import sys
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -197,10 +199,19 @@ def download_bucket(moto: Any, bucket: str, into: Path) -> int:
     return len(listed)
 
 
-async def run_leak_job(spec: LeakSpec) -> dict[str, Any]:
+def start_store(stack: contextlib.ExitStack, root: Path) -> tuple[Any, dict[str, str]]:
+    """moto on the job's loopback, with a bucket; the variables ``--upload s3`` needs."""
     from exports.conftest import s3_client, unique_bucket
     from exports.servers import moto_server
 
+    moto = stack.enter_context(moto_server(root))
+    bucket = unique_bucket("leaks")
+    s3_client(moto).create_bucket(Bucket=bucket)
+    return moto, {**moto.env(), "BEACON_CI_S3_BUCKET": bucket}
+
+
+async def run_leak_job(spec: LeakSpec) -> dict[str, Any]:
+    started = time.monotonic()
     root = Path(spec.root)
     home, _, _ = job_dirs(root)
     collected = root / "collected"
@@ -215,13 +226,13 @@ async def run_leak_job(spec: LeakSpec) -> dict[str, Any]:
     env.update(spec.job_env)
     receiver_env = {"PATH": env["PATH"], "HOME": str(home), "LANG": "C.UTF-8"}
     down = root / "receiver"
-    uploaded = 0
     try:
-        with moto_server(root) as moto:
-            bucket = unique_bucket("leaks")
-            s3_client(moto).create_bucket(Bucket=bucket)
-            store_env = {**moto.env(), "BEACON_CI_S3_BUCKET": bucket}
-            receiver = await start_receiver(down, receiver_env)
+        with contextlib.ExitStack() as stack:
+            # moto and the receiving beacon start together: ~2.5 s each.
+            (moto, store_env), receiver = await asyncio.gather(
+                asyncio.to_thread(start_store, stack, root), start_receiver(down, receiver_env)
+            )
+            setup_seconds = time.monotonic() - started
             try:
                 exports = forward_options(receiver, spec.protocol)
                 if spec.mode == "exec":
@@ -232,6 +243,7 @@ async def run_leak_job(spec: LeakSpec) -> dict[str, Any]:
                 keep_received(Path(receiver["spool_path"]), collected / "forwarded")
                 stop = ["ci", "session", "stop", "--base-dir", str(down)]
                 await run_process([*BEACON, *stop, "--require-telemetry=false"], receiver_env, root)
+            bucket = store_env["BEACON_CI_S3_BUCKET"]
             uploaded = download_bucket(moto, bucket, collected / "uploads")
     finally:
         await stub.stop()
@@ -244,6 +256,8 @@ async def run_leak_job(spec: LeakSpec) -> dict[str, Any]:
         # /proc/net is this process's namespace; /sys/class/net would be the mount's.
         "interfaces": network_interfaces(),
         "stub_requests": [request.kind for request in stub.requests],
+        "setup_seconds": setup_seconds,
+        "seconds": time.monotonic() - started,
     }
 
 

@@ -292,15 +292,26 @@ def versions() -> dict[str, Path]:
     return {version: ensure_claude_code(version=version) for version in exact}
 
 
-CASES = [
-    pytest.param(index, mode, protocol, id=f"v{index}-{mode}-{protocol}")
-    for index in range(len(chosen_versions()))
-    for mode in ("exec", "session")
-    for protocol in ("http/protobuf", "grpc")
-]
+def _cases() -> list[Any]:
+    """Every (version, mode, protocol) under ``nox -s leaks``; one of them, the pin's session
+    with a joining ``ci exec`` (the most ground per second, ~25 s), in the default suite."""
+    cases = []
+    for index in range(len(chosen_versions())):
+        for mode in ("exec", "session"):
+            for protocol in ("http/protobuf", "grpc"):
+                sample = (index, mode, protocol) == (0, "session", "grpc")
+                marks = pytest.mark.leak_sample if sample else pytest.mark.leaks
+                cases.append(
+                    pytest.param(
+                        index, mode, protocol, id=f"v{index}-{mode}-{protocol}", marks=marks
+                    )
+                )
+    return cases
 
 
-@pytest.mark.leaks
+CASES = _cases()
+
+
 @pytest.mark.timeout(JOB_LIMIT_S + 60)
 @pytest.mark.parametrize(("index", "mode", "protocol"), CASES)
 async def test_no_planted_secret_reaches_any_artifact(
@@ -340,8 +351,10 @@ async def test_no_planted_secret_reaches_any_artifact(
         f"{len(verdict.leaked)} leaked; evasions survived "
         f"{len({how for how, _ in verdict.evasions_survived})} of {len(campaign.evasions)}: "
         f"{sorted({how for how, _ in verdict.evasions_survived})}; "
-        f"the job's own {PASSED_THROUGH} in {verdict.passthrough_fields}; "
-        f"{sum(step['seconds'] for step in outcome['steps']):.1f}s of steps"
+        f"the job's own {' and '.join(PASSED_THROUGH)} only in their own fields of "
+        f"{len(verdict.passthrough_fields)} state/env files; "
+        f"job {outcome['seconds']:.1f}s (set-up {outcome['setup_seconds']:.1f}s, "
+        f"steps {sum(step['seconds'] for step in outcome['steps']):.1f}s)"
     )
     show(campaign, verdict, artifacts)
     lines = of_run(load_runtime(tmp_path / "beacon" / "runtime.jsonl"), result["session_id"])
