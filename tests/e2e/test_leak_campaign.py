@@ -55,6 +55,7 @@ PROMPT_TEXT_SINCE = (2, 1, 332)
 #: The job's own variables the state files and GITHUB_ENV may carry (docs/security.md).
 PASSED_THROUGH = ("OTEL_RESOURCE_ATTRIBUTES", "OTEL_EXPORTER_OTLP_HEADERS")
 STATE_JSON = ("session.json", "exec.json")
+STATE = ("session.json", "session.env", "github_env")
 GITHUB_ENV_FILES = ("GITHUB_ENV", "github_env")  # the runner's file; its snapshots
 JOB_LIMIT_S = 420.0
 
@@ -77,7 +78,6 @@ class Campaign:
 
     secrets: dict[str, str]
     """label -> a value that must appear in no artifact."""
-    env_secret: str
     passthrough: tuple[str, ...]
     """The job's own values that the state files may hold (:data:`PASSED_THROUGH`)."""
     evasions: dict[str, tuple[str, ...]]
@@ -145,7 +145,6 @@ def build_campaign(work: Path, joining: bool) -> Campaign:
         found["env:STEP_API_TOKEN"] = step_secret
     return Campaign(
         secrets=found,
-        env_secret=env_secret,
         passthrough=(resource_secret, vendor_key),
         evasions=evasions,
         spec_parts={
@@ -167,12 +166,13 @@ def build_campaign(work: Path, joining: bool) -> Campaign:
 
 
 def without_passthrough(name: str, text: str) -> str:
-    """A state file or GITHUB_ENV minus the job's own OTEL_RESOURCE_ATTRIBUTES, exactly."""
+    """A state file, GITHUB_ENV or ``session env``'s output minus the job's own variables
+    (:data:`PASSED_THROUGH`) in the fields that carry them, and nothing else."""
     if name.endswith(STATE_JSON):
         state = json.loads(text)
         for key in ("exports", "previous", "original_destination"):
-            for name in PASSED_THROUGH:
-                (state.get(key) or {}).pop(name, None)
+            for variable in PASSED_THROUGH:
+                (state.get(key) or {}).pop(variable, None)
         return json.dumps(state)
     if name.endswith("session.env"):
         lines = text.splitlines()
@@ -183,8 +183,8 @@ def without_passthrough(name: str, text: str) -> str:
         return "\n".join(f"{key}={value}" for key, value in blocks if key not in PASSED_THROUGH)
     if name.endswith("-env.stdout"):  # `session env --format json`
         exported = json.loads(text)
-        for name in PASSED_THROUGH:
-            exported.pop(name, None)
+        for variable in PASSED_THROUGH:
+            exported.pop(variable, None)
         return json.dumps(exported)
     return text
 
@@ -344,6 +344,13 @@ async def test_no_planted_secret_reaches_any_artifact(
     artifacts = artifacts_of(tmp_path)
     assert outcome["uploaded_objects"] >= 2, outcome
     assert any(name.startswith("collected/forwarded/") for name in artifacts)
+    # The state files were grepped while the run was live (they are gone at its end).
+    snapshots = (
+        ["during-exec.json"]
+        if mode == "exec"
+        else [f"{phase}-{name}" for phase in ("after-start", "after-agent") for name in STATE]
+    )
+    assert all(f"collected/state/{name}" in artifacts for name in snapshots), sorted(artifacts)
     verdict = judge(campaign, artifacts)
     print(
         f"\nleak campaign (claude {version}, {mode}, {protocol}): "
