@@ -371,3 +371,48 @@ async def test_no_planted_secret_reaches_any_artifact(
     lines = of_run(load_runtime(tmp_path / "beacon" / "runtime.jsonl"), result["session_id"])
     check_reached_telemetry(lines, version)
     assert not verdict.leaked, verdict.leaked
+
+
+def test_the_grep_leaves_out_only_the_jobs_own_variables_in_their_own_fields() -> None:
+    """The campaign's judge (pure, in the default suite): a passed-through value in its
+    own field is allowed; the same value anywhere else, and a secret-named variable's
+    value anywhere at all, is a leak."""
+    resource, vendor, env_value = "AKIA" + "Q" * 16, opaque_secret(), opaque_secret()
+    campaign = Campaign(
+        secrets={"aws_access_key": resource, "job's OTLP header": vendor, "env:X": env_value},
+        passthrough=(resource, vendor),
+        evasions={"split": ("ghp_abc", "def")},
+    )
+    state = {
+        "token": "beacon-own",
+        "exports": {"OTEL_RESOURCE_ATTRIBUTES": f"k={resource}"},
+        "previous": {"OTEL_EXPORTER_OTLP_HEADERS": f"x={vendor}"},
+        "original_destination": {"OTEL_EXPORTER_OTLP_HEADERS": f"x={vendor}"},
+    }
+    github_env = f"OTEL_RESOURCE_ATTRIBUTES<<EOF\nk={resource}\nEOF\nOTHER=1\n"
+    clean = {
+        "collected/state/after-start-session.json": json.dumps(state),
+        "collected/state/after-start-session.env": f"export OTEL_RESOURCE_ATTRIBUTES=k={resource}",
+        "collected/github/GITHUB_ENV": github_env,
+        "beacon/runtime.jsonl": "[REDACTED:aws_access_key] ghp_abc and def",
+    }
+    verdict = judge(campaign, clean)
+    assert verdict.leaked == []
+    assert len(verdict.passthrough_fields) == 3
+    assert verdict.evasions_survived == [("split", "beacon/runtime.jsonl")]
+
+    leaky = {
+        # the job's value under another field, a secret-named value in a state file,
+        # the passed-through value in an ordinary artifact
+        "collected/state/after-start-session.json": json.dumps(
+            {**state, "note": vendor, "previous": {"DEPLOY": env_value}}
+        ),
+        "collected/github/GITHUB_ENV": github_env + f"OTHER<<EOF\n{resource}\nEOF\n",
+        "beacon/report.md": f"key {resource}",
+    }
+    assert sorted(judge(campaign, leaky).leaked) == [
+        ("aws_access_key", "beacon/report.md"),
+        ("aws_access_key", "collected/github/GITHUB_ENV"),
+        ("env:X", "collected/state/after-start-session.json"),
+        ("job's OTLP header", "collected/state/after-start-session.json"),
+    ]
