@@ -15,6 +15,7 @@ close-on-exec, so neither the daemon nor the child inherits it.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 import time
@@ -28,6 +29,8 @@ from beacon.paths import FILE_MODE, ArtifactPaths
 LOCK_TIMEOUT_S = 45.0
 # Polling a lock held for well under a second in the common case.
 _POLL_S = 0.01
+# File systems without flock (some network mounts), as for the log's lock.
+_NO_LOCKING = (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL)
 
 
 class BaseDirLock:
@@ -61,6 +64,8 @@ class BaseDirLock:
                     ) from None
                 time.sleep(_POLL_S)  # polling the lock, bounded by the deadline
             except OSError as exc:
+                if exc.errno in _NO_LOCKING:
+                    return cls(fd)  # as before the lock: concurrent starts are not ordered
                 os.close(fd)
                 raise StartupError(f"cannot lock {path}: {exc.strerror}") from exc
 
