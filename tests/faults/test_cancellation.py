@@ -22,7 +22,7 @@ import pytest
 
 from beacon.paths import ArtifactPaths
 from beacon.run.child import group_members
-from beacon.run.spools import processed_sessions
+from beacon.run.ledger import read_ledger
 from beacon.run.state import process_alive
 from tests.cli.helpers import BEACON, CHILD, clean_env, runtime_lines, wait_for
 
@@ -166,7 +166,7 @@ def assert_cleanly_cancelled(
     kept = result.get("spool_path")
     assert leftover == ([Path(kept).name] if kept else []), (leftover, result)
     if kept:
-        assert session in processed_sessions(paths)
+        assert session in read_ledger(paths).done
     return result
 
 
