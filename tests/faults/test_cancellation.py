@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -79,6 +80,7 @@ class Run:
     process: subprocess.Popen[bytes]
     base: Path
     scratch: Path
+    copier: threading.Thread | None = None
 
     @property
     def stderr(self) -> str:
@@ -98,8 +100,18 @@ class Run:
         return path.read_text().split() if path.exists() else []
 
 
-def start(tmp_path: Path, protocol: str, wrapper: str, *child: str) -> Run:
-    """`ci exec` around ``bash -c WRAPPER`` (which runs the test child as "$@")."""
+def start(
+    tmp_path: Path,
+    protocol: str,
+    wrapper: str,
+    *child: str,
+    on_stderr_line: Callable[[str], None] | None = None,
+) -> Run:
+    """`ci exec` around ``bash -c WRAPPER`` (which runs the test child as "$@").
+
+    ``on_stderr_line``: called with each line beacon (or the child) writes to stderr,
+    as it is written (the lines still go to the ``stderr`` file).
+    """
     base, scratch = tmp_path / "base", tmp_path / "scratch"
     scratch.mkdir()
     with (scratch / "stdout").open("wb") as out, (scratch / "stderr").open("wb") as err:
@@ -116,9 +128,26 @@ def start(tmp_path: Path, protocol: str, wrapper: str, *child: str) -> Run:
             env=clean_env(GITHUB_ACTIONS="true"),
             stdin=subprocess.DEVNULL,
             stdout=out,
-            stderr=err,
+            stderr=err if on_stderr_line is None else subprocess.PIPE,
         )
-    return Run(process, base, scratch)
+    run = Run(process, base, scratch)
+    if on_stderr_line is not None:
+        run.copier = threading.Thread(
+            target=_copy_lines, args=(process, scratch / "stderr", on_stderr_line), daemon=True
+        )
+        run.copier.start()
+    return run
+
+
+def _copy_lines(
+    process: subprocess.Popen[bytes], path: Path, on_line: Callable[[str], None]
+) -> None:
+    assert process.stderr is not None
+    with process.stderr, path.open("ab") as copy:
+        for line in process.stderr:
+            copy.write(line)
+            copy.flush()
+            on_line(line.decode(errors="replace"))
 
 
 # The wrapper records its process group (it execs the child, the group's leader)
@@ -136,6 +165,9 @@ def cancelled(run: Run, *, between: Callable[[], None] | None = None) -> Cancell
         if run.process.poll() is None:
             run.process.kill()
             run.process.wait()
+        if run.copier is not None:
+            run.copier.join(timeout=30)  # EOF once beacon and the child's group are gone
+            assert not run.copier.is_alive(), "someone still holds beacon's stderr"
 
 
 def assert_cleanly_cancelled(
@@ -253,16 +285,25 @@ def test_sigterm_while_beacon_finishes_after_the_sigint(tmp_path: Path, protocol
     On a slow runner beacon may still be writing the log 7.5 s after the SIGINT:
     here the SIGTERM is sent as soon as beacon reports the child gone.
     """
-    run = start(tmp_path, protocol, EXEC_CHILD, "stream:{s}/acked", "exit:0")
+    armed = threading.Event()
+    sent = threading.Event()
+    process: list[subprocess.Popen[bytes]] = []
+
+    def on_line(line: str) -> None:
+        # The moment beacon reports the child gone, it drains and writes: SIGTERM now.
+        if armed.is_set() and not sent.is_set() and line.startswith("beacon: child exited"):
+            process[0].send_signal(signal.SIGTERM)
+            sent.set()
+
+    run = start(
+        tmp_path, protocol, EXEC_CHILD, "stream:{s}/acked", "exit:0", on_stderr_line=on_line
+    )
+    process.append(run.process)
     wait_for(lambda: len(run.acked()) >= 20, timeout=60, what="the child's first exports")
+    armed.set()
 
     def sigterm_once_the_child_is_gone() -> None:
-        wait_for(
-            lambda: "beacon: child exited" in run.stderr or run.process.poll() is not None,
-            timeout=SIGTERM_AFTER_S,
-            what="beacon to report the child's exit",
-        )
-        run.process.send_signal(signal.SIGTERM)
+        assert sent.wait(timeout=SIGTERM_AFTER_S), "beacon never reported the child's exit"
 
     cancellation = cancelled(run, between=sigterm_once_the_child_is_gone)
     acked = run.acked()
