@@ -57,6 +57,11 @@ class ArtifactPaths:
         return self.base_dir / "result.json"
 
     @property
+    def lock_path(self) -> Path:
+        """``session start`` and ``ci exec`` decide who owns the base dir under its lock."""
+        return self.base_dir / "beacon.lock"
+
+    @property
     def daemon_log_path(self) -> Path:
         return self.base_dir / "daemon.log"
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from beacon.cli.common import (
     capture_settings,
@@ -17,6 +20,11 @@ from beacon.cli.options import ExecArgs
 from beacon.cli.render import Reporter
 from beacon.config import resolve_paths
 from beacon.errors import BeaconError, ExitCode, UsageError
+
+if TYPE_CHECKING:
+    from beacon.config import CaptureSettings, FinishSettings
+    from beacon.run.exec import Capture
+    from beacon.run.state import SessionState
 
 
 def run_exec(args: ExecArgs) -> int:
@@ -36,70 +44,121 @@ def _run_exec(args: ExecArgs, early_signals: list[int]) -> int:
     if not argv:
         raise UsageError("no command to run", hint="put it after --: beacon ci exec -- CMD ARGS")
     finish = finish_settings(args, environ)
-    required = finish.require_telemetry
     paths = resolve_paths(args.base_dir, args.log_path, environ)
     settings = capture_settings(args, paths)
     timeout_s = parse_duration(args.timeout, option="--timeout") if args.timeout else None
     paths.check_writable()
-
-    from beacon.run.exec import running_exec
-    from beacon.run.state import load_state, session_alive
-
-    state = load_state(paths)
-    dead_session = None
-    if state is not None and not session_alive(state):
-        reporter.warning(
-            f"the session in {paths.base_dir} (daemon pid {state.pid}) died without "
-            "`beacon ci session stop`; this run sets its spool aside, and "
-            "`beacon ci session stop` processes it"
-        )
-        dead_session, state = state, None
-    if state is None:
-        state = running_exec(paths, environ)
     child_environ = environ
     if finish.exports.configured:
         from beacon.exports.settings import without_credentials
 
         # The uploader keeps using them (``environ``); the agent never sees them.
         child_environ = without_credentials(environ)
-    if state is not None:
-        from beacon.run.exec import join_session
-        from beacon.run.finish import RunOutcome, decide_exit_code, result_object
+    run = ExecRun(
+        argv=argv,
+        settings=settings,
+        finish=finish,
+        environ=environ,
+        child_environ=child_environ,
+        timeout_s=timeout_s,
+        reporter=reporter,
+        early_signals=early_signals,
+    )
 
-        if finish.exports.configured:
-            reporter.warning(
-                f"this step joins the run {state.session_id}: --upload/--forward apply where "
-                "that run ends (`beacon ci session stop --upload …`), not here"
-            )
-        child = asyncio.run(
-            join_session(
-                argv,
-                state,
-                child_environ,
-                timeout_s=timeout_s,
-                say=reporter.status,
-                early_signals=early_signals,
-            )
-        )
-        code = decide_exit_code(
-            child_exit_code=child.exit_code,
-            timed_out=child.timed_out,
-            validation_status=None,
-            require_telemetry=required,
-            cancelled_by=child.cancelled_by,
-        )
-        outcome = RunOutcome(
-            session_id=state.session_id, child_exit_code=child.exit_code, timed_out=child.timed_out
-        )
-        reporter.result(result_object(outcome=outcome, exit_code=code, validation=None))
-        return code
+    from beacon.run.lock import BaseDirLock
 
+    # From the checks until this run's exec.json is written (or it joined a session):
+    # a `session start` or `ci exec` started at the same moment waits, then finds it.
+    lock = BaseDirLock.acquire(paths)
+    try:
+        state, dead_session = _owner(run)
+        if state is not None:
+            lock.release()
+            return _join(run, state)
+        return _own_run(run, dead_session, registered=lock.release)
+    finally:
+        lock.release()
+
+
+@dataclass(frozen=True)
+class ExecRun:
+    argv: list[str]
+    settings: CaptureSettings
+    finish: FinishSettings
+    environ: dict[str, str]
+    child_environ: dict[str, str]
+    timeout_s: float | None
+    reporter: Reporter
+    early_signals: list[int]
+
+
+def _owner(run: ExecRun) -> tuple[SessionState | None, SessionState | None]:
+    """(the live run to join, the dead session whose spool this run sets aside).
+
+    Called under the base dir's lock."""
+    from beacon.run.exec import running_exec
+    from beacon.run.state import load_state, session_alive
+
+    paths = run.settings.paths
+    state = load_state(paths)
+    dead_session = None
+    if state is not None and not session_alive(state):
+        run.reporter.warning(
+            f"the session in {paths.base_dir} (daemon pid {state.pid}) died without "
+            "`beacon ci session stop`; this run sets its spool aside, and "
+            "`beacon ci session stop` processes it"
+        )
+        dead_session, state = state, None
+    if state is None:
+        state = running_exec(paths, run.environ)
+    return state, dead_session
+
+
+def _join(run: ExecRun, state: SessionState) -> int:
+    from beacon.run.exec import join_session
+    from beacon.run.finish import RunOutcome, decide_exit_code, result_object
+
+    if run.finish.exports.configured:
+        run.reporter.warning(
+            f"this step joins the run {state.session_id}: --upload/--forward apply where "
+            "that run ends (`beacon ci session stop --upload …`), not here"
+        )
+    child = asyncio.run(
+        join_session(
+            run.argv,
+            state,
+            run.child_environ,
+            timeout_s=run.timeout_s,
+            say=run.reporter.status,
+            early_signals=run.early_signals,
+        )
+    )
+    code = decide_exit_code(
+        child_exit_code=child.exit_code,
+        timed_out=child.timed_out,
+        validation_status=None,
+        require_telemetry=run.finish.require_telemetry,
+        cancelled_by=child.cancelled_by,
+    )
+    outcome = RunOutcome(
+        session_id=state.session_id,
+        child_exit_code=child.exit_code,
+        timed_out=child.timed_out,
+        cancelled_by=child.cancelled_by,
+    )
+    run.reporter.result(result_object(outcome=outcome, exit_code=code, validation=None))
+    return code
+
+
+def _own_run(
+    run: ExecRun, dead_session: SessionState | None, *, registered: Callable[[], None]
+) -> int:
+    """This run's own collector; ``registered`` is called once its exec.json is written."""
     from beacon.run.exec import capture
-    from beacon.run.finish import finish_run, result_object
-    from beacon.run.leftovers import known_tokens, recover_set_aside
+    from beacon.run.leftovers import known_tokens
 
-    tokens = known_tokens(paths)  # before capture replaces exec.json
-
+    reporter = run.reporter
+    tokens = known_tokens(run.settings.paths)  # before capture replaces exec.json
     mask = None
     if reporter.actions:
         from beacon.ci import github
@@ -110,15 +169,41 @@ def _run_exec(args: ExecArgs, early_signals: list[int]) -> int:
 
     captured = asyncio.run(
         capture(
-            argv,
-            settings,
-            child_environ,
-            timeout_s=timeout_s,
+            run.argv,
+            run.settings,
+            run.child_environ,
+            timeout_s=run.timeout_s,
             say=reporter.status,
             mask=mask,
-            early_signals=early_signals,
+            early_signals=run.early_signals,
+            registered=registered,
         )
     )
+    code = _finish(run, captured, dead_session, tokens)
+    held = run.early_signals[captured.held_from :]
+    if held:
+        import signal
+
+        names = ", ".join(dict.fromkeys(signal.Signals(signum).name for signum in held))
+        # Why beacon outlived the runner's SIGTERM: the log came first.
+        reporter.status(
+            f"{names} arrived while beacon was finishing: held until runtime.jsonl "
+            "and result.json were written"
+        )
+    return code
+
+
+def _finish(
+    run: ExecRun,
+    captured: Capture,
+    dead_session: SessionState | None,
+    tokens: dict[str, str],
+) -> int:
+    """Other runs' leftovers, then this run's pipeline, verdict and result.json."""
+    from beacon.run.finish import finish_run, result_object
+    from beacon.run.leftovers import recover_set_aside
+
+    reporter, paths, settings, finish = run.reporter, run.settings.paths, run.settings, run.finish
     child_code = captured.outcome.child_exit_code or 0
     if captured.child.timed_out:
         child_code = int(ExitCode.TIMEOUT)
@@ -127,17 +212,17 @@ def _run_exec(args: ExecArgs, early_signals: list[int]) -> int:
             paths,
             harnesses=settings.harnesses,
             settings=finish,
-            environ=environ,
+            environ=run.environ,
             tokens=tokens,
             leave=({dead_session.session_id: "`beacon ci session stop`"} if dead_session else None),
             defer=captured.outcome.cancelled_by is not None,
         )
-        run = finish_run(
+        finished = finish_run(
             paths=paths,
             outcome=captured.outcome,
             harnesses=settings.harnesses,
             settings=finish,
-            environ=environ,
+            environ=run.environ,
             switches=settings.switches,
             recovered=recovered,
         )
@@ -155,10 +240,10 @@ def _run_exec(args: ExecArgs, early_signals: list[int]) -> int:
         return code
     report_finish(
         reporter,
-        run,
+        finished,
         log_path=paths.log_path,
-        require_telemetry=required,
+        require_telemetry=finish.require_telemetry,
         paths=paths,
-        environ=environ,
+        environ=run.environ,
     )
-    return run.exit_code
+    return finished.exit_code

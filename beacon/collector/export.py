@@ -32,6 +32,8 @@ Encoding = Literal["protobuf", "json"]
 OFFLOAD_BYTES: Final = 1 << 20
 #: What a 503 asks the client to wait (seconds) before retrying.
 RETRY_AFTER_S: Final = 1
+#: ``requests`` key of HTTP requests whose client left before its body ended.
+CLIENT_GONE: Final = "client_gone"
 
 
 class Outcome(enum.Enum):
@@ -128,6 +130,12 @@ class ExportHandler:
             self._stats.refused(signal)
         retry = RETRY_AFTER_S if outcome is Outcome.UNAVAILABLE else None
         return ExportResult(outcome, message, retry_after_s=retry)
+
+    def client_gone(self) -> None:
+        """Count a request whose client closed the connection before its body ended.
+
+        Not a refusal (nothing was answered, nothing stored): ``requests["client_gone"]``."""
+        self._stats.count_outcome(CLIENT_GONE)
 
     async def export_body(self, signal: str, body: bytes, encoding: Encoding) -> ExportResult:
         """Decode an uncompressed request body and store it."""

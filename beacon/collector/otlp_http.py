@@ -202,6 +202,12 @@ class OtlpHttpRoutes:
             result = self._handler.reject(signal, Outcome.TIMED_OUT, message)
             # The rest of the body may still be on its way: do not read it.
             return _error_response(result, encoding, close=True)
+        except ConnectionError:
+            # The client went away mid-body (killed, e.g. by a cancelled job): nothing was
+            # stored and nobody reads an answer. Unhandled, aiohttp would log a traceback.
+            self._handler.client_gone()
+            gone = ExportResult(Outcome.BAD_DATA, "the connection closed before the body ended")
+            return _error_response(gone, encoding, close=True)
         result = await self._handler.export_body(signal, body, encoding)
         if not result.ok:
             return _error_response(result, encoding)

@@ -60,6 +60,9 @@ class Capture:
     outcome: RunOutcome
     child: ChildResult
     drained_records: int
+    held_from: int = 0
+    """Signals in the caller's ``early_signals`` from this index on arrived after the
+    child exited: held (``deferred_signals``) while beacon finishes, not forwarded."""
 
 
 def bind_http_listener(host: str = "127.0.0.1") -> socket.socket:
@@ -173,8 +176,12 @@ async def capture(
     say: Say,
     mask: Say | None = None,
     early_signals: list[int] | None = None,
+    registered: Callable[[], None] | None = None,
 ) -> Capture:
     """Collector up, child run, drain, collector down.
+
+    ``registered`` is called once ``exec.json`` names this run (before the child
+    starts): the caller releases the base dir's lock there.
 
     With HTTP only, the listening socket is bound first and the child starts
     at once; the collector (aiohttp and the OTLP codecs, ~0.3 s of imports)
@@ -231,6 +238,8 @@ async def capture(
                 exports=telemetry,
             ),
         )
+        if registered is not None:
+            registered()
         endpoint = endpoint_for(settings.protocol, endpoints)
         say(f"collector listening on {endpoint} ({settings.protocol}), session {session_id}")
         for note in protocol_notes(settings.harnesses, settings.protocol):
@@ -257,6 +266,7 @@ async def capture(
             on_started=child_started,
             early_signals=early_signals,
         )
+        held_from = len(early_signals) if early_signals is not None else 0
         assert collector is not None
         await collector.record_lifecycle("child.exited", child_exited(child))
         say(describe_exit(child))
@@ -298,7 +308,9 @@ async def capture(
         drain=drain_info,
         collector_token=token,
     )
-    return Capture(outcome=outcome, child=child, drained_records=int(drain.records))
+    return Capture(
+        outcome=outcome, child=child, drained_records=int(drain.records), held_from=held_from
+    )
 
 
 async def join_session(

@@ -466,6 +466,9 @@ def result_object(
     }
     if outcome.timed_out:
         result["timed_out"] = True
+    if outcome.cancelled_by is not None:
+        # The signal beacon received (and forwarded): the job was cancelled.
+        result["cancelled_by"] = outcome.cancelled_by
     if outcome.drain is not None:
         result["drain"] = dict(outcome.drain)
     return result

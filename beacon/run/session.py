@@ -48,6 +48,7 @@ from beacon.run.exec import (
 )
 from beacon.run.finish import RunOutcome, RunResult, finish_run, write_private
 from beacon.run.leftovers import known_tokens, recover_set_aside
+from beacon.run.lock import BaseDirLock
 from beacon.run.secrets import fetch_session_secrets, secret_values, without_secrets
 from beacon.run.spools import set_aside, set_aside_spools, spool_session_id
 from beacon.run.state import (
@@ -85,6 +86,27 @@ def start_session(
 ) -> Started:
     paths = settings.paths
     paths.check_writable()
+    # From the check to session.json: a concurrent start (or ci exec) waits, then sees
+    # this session instead of spawning a second daemon on the same spool.
+    with BaseDirLock.acquire(paths):
+        existing = claim_base_dir(paths, reuse=reuse, say=say)
+        if existing is not None:
+            return Started(existing, reused=True)
+        return launch(
+            settings,
+            environ,
+            max_duration_s=max_duration_s,
+            say=say,
+            ready_timeout_s=ready_timeout_s,
+        )
+
+
+def claim_base_dir(paths: ArtifactPaths, *, reuse: bool, say: Say) -> SessionState | None:
+    """The live session to reuse, or None when the base dir is free (stale state removed).
+
+    Raises when a ``ci exec`` runs there, or a session does and ``reuse`` is off.
+    Call it under the base dir's lock.
+    """
     busy = exec_state(paths)
     if busy is not None and is_ours(busy):
         raise StartupError(
@@ -92,19 +114,31 @@ def start_session(
             hint="use another --base-dir for the session",
         )
     existing = load_state(paths)
-    if existing is not None:
-        if session_alive(existing):
-            if reuse:
-                say(f"reusing session {existing.session_id} (pid {existing.pid})")
-                return Started(existing, reused=True)
-            raise StartupError(
-                f"a session is already running in {paths.base_dir} (pid {existing.pid})",
-                hint="stop it with `beacon ci session stop`, pass --reuse, or use another "
-                "--base-dir",
-            )
-        say(f"replacing stale session state: daemon pid {existing.pid} is gone")
-        remove_state(paths)
+    if existing is None:
+        return None
+    if session_alive(existing):
+        if reuse:
+            say(f"reusing session {existing.session_id} (pid {existing.pid})")
+            return existing
+        raise StartupError(
+            f"a session is already running in {paths.base_dir} (pid {existing.pid})",
+            hint="stop it with `beacon ci session stop`, pass --reuse, or use another --base-dir",
+        )
+    say(f"replacing stale session state: daemon pid {existing.pid} is gone")
+    remove_state(paths)
+    return None
 
+
+def launch(
+    settings: CaptureSettings,
+    environ: Mapping[str, str],
+    *,
+    max_duration_s: float,
+    say: Say,
+    ready_timeout_s: float,
+) -> Started:
+    """Spawn the daemon, then write session.json and session.env for later steps."""
+    paths = settings.paths
     session_id = new_session_id()
     token = new_token()
     secrets_token = new_token()

@@ -215,4 +215,7 @@ def test_github_cancellation_reaches_the_whole_group_and_still_writes_the_log(
     assert process.returncode == 128 + signal.SIGINT, stderr
     assert not process_alive(_wait_for_pid(pid_file))
     assert "before the cancel" in (tmp_path / "runtime.jsonl").read_text()
+    result = json.loads((tmp_path / "result.json").read_text())
+    assert result["cancelled_by"] == signal.SIGINT
+    assert result["exit_code"] == 128 + signal.SIGINT
     print(f"SIGINT to exit: {elapsed:.2f}s (GitHub sends SIGKILL at ~10 s)")

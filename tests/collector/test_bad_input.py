@@ -10,7 +10,10 @@ from __future__ import annotations
 import asyncio
 import gzip
 import io
+import logging
 import os
+import socket
+import struct
 import time
 import tracemalloc
 import zlib
@@ -439,6 +442,31 @@ async def test_a_client_trickling_its_body_gets_408_and_holds_nothing(
     assert statuses(raw) == [408]
     assert collector.status()["requests"]["timed_out"] == 1
     await until(collector, lambda: collector.status()["in_flight"] == 0)
+    assert len(data_lines(collector)) == 1
+
+
+@pytest.mark.parametrize("how", ["close", "reset"])
+async def test_a_client_gone_mid_body_is_counted_not_logged_as_an_error(
+    make_collector: MakeCollector, good: bytes, how: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A client killed mid-request (a cancelled job's agent) leaves no traceback behind."""
+    collector = await make_collector(token=TOKEN)
+    _, writer = await asyncio.open_connection("127.0.0.1", _port(collector))
+    request = request_bytes(good)
+    writer.write(request[: len(request) - len(good) + 10])  # headers and 10 bytes
+    await writer.drain()
+    await until(collector, lambda: collector.status()["in_flight"] == 1)
+    if how == "reset":
+        # SO_LINGER 0: the kernel answers with RST, as for a SIGKILLed process's unread data.
+        sock = writer.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    writer.close()
+    await until(collector, lambda: collector.status()["in_flight"] == 0)
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == [], [r.getMessage() for r in errors]
+    assert collector.status()["requests"] == {"client_gone": 1}
+    assert sum(collector.status()["rejected"].values()) == 0
+    await still_serving(collector, good)
     assert len(data_lines(collector)) == 1
 
 
