@@ -278,6 +278,20 @@ def fleet(sizes: Sizes) -> list[Figure]:
     ]
 
 
+BENCHES = (
+    "exec",
+    "cancel",
+    "session",
+    "ingest",
+    "fsync",
+    "pipeline",
+    "rules",
+    "upload",
+    "fleet",
+    "rollback",
+)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, no targets")
@@ -286,37 +300,12 @@ def main() -> None:
     )
     parser.add_argument(
         "--only",
-        choices=[
-            "exec",
-            "cancel",
-            "session",
-            "ingest",
-            "fsync",
-            "pipeline",
-            "rules",
-            "upload",
-            "fleet",
-            "rollback",
-        ],
+        choices=BENCHES,
         nargs="*",
     )
     args = parser.parse_args()
     sizes = SMOKE if args.smoke else FULL
-    wanted = set(
-        args.only
-        or [
-            "exec",
-            "cancel",
-            "session",
-            "ingest",
-            "fsync",
-            "pipeline",
-            "rules",
-            "upload",
-            "fleet",
-            "rollback",
-        ]
-    )
+    wanted = set(args.only or BENCHES)
     figures: list[Figure] = []
     if "exec" in wanted:
         figures += lifecycle.exec_overhead(sizes.exec_runs, sizes.child_seconds)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 import os
 import time
 from collections.abc import Iterator
@@ -10,6 +9,7 @@ from pathlib import Path
 from types import TracebackType
 
 from beacon.errors import BeaconError
+from beacon.flock import lock_exclusive
 from beacon.paths import FILE_MODE
 
 _FLUSH_BYTES = 1 << 20
@@ -128,8 +128,6 @@ def iter_lines(path: Path) -> Iterator[tuple[int, bytes]]:
 #: How long a run waits for another run in the same log to finish its write.
 LOCK_TIMEOUT_S = 600.0
 _LOCK_POLL_S = 0.05
-# File systems without flock (some network mounts): the lock is then advisory only.
-_NO_LOCKING = (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL)
 
 
 class LogLock:
@@ -153,8 +151,6 @@ class LogLock:
     ) -> LogLock | None:
         """The lock; None when ``timeout_s`` passed first, or the file is missing and
         ``create`` is False."""
-        import fcntl
-
         deadline = time.monotonic() + timeout_s
         flags = os.O_RDWR | getattr(os, "O_CLOEXEC", 0) | (os.O_CREAT if create else 0)
         while True:
@@ -169,17 +165,13 @@ class LogLock:
             except OSError as exc:
                 raise LogWriteError(f"cannot open {path}: {exc.strerror or exc}") from exc
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                os.close(fd)
-                if time.monotonic() >= deadline:
-                    return None
-                time.sleep(_LOCK_POLL_S)  # another run is writing: poll, bounded by the deadline
-                continue
+                locked = lock_exclusive(fd, deadline, _LOCK_POLL_S)
             except OSError as exc:
-                if exc.errno not in _NO_LOCKING:
-                    os.close(fd)
-                    raise LogWriteError(f"cannot lock {path}: {exc.strerror or exc}") from exc
+                os.close(fd)
+                raise LogWriteError(f"cannot lock {path}: {exc.strerror or exc}") from exc
+            if not locked:
+                os.close(fd)
+                return None
             if _same_file(fd, path):
                 return cls(path, fd)
             os.close(fd)  # replaced while we waited: lock the file the path names now

@@ -15,13 +15,13 @@ close-on-exec, so neither the daemon nor the child inherits it.
 from __future__ import annotations
 
 import contextlib
-import errno
 import fcntl
 import os
 import time
 from types import TracebackType
 
 from beacon.errors import StartupError
+from beacon.flock import lock_exclusive
 from beacon.paths import FILE_MODE, ArtifactPaths
 
 #: ``session start`` holds the lock while its daemon comes up (at most its 30 s
@@ -29,8 +29,6 @@ from beacon.paths import FILE_MODE, ArtifactPaths
 LOCK_TIMEOUT_S = 45.0
 # Polling a lock held for well under a second in the common case.
 _POLL_S = 0.01
-# File systems without flock (some network mounts), as for the log's lock.
-_NO_LOCKING = (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL)
 
 
 class BaseDirLock:
@@ -50,24 +48,19 @@ class BaseDirLock:
                 hint="pass --base-dir with a writable directory",
             ) from exc
         deadline = time.monotonic() + timeout_s
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return cls(fd)
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    os.close(fd)
-                    raise StartupError(
-                        f"another beacon has been starting a run in {paths.base_dir} for "
-                        f"more than {timeout_s:g}s (it holds {path})",
-                        hint="give each concurrent run its own --base-dir",
-                    ) from None
-                time.sleep(_POLL_S)  # polling the lock, bounded by the deadline
-            except OSError as exc:
-                if exc.errno in _NO_LOCKING:
-                    return cls(fd)  # as before the lock: concurrent starts are not ordered
-                os.close(fd)
-                raise StartupError(f"cannot lock {path}: {exc.strerror}") from exc
+        try:
+            locked = lock_exclusive(fd, deadline, _POLL_S)
+        except OSError as exc:
+            os.close(fd)
+            raise StartupError(f"cannot lock {path}: {exc.strerror}") from exc
+        if not locked:
+            os.close(fd)
+            raise StartupError(
+                f"another beacon has been starting a run in {paths.base_dir} for "
+                f"more than {timeout_s:g}s (it holds {path})",
+                hint="give each concurrent run its own --base-dir",
+            )
+        return cls(fd)
 
     @property
     def held(self) -> bool:
