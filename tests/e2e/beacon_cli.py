@@ -77,9 +77,10 @@ async def beacon_exec(
     return BeaconRun(await beacon(args, env, cwd), base_dir)
 
 
-def parse_github_env(text: str) -> dict[str, str]:
-    """Parse a GITHUB_ENV file (``NAME=value`` and ``NAME<<DELIM`` blocks) as the runner does."""
-    values: dict[str, str] = {}
+def github_env_blocks(text: str) -> list[tuple[str, str]]:
+    """Every ``NAME<<DELIM`` block / ``NAME=value`` line of a GITHUB_ENV file, in order, read
+    as the runner reads them (a variable set twice, by start and restored by stop, is two)."""
+    blocks: list[tuple[str, str]] = []
     lines = iter(text.splitlines())
     for line in lines:
         if "<<" in line and ("=" not in line or line.index("<<") < line.index("=")):
@@ -89,11 +90,16 @@ def parse_github_env(text: str) -> dict[str, str]:
                 if part == delimiter:
                     break
                 body.append(part)
-            values[name] = "\n".join(body)
+            blocks.append((name, "\n".join(body)))
         elif "=" in line:
             name, value = line.split("=", 1)
-            values[name] = value
-    return values
+            blocks.append((name, value))
+    return blocks
+
+
+def parse_github_env(text: str) -> dict[str, str]:
+    """A GITHUB_ENV file's variables as the runner sets them (the last block of a name wins)."""
+    return dict(github_env_blocks(text))
 
 
 def read_github_env(path: Path) -> dict[str, str]:

@@ -42,6 +42,7 @@ from hypothesis.errors import NonInteractiveExampleWarning
 from pipeline.secret_strategies import FAMILIES
 
 from e2e.agent_job import in_namespace_command
+from e2e.beacon_cli import github_env_blocks
 from e2e.claude_install import chosen_versions, ensure_claude_code, resolve_version
 from e2e.claude_runner import run_process
 from e2e.leak_job import LeakSpec, write_spec
@@ -187,26 +188,6 @@ def without_passthrough(name: str, text: str) -> str:
             exported.pop(variable, None)
         return json.dumps(exported)
     return text
-
-
-def github_env_blocks(text: str) -> list[tuple[str, str]]:
-    """Every ``NAME<<DELIM`` block / ``NAME=value`` line of a GITHUB_ENV file, in order
-    (a variable set twice, by start and restored by stop, is two blocks)."""
-    blocks: list[tuple[str, str]] = []
-    lines = iter(text.splitlines())
-    for line in lines:
-        if "<<" in line:
-            name, delimiter = line.split("<<", 1)
-            body = []
-            for part in lines:
-                if part == delimiter:
-                    break
-                body.append(part)
-            blocks.append((name, "\n".join(body)))
-        elif "=" in line:
-            name, value = line.split("=", 1)
-            blocks.append((name, value))
-    return blocks
 
 
 def holds_passthrough(name: str) -> bool:
