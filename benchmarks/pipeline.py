@@ -200,7 +200,13 @@ def stages(spool: Path, limit: int) -> dict[str, object]:
                 start = clock()
                 request = parse_spool_line(piece)
                 parsed = clock()
-                lines = list(normalize((request,), ctx, NormalizeStats())) if request else []
+                lines = (
+                    list(
+                        normalize((request,), ctx, NormalizeStats(), fast_logs=processor.fast_logs)
+                    )
+                    if request
+                    else []
+                )
                 normalized = clock()
                 written = [processor.protector.protect(line) for line in lines]
                 protected = clock()
