@@ -9,7 +9,9 @@ nox -s fuzz         bad input at the receivers, at length (prints cases run and 
                     the pipeline's fast paths against the full paths, many more examples
 nox -s faults       kills, full disks, read-only dirs, taken ports, races (prints what survived)
 nox -s soak         ~2 minutes of 32 mixed clients (prints errors, losses, RSS, fds)
-nox -s leaks        false positives on text shipped with Python and the packages (prints x of M)
+nox -s leaks        secrets planted in real Claude Code runs, every artifact grepped (prints
+                    leaked of N); false positives on text shipped with Python and the
+                    packages (prints x of M)
 nox -s audit        pip-audit of the installed dependencies (not in CI's default sessions)
 nox -s docs         the documentation site (mkdocs-material), built with --strict
 """
@@ -210,7 +212,8 @@ def leaks(session: nox.Session) -> None:
     and the false-positive rate on text shipped with Python and the packages."""
     install_project(session, "test")
     install_test_clients(session)
-    session.run("pytest", "-s", "-p", "no:cacheprovider", "-m", "leaks", *session.posargs)
+    selected = "leaks or leak_sample"
+    session.run("pytest", "-s", "-p", "no:cacheprovider", "-m", selected, *session.posargs)
 
 
 @nox.session

@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 
-from benchmarks import lifecycle
+from benchmarks import lifecycle, rollback
 from benchmarks.report import Figure, render_table
 
 PYTHON = sys.executable
@@ -38,10 +38,11 @@ class Sizes:
     upload_mib: int
     fleet: tuple[int, int]
     cancel_runs: int
+    rollback_mib: int
 
 
-FULL = Sizes(7, 1.0, 5, 10.0, 4.0, (1, 8, 64), (100_000, 1_000_000), 32, (1000, 1000), 3)
-SMOKE = Sizes(1, 0.05, 1, 0.0, 0.3, (2,), (1_000,), 1, (3, 20), 1)
+FULL = Sizes(7, 1.0, 5, 10.0, 4.0, (1, 8, 64), (100_000, 1_000_000), 32, (1000, 1000), 3, 100)
+SMOKE = Sizes(1, 0.05, 1, 0.0, 0.3, (2,), (1_000,), 1, (3, 20), 1, 1)
 
 
 def _json_out(argv: list[str], **kwargs: Any) -> Any:
@@ -296,6 +297,7 @@ def main() -> None:
             "rules",
             "upload",
             "fleet",
+            "rollback",
         ],
         nargs="*",
     )
@@ -303,7 +305,18 @@ def main() -> None:
     sizes = SMOKE if args.smoke else FULL
     wanted = set(
         args.only
-        or ["exec", "cancel", "session", "ingest", "fsync", "pipeline", "rules", "upload", "fleet"]
+        or [
+            "exec",
+            "cancel",
+            "session",
+            "ingest",
+            "fsync",
+            "pipeline",
+            "rules",
+            "upload",
+            "fleet",
+            "rollback",
+        ]
     )
     figures: list[Figure] = []
     if "exec" in wanted:
@@ -324,6 +337,8 @@ def main() -> None:
         figures += upload(sizes)
     if "fleet" in wanted:
         figures += fleet(sizes)
+    if "rollback" in wanted:
+        figures += rollback.rollback_costs(sizes.rollback_mib, _disk_tmp())
     print(render_table(figures, checked=not args.smoke))
     if args.smoke:
         return

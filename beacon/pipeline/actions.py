@@ -112,6 +112,15 @@ def put(fields: Fields, dotted: str, value: Any) -> None:
     node[name] = value
 
 
+def put_token_counts(fields: Fields, attrs: Mapping[str, Any], names: Mapping[str, str]) -> None:
+    """``gen_ai.usage.*`` from a harness's own token-count attributes.
+
+    ``names``: runtime field -> the harness's attribute, in the order the fields are written.
+    """
+    for field, attribute in names.items():
+        put(fields, field, as_int(attrs.get(attribute)))
+
+
 @cache
 def _parts(dotted: str) -> tuple[str, ...]:
     # The dotted names are the module's constants: a few dozen, split once.

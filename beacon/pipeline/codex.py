@@ -23,10 +23,18 @@ from beacon.pipeline.actions import (
     parse_json_object,
     prompt_text,
     put,
+    put_token_counts,
 )
 from beacon.pipeline.decode import as_bool, as_int
 
 SCOPE_PREFIX = "codex"
+TOKEN_COUNTS = {
+    "gen_ai.usage.input_tokens": "input_token_count",
+    "gen_ai.usage.output_tokens": "output_token_count",
+    "gen_ai.usage.cache_read.input_tokens": "cached_token_count",
+    "gen_ai.usage.cache_creation.input_tokens": "cache_write_token_count",
+    "gen_ai.usage.reasoning.output_tokens": "reasoning_token_count",
+}
 SERVICE_PREFIX = "codex"
 EVENT_PREFIX = "codex."
 HARNESS = "codex_cli"
@@ -139,23 +147,7 @@ def _sse_event(attrs: Mapping[str, Any]) -> tuple[str, Fields]:
     if "input_token_count" in attrs or "output_token_count" in attrs:
         put(fields, "gen_ai.provider.name", PROVIDER)
         put(fields, "gen_ai.response.model", model)
-        put(fields, "gen_ai.usage.input_tokens", as_int(attrs.get("input_token_count")))
-        put(fields, "gen_ai.usage.output_tokens", as_int(attrs.get("output_token_count")))
-        put(
-            fields,
-            "gen_ai.usage.cache_read.input_tokens",
-            as_int(attrs.get("cached_token_count")),
-        )
-        put(
-            fields,
-            "gen_ai.usage.cache_creation.input_tokens",
-            as_int(attrs.get("cache_write_token_count")),
-        )
-        put(
-            fields,
-            "gen_ai.usage.reasoning.output_tokens",
-            as_int(attrs.get("reasoning_token_count")),
-        )
+        put_token_counts(fields, attrs, TOKEN_COUNTS)
         ttft = as_int(attrs.get("ttft_ms"))
         if ttft is not None:
             put(fields, "gen_ai.response.time_to_first_chunk", ttft / 1000.0)

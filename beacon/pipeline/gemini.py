@@ -18,6 +18,7 @@ from beacon.pipeline.actions import (
     parse_json_object,
     prompt_text,
     put,
+    put_token_counts,
 )
 from beacon.pipeline.decode import as_bool, as_int
 
@@ -25,6 +26,12 @@ SCOPE = "gemini-cli"
 EVENT_PREFIX = "gemini_cli."
 HARNESS = "gemini_cli"
 PROVIDER = "gcp.gen_ai"  # what Gemini CLI itself puts in gen_ai.provider.name
+TOKEN_COUNTS = {
+    "gen_ai.usage.input_tokens": "input_token_count",
+    "gen_ai.usage.output_tokens": "output_token_count",
+    "gen_ai.usage.cache_read.input_tokens": "cached_content_token_count",
+    "gen_ai.usage.reasoning.output_tokens": "thoughts_token_count",
+}
 
 # function_name -> (action, argument holding the command or path, file.operation)
 TOOLS: Mapping[str, tuple[str, str, str | None]] = {
@@ -103,18 +110,7 @@ def _api_response(attrs: Mapping[str, Any]) -> tuple[str, Fields]:
     put(fields, "model", model)
     put(fields, "gen_ai.response.model", model)
     put(fields, "gen_ai.provider.name", PROVIDER)
-    put(fields, "gen_ai.usage.input_tokens", as_int(attrs.get("input_token_count")))
-    put(fields, "gen_ai.usage.output_tokens", as_int(attrs.get("output_token_count")))
-    put(
-        fields,
-        "gen_ai.usage.cache_read.input_tokens",
-        as_int(attrs.get("cached_content_token_count")),
-    )
-    put(
-        fields,
-        "gen_ai.usage.reasoning.output_tokens",
-        as_int(attrs.get("thoughts_token_count")),
-    )
+    put_token_counts(fields, attrs, TOKEN_COUNTS)
     put(fields, "rpc.response.status_code", as_text(attrs.get("status_code")))
     reasons = attrs.get("finish_reasons")
     if isinstance(reasons, list):

@@ -1,8 +1,10 @@
-"""runtime.jsonl on disk: an appending writer and a streaming line reader."""
+"""runtime.jsonl on disk: an appending writer, a streaming line reader, the writers' lock."""
 
 from __future__ import annotations
 
+import errno
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
@@ -121,3 +123,89 @@ def iter_lines(path: Path) -> Iterator[tuple[int, bytes]]:
             stripped = line.rstrip(b"\r\n")
             if stripped.strip():
                 yield number, stripped
+
+
+#: How long a run waits for another run in the same log to finish its write.
+LOCK_TIMEOUT_S = 600.0
+_LOCK_POLL_S = 0.05
+# File systems without flock (some network mounts): the lock is then advisory only.
+_NO_LOCKING = (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL)
+
+
+class LogLock:
+    """An exclusive ``flock`` on runtime.jsonl itself, held while one run writes it.
+
+    Every beacon run that appends, and every rollback of an interrupted run,
+    holds it, in any base dir that shares the log. A lock held on a file that
+    was since replaced (a rollback renames a rewritten copy over the log) is
+    worth nothing: after locking, the path must still name the locked file,
+    else the lock is taken again on the new one. ``adopt`` hands the lock over
+    to a rewritten copy, locked before it was renamed into place.
+    """
+
+    def __init__(self, path: Path, fd: int) -> None:
+        self.path = path
+        self.fd = fd
+
+    @classmethod
+    def acquire(
+        cls, path: Path, *, timeout_s: float = LOCK_TIMEOUT_S, create: bool = True
+    ) -> LogLock | None:
+        """The lock; None when ``timeout_s`` passed first, or the file is missing and
+        ``create`` is False."""
+        import fcntl
+
+        deadline = time.monotonic() + timeout_s
+        flags = os.O_RDWR | getattr(os, "O_CLOEXEC", 0) | (os.O_CREAT if create else 0)
+        while True:
+            try:
+                if create:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                fd = os.open(path, flags, FILE_MODE)
+            except FileNotFoundError:
+                if create:
+                    raise LogWriteError(f"cannot open {path}: it vanished") from None
+                return None
+            except OSError as exc:
+                raise LogWriteError(f"cannot open {path}: {exc.strerror or exc}") from exc
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                if time.monotonic() >= deadline:
+                    return None
+                time.sleep(_LOCK_POLL_S)  # another run is writing: poll, bounded by the deadline
+                continue
+            except OSError as exc:
+                if exc.errno not in _NO_LOCKING:
+                    os.close(fd)
+                    raise LogWriteError(f"cannot lock {path}: {exc.strerror or exc}") from exc
+            if _same_file(fd, path):
+                return cls(path, fd)
+            os.close(fd)  # replaced while we waited: lock the file the path names now
+
+    def size(self) -> int:
+        return os.fstat(self.fd).st_size
+
+    def adopt(self, fd: int) -> None:
+        """Hold the lock through ``fd`` (already locked, now at ``path``) instead."""
+        old, self.fd = self.fd, fd
+        os.close(old)
+
+    def sync(self) -> None:
+        """Force the log's data to disk (before the ledger says it is there)."""
+        os.fsync(self.fd)
+
+    def release(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        named = path.stat()
+    except OSError:
+        return False
+    held = os.fstat(fd)
+    return (held.st_dev, held.st_ino) == (named.st_dev, named.st_ino)

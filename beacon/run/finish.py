@@ -20,12 +20,12 @@ from beacon.config import FinishSettings
 from beacon.errors import ExitCode
 from beacon.paths import ArtifactPaths
 from beacon.paths import write_private as write_private  # re-exported: run/exec, run/session
-from beacon.run.spools import mark_processed
 
 ALL_CONTENT = Switches()  # no content withheld
 
 if TYPE_CHECKING:
     from beacon.pipeline import RedactionSettings
+    from beacon.pipeline.rollback import Rollback
     from beacon.report import Report
     from beacon.rules.stage import RulesOutcome
 
@@ -118,6 +118,23 @@ def redaction_settings(
     return redaction
 
 
+@dataclass(frozen=True)
+class Processed:
+    """One spool through the pipeline: what ``pipeline_validation`` returns."""
+
+    validation: dict[str, Any]
+    events_written: int
+    warnings: list[str]
+    log_start: int
+    """The log's size before this run's lines (the rules and the report read from it)."""
+    kept: bool
+    """The raw spool stays on purpose (``--keep-spool``, failed validation)."""
+
+
+def keeps_spool(validation_status: str | None, settings: FinishSettings) -> bool:
+    return validation_status == "fail" or settings.keep_spool
+
+
 def pipeline_validation(
     *,
     paths: ArtifactPaths,
@@ -128,10 +145,16 @@ def pipeline_validation(
     switches: Switches = ALL_CONTENT,
     spool_path: Path | None = None,
     secret_values: Sequence[str] = (),
-) -> tuple[dict[str, Any], int, list[str]]:
-    """Run the pipeline over the spool; returns (validation dict, events written, warnings)."""
+    may_keep: bool = True,
+) -> Processed:
+    """Run the pipeline over the spool, bracketed by the ledger (``beacon.run.ledger``).
+
+    ``may_keep``: False for a leftover spool, which goes once processed whatever
+    its verdict.
+    """
     from beacon.pipeline import PipelineOptions, run_pipeline
     from beacon.pipeline.content import withheld_attributes
+    from beacon.run.ledger import processing
 
     options = PipelineOptions(
         session_id=outcome.session_id,
@@ -146,17 +169,80 @@ def pipeline_validation(
         require_actions=settings.require_actions,
         withheld=withheld_attributes(prompts=switches.prompts, tool_details=switches.tool_details),
     )
-    result = run_pipeline(spool_path or paths.spool_path, options)
-    mark_processed(paths, outcome.session_id)
-    validation: dict[str, Any] = result.validation.to_dict()
-    warnings = []
+    with processing(paths, outcome.session_id) as run:
+        result = run_pipeline(spool_path or paths.spool_path, options)
+        validation: dict[str, Any] = result.validation.to_dict()
+        run.kept = may_keep and keeps_spool(validation.get("status"), settings)
+    warnings = [rolled_back_warning(rollback, paths.log_path) for rollback in run.rolled_back]
     if result.log_tail_repaired:
         warnings.append(
             f"{paths.log_path} ended in a torn line (an earlier writer was stopped mid-line); "
             "it was ended with a newline before this run's lines. That line stays unreadable: "
             "validation reports it as another run's damage"
         )
-    return validation, int(result.events_written), warnings
+    return Processed(
+        validation=validation,
+        events_written=int(result.events_written),
+        warnings=warnings,
+        log_start=run.log_start,
+        kept=run.kept,
+    )
+
+
+def written_before(
+    *,
+    paths: ArtifactPaths,
+    outcome: RunOutcome,
+    harnesses: tuple[Harness, ...],
+    settings: FinishSettings,
+) -> Processed | None:
+    """The run's lines when they are in the log already, else None.
+
+    A finish stopped after its lines were written (a ``session stop`` killed
+    during its uploads) is finished again by the next ``session stop``: its
+    lines are checked where they are, never written twice.
+    """
+    from beacon.run.ledger import read_ledger
+
+    ledger = read_ledger(paths)
+    if outcome.session_id not in ledger.done:
+        return None
+    from beacon.pipeline import validate_log
+
+    validation = validate_log(
+        paths.log_path,
+        session_id=outcome.session_id,
+        harnesses=tuple(h.name for h in harnesses),
+        min_events=settings.min_events,
+        require_actions=settings.require_actions,
+    ).to_dict()
+    warning = (
+        f"run {outcome.session_id}'s lines were already in {paths.log_path} (its earlier "
+        "finish was stopped after writing them): they were checked, not written again"
+    )
+    return Processed(
+        validation=validation,
+        events_written=int(validation.get("event_count") or 0),
+        warnings=[warning],
+        log_start=ledger.offsets.get(outcome.session_id, 0),
+        kept=outcome.session_id in ledger.kept,
+    )
+
+
+def rolled_back_warning(rollback: Rollback, log_path: Path) -> str:
+    how = {
+        "truncated": f"{log_path} was truncated back to where they began",
+        "rewritten": f"{log_path} was rewritten without them",
+    }.get(rollback.method)
+    if how is None:
+        return (
+            f"run {rollback.session_id} was stopped while it processed its spool, before "
+            "writing any line; its spool is processed again"
+        )
+    return (
+        f"run {rollback.session_id} was stopped while it wrote its lines: its {rollback.lines} "
+        f"partial lines were taken out ({how}); its spool is processed again, once"
+    )
 
 
 def finish_run(
@@ -174,8 +260,9 @@ def finish_run(
     """``spool_path``: the run's spool when not ``paths.spool_path`` (a session's spool
     an exec set aside); ``recovered``: other runs' spools processed first (leftovers)."""
     spool = spool_path or paths.spool_path
-    log_start = _size(paths.log_path)
-    validation, events, warnings = pipeline_validation(
+    processed = written_before(
+        paths=paths, outcome=outcome, harnesses=harnesses, settings=settings
+    ) or pipeline_validation(
         paths=paths,
         outcome=outcome,
         harnesses=harnesses,
@@ -185,7 +272,12 @@ def finish_run(
         spool_path=spool,
         secret_values=secret_values,
     )
-    warnings = [*recovered_warnings(recovered or []), *warnings]
+    validation, events, log_start = (
+        processed.validation,
+        processed.events_written,
+        processed.log_start,
+    )
+    warnings = [*recovered_warnings(recovered or []), *processed.warnings]
     status = validation.get("status")
     rules = run_rules(paths.log_path, log_start, outcome.session_id, settings)
 
@@ -209,7 +301,7 @@ def finish_run(
         result["recovered"] = recovered
     if warnings:
         result["warnings"] = warnings
-    if spool.exists() and (status == "fail" or settings.keep_spool):
+    if spool.exists() and processed.kept:
         # Kept for troubleshooting; the ledger keeps it from being processed again.
         result["spool_path"] = str(spool)
     if outcome.cancelled_by is None:
@@ -235,7 +327,7 @@ def finish_run(
     from beacon.agents.codex import remove_codex_home  # tomllib: only when finishing
 
     remove_codex_home(paths.base_dir)
-    if status != "fail" and not settings.keep_spool:
+    if not processed.kept:
         with contextlib.suppress(FileNotFoundError):
             spool.unlink()
     return RunResult(
@@ -323,8 +415,9 @@ def export_run(
 
 def recovered_warnings(recovered: list[dict[str, Any]]) -> list[str]:
     """One warning per leftover spool: what was recovered, or where it still is."""
-    warnings = []
+    warnings: list[str] = []
     for entry in recovered:
+        warnings.extend(entry.get("warnings") or ())
         if entry.get("error"):
             warnings.append(
                 f"the spool of run {entry['session_id']} could not be processed "
@@ -335,6 +428,12 @@ def recovered_warnings(recovered: list[dict[str, Any]]) -> list[str]:
                 f"the spool of run {entry['session_id']} is set aside at "
                 f"{entry['spool_path']}: {entry['left_for']} processes it"
             )
+        elif entry.get("already_processed"):
+            warnings.append(
+                f"the raw spool of run {entry['session_id']} ({entry['spool_path']}) was "
+                "left behind after its lines were written (its run was stopped before it "
+                "deleted it); it is deleted now"
+            )
         else:
             warnings.append(
                 f"recovered run {entry['session_id']}: {entry['events_written']} events from a "
@@ -342,13 +441,6 @@ def recovered_warnings(recovered: list[dict[str, Any]]) -> list[str]:
                 f"{entry['validation_status']}"
             )
     return warnings
-
-
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0
 
 
 def run_rules(

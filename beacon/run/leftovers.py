@@ -20,7 +20,8 @@ from beacon.agents.harnesses import Harness
 from beacon.config import FinishSettings
 from beacon.paths import ArtifactPaths
 from beacon.run.finish import RunOutcome, pipeline_validation
-from beacon.run.spools import processed_sessions, set_aside_spools, spool_session_id
+from beacon.run.ledger import read_ledger
+from beacon.run.spools import set_aside_spools, spool_session_id
 
 
 def recover_set_aside(
@@ -43,13 +44,17 @@ def recover_set_aside(
     ``defer``: process none now (a cancelled run must write its own log inside the
     runner's window), only name them for the next run.
     """
-    done = processed_sessions(paths)
+    ledger = read_ledger(paths)
+    done = ledger.done
     entries: list[dict[str, Any]] = []
     for spool in set_aside_spools(paths):
         if spool in exclude:
             continue
         session_id = spool_session_id(spool)
         if session_id is not None and session_id in done:
+            if session_id not in ledger.kept:
+                # Its lines are in runtime.jsonl; its run was stopped before it deleted it.
+                entries.append(_delete_processed(spool, session_id))
             continue  # processed already, kept on purpose (--keep-spool, failed validation)
         left_for = None
         if session_id is not None and leave and session_id in leave:
@@ -80,22 +85,40 @@ def _process(
     session = session_id or uuid.uuid4().hex
     entry: dict[str, Any] = {"session_id": session, "spool_path": str(spool)}
     try:
-        validation, events, _ = pipeline_validation(
+        processed = pipeline_validation(
             paths=paths,
             outcome=RunOutcome(session_id=session, collector_token=tokens.get(session)),
             harnesses=harnesses,
             settings=settings,
             environ=environ,
             spool_path=spool,
+            may_keep=False,
         )
     except Exception as exc:  # kept and named: never a crash, never a silent loss
         entry["error"] = str(exc)
         return entry
-    entry["events_written"] = events
-    entry["validation_status"] = validation.get("status")
+    entry["events_written"] = processed.events_written
+    entry["validation_status"] = processed.validation.get("status")
+    if processed.warnings:
+        entry["warnings"] = processed.warnings
     # Its lines are in runtime.jsonl now (the ledger says so): the raw copy goes.
     with contextlib.suppress(FileNotFoundError):
         spool.unlink()
+    return entry
+
+
+def _delete_processed(spool: Path, session_id: str) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "session_id": session_id,
+        "spool_path": str(spool),
+        "already_processed": True,
+    }
+    try:
+        spool.unlink()
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        entry["error"] = f"already processed, but cannot be deleted: {exc.strerror or exc}"
     return entry
 
 

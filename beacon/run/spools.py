@@ -1,32 +1,25 @@
-"""Which run a spool belongs to, and which runs were already processed.
+"""Which run a spool belongs to, and the spools dead runs left set aside.
 
 A spool is raw and unredacted: it must be processed exactly once and then
 deleted (or, when kept, never processed again). A spool left behind by a run
 that died (a session daemon killed, a ``ci exec`` killed before its finish) is
 renamed aside (``otlp.jsonl.<stamp>``) by the next collector that starts in
 the base dir; :mod:`beacon.run.leftovers` then processes it under its own
-session id. Pure file operations: no pipeline here.
+session id; :mod:`beacon.run.ledger` records which runs are processed. Pure
+file operations: no pipeline here.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 from pathlib import Path
 
 import orjson
 
-from beacon.paths import FILE_MODE, ArtifactPaths
+from beacon.paths import ArtifactPaths
 
-#: One session id a line: runs whose spool was processed (kept or not).
-LEDGER_NAME = "processed-sessions"
 _SESSION_ATTRIBUTE = "beacon.session.id"
 # beacon's collector.started record is a spool's first line: a few lines suffice.
 _LINES_TO_READ = 16
-
-
-def ledger_path(paths: ArtifactPaths) -> Path:
-    return paths.spool_dir / LEDGER_NAME
 
 
 def spool_session_id(spool: Path) -> str | None:
@@ -62,24 +55,6 @@ def _lifecycle_session(line: bytes) -> str | None:
                 if isinstance(value, str) and value:
                     return value
     return None
-
-
-def processed_sessions(paths: ArtifactPaths) -> set[str]:
-    try:
-        text = ledger_path(paths).read_text(encoding="utf-8")
-    except OSError:
-        return set()
-    return {line.strip() for line in text.splitlines() if line.strip()}
-
-
-def mark_processed(paths: ArtifactPaths, session_id: str) -> None:
-    """Record that ``session_id``'s spool went through the pipeline (never twice)."""
-    with contextlib.suppress(OSError):
-        fd = os.open(ledger_path(paths), os.O_WRONLY | os.O_APPEND | os.O_CREAT, FILE_MODE)
-        try:
-            os.write(fd, f"{session_id}\n".encode())
-        finally:
-            os.close(fd)
 
 
 def set_aside_spools(paths: ArtifactPaths) -> list[Path]:

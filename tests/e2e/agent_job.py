@@ -61,9 +61,10 @@ class JobSpec:
     """Several ``[agent, binary, scenario]`` as steps of one session (``mode`` session)."""
 
 
-def in_namespace_command(spec_path: Path) -> list[str]:
-    """The argv that runs the job: inside ``unshare -n`` as root, directly otherwise."""
-    job = [sys.executable, str(Path(__file__).resolve()), str(spec_path)]
+def in_namespace_command(spec_path: Path, script: Path | None = None) -> list[str]:
+    """The argv that runs the job (this module, or another job ``script`` such as
+    ``leak_job.py``): inside ``unshare -n`` as root, directly otherwise."""
+    job = [sys.executable, str(script or Path(__file__).resolve()), str(spec_path)]
     if os.geteuid() != 0 or shutil.which("unshare") is None:
         return job
     script = 'ip link set lo up && exec "$@"'

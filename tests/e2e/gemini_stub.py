@@ -15,13 +15,14 @@ Every request is recorded so tests can assert what the CLI sent.
 
 from __future__ import annotations
 
-import contextlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+
+from e2e.stub_server import LoopbackServer, json_object, started_url
 
 MODEL = "gemini-2.5-pro"
 USAGE = (100, 20)  # prompt and candidate tokens per scripted answer
@@ -93,14 +94,11 @@ class GeminiStub:
     script: GeminiScript | None = None
     requests: list[GeminiRequest] = field(default_factory=list)
     _turn_index: int = 0
-    _runner: web.AppRunner | None = None
-    _port: int | None = None
+    _server: LoopbackServer | None = None
 
     @property
     def base_url(self) -> str:
-        if self._port is None:
-            raise RuntimeError("GeminiStub is not started")
-        return f"http://127.0.0.1:{self._port}"
+        return started_url(self._server, "GeminiStub")
 
     def use(self, script: GeminiScript) -> None:
         self.script = script
@@ -110,25 +108,15 @@ class GeminiStub:
         return [request for request in self.requests if request.kind == kind]
 
     async def start(self) -> None:
-        app = web.Application(client_max_size=64 * 1024 * 1024)
-        app.router.add_route("*", "/{tail:.*}", self._dispatch)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self._port = int(self._runner.addresses[0][1])
+        self._server = LoopbackServer(self._dispatch)
+        await self._server.start()
 
     async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        if self._server is not None:
+            await self._server.stop()
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
-        body: dict[str, Any] | None = None
-        if request.can_read_body:
-            with contextlib.suppress(ValueError):
-                parsed = json.loads(await request.read())
-                body = parsed if isinstance(parsed, dict) else None
+        body = await json_object(request)
         path = request.path
         method = path.rsplit(":", 1)[-1] if ":" in path else ""
         if method in ("streamGenerateContent", "generateContent"):

@@ -34,6 +34,8 @@ from typing import Any
 
 from aiohttp import web
 
+from e2e.stub_server import LoopbackServer, json_object, started_url
+
 log = logging.getLogger(__name__)
 
 DEFAULT_USAGE = (120, 30)  # (input_tokens, output_tokens) per scripted answer
@@ -243,14 +245,11 @@ class MessagesStub:
     _released: asyncio.Event = field(default_factory=asyncio.Event)
     _turn_index: int = 0
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
-    _runner: web.AppRunner | None = None
-    _port: int | None = None
+    _server: LoopbackServer | None = None
 
     @property
     def base_url(self) -> str:
-        if self._port is None:
-            raise RuntimeError("MessagesStub is not started")
-        return f"http://127.0.0.1:{self._port}"
+        return started_url(self._server, "MessagesStub")
 
     def use(self, script: Script) -> None:
         """Switch to another script (one stub can serve several runs in turn)."""
@@ -267,20 +266,14 @@ class MessagesStub:
         return [request for request in self.requests if request.kind == kind]
 
     async def start(self) -> None:
-        app = web.Application(client_max_size=64 * 1024 * 1024)
-        app.router.add_route("*", "/{tail:.*}", self._dispatch)
         # handler_cancellation: a parked response must end when Claude hangs up.
-        self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self._port = int(self._runner.addresses[0][1])
+        self._server = LoopbackServer(self._dispatch, handler_cancellation=True)
+        await self._server.start()
 
     async def stop(self) -> None:
         self._released.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        if self._server is not None:
+            await self._server.stop()
 
     async def __aenter__(self) -> MessagesStub:
         await self.start()
@@ -292,12 +285,7 @@ class MessagesStub:
     # -- request handling --
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
-        body: dict[str, Any] | None = None
-        if request.can_read_body:
-            raw = await request.read()
-            with contextlib.suppress(ValueError):
-                parsed = json.loads(raw)
-                body = parsed if isinstance(parsed, dict) else None
+        body = await json_object(request)
         recorded = RecordedRequest(
             method=request.method,
             path=request.path,

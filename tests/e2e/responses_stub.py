@@ -8,7 +8,6 @@ Responses API's server-sent events; anything else is recorded as unknown and ans
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import json
 from collections.abc import Mapping, Sequence
@@ -16,6 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+
+from e2e.stub_server import LoopbackServer, json_object, started_url
 
 MODEL = "gpt-5-codex"
 USAGE = (1200, 40)  # input and output tokens per scripted answer
@@ -90,14 +91,11 @@ class ResponsesStub:
     requests: list[ResponsesRequest] = field(default_factory=list)
     _turn_index: int = 0
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
-    _runner: web.AppRunner | None = None
-    _port: int | None = None
+    _server: LoopbackServer | None = None
 
     @property
     def base_url(self) -> str:
-        if self._port is None:
-            raise RuntimeError("ResponsesStub is not started")
-        return f"http://127.0.0.1:{self._port}/v1"
+        return started_url(self._server, "ResponsesStub", "/v1")
 
     def use(self, script: CodexScript) -> None:
         self.script = script
@@ -107,25 +105,15 @@ class ResponsesStub:
         return [request for request in self.requests if request.kind == kind]
 
     async def start(self) -> None:
-        app = web.Application(client_max_size=64 * 1024 * 1024)
-        app.router.add_route("*", "/{tail:.*}", self._dispatch)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self._port = int(self._runner.addresses[0][1])
+        self._server = LoopbackServer(self._dispatch)
+        await self._server.start()
 
     async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        if self._server is not None:
+            await self._server.stop()
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
-        body: dict[str, Any] | None = None
-        if request.can_read_body:
-            with contextlib.suppress(ValueError):
-                parsed = json.loads(await request.read())
-                body = parsed if isinstance(parsed, dict) else None
+        body = await json_object(request)
         kind = "conversation" if request.path.endswith("/responses") and body else "unknown"
         self.requests.append(ResponsesRequest(request.path, kind, body))
         if kind == "unknown":
