@@ -178,7 +178,8 @@ def pipeline(sizes: Sizes) -> list[Figure]:
                 target=0.3,
                 rule="min",
                 note="floor = parse the spool and write each record as a JSON line, one core "
-                "(the machine's speed in that minute); "
+                "(the machine's speed in that minute; its CPU "
+                f"{base['cpu_us_per_event']:.1f} us/event); "
                 f"CPU {result['cpu_us_per_event']:.0f} us/event in all processes, "
                 f"{result['cpu_us_per_event_main']:.0f} in the pipeline process; RSS "
                 f"{result['peak_rss_main_mb']:.0f} MB + chunk worker "

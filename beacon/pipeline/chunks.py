@@ -20,7 +20,7 @@ import orjson
 
 from beacon.gctune import paused_gc
 from beacon.otlp import parse_spool_line
-from beacon.pipeline.normalize import LineContext, NormalizeStats, normalize
+from beacon.pipeline.normalize import FastLogLine, LineContext, NormalizeStats, normalize
 from beacon.pipeline.protect import LineProtector
 from beacon.pipeline.redact import Counts, Redactor, merge_counts
 from beacon.pipeline.settings import RedactionSettings
@@ -150,11 +150,14 @@ class ChunkProcessor:
             settings.redaction, settings.max_field_bytes, settings.max_line_bytes
         )
         self.typed: Callable[[bytes], LineFacts | None] | None = None
+        self.fast_logs: FastLogLine | None = None
         if settings.fast_paths:
+            from beacon.pipeline.claudelogs import claude_log_line
             from beacon.pipeline.linescan import scanner_for
 
             self.protector.scanner = scanner_for(self.protector.redactor)
             self.typed = typed_check()
+            self.fast_logs = claude_log_line
 
     def process(self, chunk: bytes, *, last: bool) -> ChunkResult:
         """``last``: the chunk ends the spool (its last line may be a writer's partial line)."""
@@ -184,7 +187,7 @@ class ChunkProcessor:
                 else:
                     bad_lines += 1
                 continue
-            for line in normalize((request,), settings.ctx, stats):
+            for line in normalize((request,), settings.ctx, stats, fast_logs=self.fast_logs):
                 action = line["event"]["action"]
                 actions[action] = actions.get(action, 0) + 1
                 data = protector.protect(line)

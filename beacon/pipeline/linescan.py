@@ -89,6 +89,64 @@ def triggers(
     return list(unique.values())
 
 
+# Object keys the exemption may hold: written by orjson as themselves (no quote, no
+# backslash, nothing to escape) and not starting with what may follow a closing quote.
+_KEY_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,63}")
+_MAX_BENIGN_KEYS = 32
+
+
+class BenignKeys:
+    """Object keys that hold a trigger but that the walk itself left unchanged.
+
+    A line's ``"input_tokens":`` holds the anchor ``token``; the full walk leaves that
+    key as it is. ``strip`` removes the key names learned here, in key position only,
+    before the line is scanned again, so such a line no longer needs the walk.
+
+    Why that is sound. In orjson's output a ``"`` inside a string is written ``\\"``,
+    so a ``"`` right after ``{`` or ``,`` is not inside a string; it is not a closing
+    quote either (a closing quote is followed by ``:``, ``,``, ``}`` or ``]``, never by
+    a name character), so it opens a string. A name holds no quote and no backslash,
+    so that string is exactly the name. ``{"NAME":`` / ``,"NAME":`` -> ``{"":`` /
+    ``,"":`` therefore removes the whole content of strings equal to NAME and not one
+    byte of any other string: every other string's triggers are still in the bytes,
+    and a string equal to NAME is one the walk left unchanged and uncounted
+    (``learn`` takes only such names, from ``LineProtector``'s walk with the same
+    redactor). ``tests/pipeline/test_linescan.py`` checks it differentially, and that
+    the tests fail for a key learned unverified or stripped outside key position.
+    """
+
+    def __init__(self) -> None:
+        self.names: set[str] = set()
+        self._forms: list[tuple[bytes, tuple[tuple[bytes, bytes], ...]]] = []
+
+    def learn(self, name: str, scanner: LineScanner) -> None:
+        """Exempt ``name``: the caller has seen the walk leave it unchanged, uncounted."""
+        if (
+            name in self.names
+            or len(self.names) >= _MAX_BENIGN_KEYS
+            or _KEY_NAME.fullmatch(name) is None
+        ):
+            return
+        quoted = b'"' + name.encode() + b'":'
+        if not scanner.hits(quoted):
+            return  # no trigger in it: nothing to exempt
+        self.names.add(name)
+        self._forms.append(
+            (quoted, tuple((prefix + quoted, prefix + b'"":') for prefix in (b"{", b",")))
+        )
+
+    def strip(self, data: bytes) -> bytes | None:
+        """``data`` without the learned keys' names; None when it holds none of them."""
+        current = data
+        found = False
+        for quoted, replacements in self._forms:
+            if quoted in current:
+                found = True
+                for form, short in replacements:
+                    current = current.replace(form, short)
+        return current if found else None
+
+
 def _hex(literal: bytes) -> str:
     return "".join(f"\\x{byte:02x}" for byte in literal)
 

@@ -469,8 +469,27 @@ _LEVELS = {
 }
 
 
+# A fast path for Claude Code's log records (``claudelogs.claude_log_line``): a line, or
+# None when the general path must map the record.
+FastLogLine = Callable[[LineContext, _Source, Mapping[str, Any]], dict[str, Any] | None]
+
+
+def _fast_or_general(
+    ctx: LineContext, source: _Source, record: Mapping[str, Any], fast: FastLogLine
+) -> dict[str, Any]:
+    try:
+        line = fast(ctx, source, record)
+    except Exception:  # the general path decides what such a record becomes
+        line = None
+    return line if line is not None else _guarded(ctx, source, _log_line, ctx, source, record)
+
+
 def _request_lines(
-    ctx: LineContext, signal: str, payload: Mapping[str, Any], stats: NormalizeStats
+    ctx: LineContext,
+    signal: str,
+    payload: Mapping[str, Any],
+    stats: NormalizeStats,
+    fast_logs: FastLogLine | None = None,
 ) -> Iterator[dict[str, Any]]:
     resource_key, scope_key, items_key = _LEVELS[signal]
     resources = payload.get(resource_key)
@@ -500,6 +519,7 @@ def _request_lines(
             items = scope_level.get(items_key)
             if not isinstance(items, list):
                 continue
+            fast = fast_logs if signal == "logs" and source.harness == "claude_code" else None
             for item in items:
                 if not isinstance(item, dict):
                     continue
@@ -510,7 +530,9 @@ def _request_lines(
                 if signal == "traces" and _skipped_span(source, item):
                     stats.count(stats.records, "traces.skipped")
                     continue
-                if signal == "logs":
+                if fast is not None:
+                    yield _fast_or_general(ctx, source, item, fast)
+                elif signal == "logs":
                     yield _guarded(ctx, source, _log_line, ctx, source, item)
                 else:
                     yield _guarded(ctx, source, _span_line, ctx, source, item)
@@ -535,8 +557,13 @@ def normalize(
     requests: Iterable[tuple[str, Mapping[str, Any]]],
     ctx: LineContext,
     stats: NormalizeStats | None = None,
+    *,
+    fast_logs: FastLogLine | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """Runtime lines (unredacted) for each record of each request, in order."""
+    """Runtime lines (unredacted) for each record of each request, in order.
+
+    ``fast_logs``: the fast path for Claude Code's log records (``claudelogs``), the
+    same lines; None maps every record on the general path (fast paths off)."""
     stats = stats if stats is not None else NormalizeStats()
     for signal, payload in requests:
         if not isinstance(payload, Mapping):
@@ -545,7 +572,7 @@ def normalize(
         if name is None:
             continue
         stats.count(stats.requests, name)
-        for line in _request_lines(ctx, name, payload, stats):
+        for line in _request_lines(ctx, name, payload, stats, fast_logs):
             if line["beacon"].get("malformed"):
                 stats.malformed += 1
             yield line

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from beacon.pipeline.actions import raise_severity
+from beacon.pipeline.linescan import BenignKeys
 from beacon.pipeline.redact import Counts, Redactor, merge_counts
 from beacon.pipeline.sanitize import needs_sanitizing, sanitize_text
 from beacon.pipeline.truncate import cap_line, mark_truncated, truncate_text, utf8_len
@@ -57,6 +58,8 @@ class LineProtector:
     totals: Counts = field(default_factory=dict)
     # The line scan (``linescan``): None walks every line (fast paths off, small runs).
     scanner: LineScanner | None = None
+    # Keys holding a trigger that the walk left unchanged (``linescan.BenignKeys``).
+    benign_keys: BenignKeys = field(default_factory=BenignKeys, repr=False)
     _cache: dict[str, tuple[str, Counts]] = field(default_factory=dict, repr=False)
     _emptied: bool = field(default=False, repr=False)
 
@@ -104,8 +107,10 @@ class LineProtector:
                 hit = cache.get(key) if isinstance(key, str) else None
                 if hit is not None and not hit[1]:
                     clean_key = hit[0]
+                elif isinstance(key, str):
+                    clean_key = self._clean_key(key, counts)
                 else:
-                    clean_key = self.clean_text(key, counts) if isinstance(key, str) else str(key)
+                    clean_key = str(key)
                 if isinstance(value, str):
                     hit = cache.get(value)
                     if hit is not None and not hit[1]:
@@ -126,6 +131,19 @@ class LineProtector:
                 for index, value in enumerate(node)
             ]
         return node
+
+    def _clean_key(self, key: str, counts: Counts) -> str:
+        """``clean_text`` of an object key; with the line scan on, a key the walk leaves
+        unchanged and uncounted is learned as benign (``linescan.BenignKeys``)."""
+        if self.scanner is None:
+            return self.clean_text(key, counts)
+        local: Counts = {}
+        clean = self.clean_text(key, local)
+        if local:
+            merge_counts(counts, local)
+        elif clean == key:
+            self.benign_keys.learn(key, self.scanner)
+        return clean
 
     def _truncate_field(self, text: str, path: str, line: dict[str, Any]) -> str:
         if utf8_len(text) <= self.max_field_bytes:
@@ -189,8 +207,14 @@ class LineProtector:
             return None
         if len(data) > self.max_field_bytes or len(data) > self.max_line_bytes:
             return None
-        assert self.scanner is not None
-        return None if self.scanner.hits(data) else data
+        scanner = self.scanner
+        assert scanner is not None
+        if not scanner.hits(data):
+            return data
+        # Keys such as "input_tokens" hold an anchor ("token") although the walk leaves
+        # them as they are: scan again without them (``BenignKeys``: why that is sound).
+        stripped = self.benign_keys.strip(data)
+        return data if stripped is not None and not scanner.hits(stripped) else None
 
     def protect_trusted_value(self, value: Any) -> Any:
         """Redact/sanitize/truncate a value once (the run context) and count it in totals."""

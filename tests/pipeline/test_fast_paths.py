@@ -1,4 +1,5 @@
-"""With the fast paths on (line scan, typed check), runtime.jsonl is byte-identical.
+"""With the fast paths on (line scan, typed check, Claude log records), runtime.jsonl is
+byte-identical.
 
 "Identical" means: the same commit with the fast paths off (``fast_paths=False``,
 ``BEACON_FAST_PATHS=0``), on the recorded Claude Code runs, the benchmark's
@@ -94,9 +95,10 @@ def test_the_benchmark_workload_is_written_identically(
     _assert_identical(results)
     assert results[True][0].redactions.get("github_token", 0) > 0  # the workload plants some
     if parallel_min_bytes > 1:
-        # Not vacuous: in one process, most lines skipped the walk. (Not the api_request
-        # fifth: its keys, "input_tokens"..., hold the anchor "token".)
-        assert skipped_walks > 0.7 * results[True][0].events_written
+        # Not vacuous: in one process, the lines skipped the walk; the api_request fifth
+        # too, once its keys ("input_tokens"..., anchor "token") were learned as benign.
+        # Those with a planted token (~1 %) and the first of each kind did not.
+        assert skipped_walks > 0.95 * results[True][0].events_written
 
 
 def test_planted_secrets_bad_lines_and_a_torn_tail_are_written_identically(

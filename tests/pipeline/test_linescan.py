@@ -30,6 +30,7 @@ from hypothesis import strategies as st
 
 from beacon.pipeline.linescan import (
     LOWER_TO_ASCII,
+    BenignKeys,
     LineScanner,
     available_engine,
     build_scanner,
@@ -328,3 +329,153 @@ def test_the_engine_in_use_is_the_best_installed() -> None:
         scanner = build_scanner(triggers(*Redactor().anchors()))
         assert scanner is not None
         assert scanner.engine == engine
+
+
+# -- keys that hold an anchor but that the walk leaves as they are (``BenignKeys``) ---------
+
+# Keys a line may carry: benign alone although they hold an anchor ("token", "key"...),
+# and a GitHub token as a key, which the walk redacts and which must never be learned.
+DIRTY_KEY = "ghp_" + "a1B2" * 9
+KEY_NAMES = [
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "api_key",
+    "token",
+    "secret",
+    "x.token_count",
+    DIRTY_KEY,
+]
+keys = st.one_of(
+    st.sampled_from(KEY_NAMES),
+    st.sampled_from(KEY_NAMES),
+    # The names inside other strings: a quote or escape before them, a flag, a value.
+    st.sampled_from(KEY_NAMES).map(lambda k: f'x"{k}'),
+    st.sampled_from(KEY_NAMES).map(lambda k: f"{k}\\"),
+    st.sampled_from(KEY_NAMES).map(lambda k: f"--{k}"),
+    strings,
+)
+# Values that hold the names too: JSON text (structural redaction of the value under a
+# secret-like key), assignments, the names alone.
+key_values = st.one_of(
+    st.sampled_from(["1", "9553", "npm test", "claude-opus-4-8"]),
+    st.builds(
+        lambda k, v: json.dumps({k: v}), st.sampled_from(KEY_NAMES), st.just("hunter2hunter2")
+    ),
+    st.builds(lambda k, v: f"{k}={v}", st.sampled_from(KEY_NAMES), st.just("Qx12345678abc")),
+    st.sampled_from(KEY_NAMES),
+    strings,
+)
+
+
+def _keyed_line(pairs: list[tuple[str, str]]) -> dict[str, Any]:
+    line = _line([value for _, value in pairs] or ["x"], "k")
+    line["raw"] = {key: value for key, value in pairs}
+    line["gen_ai"] = {"usage": {key: 3 for key, _ in pairs[:2]}}
+    return line
+
+
+keyed_lines = st.builds(_keyed_line, st.lists(st.tuples(keys, key_values), min_size=1, max_size=5))
+
+
+def _taught(engine: str, literal_values: tuple[str, ...] = ()) -> LineProtector:
+    """A protector whose walk has met every name of ``KEY_NAMES`` as a key (and learned
+    the ones it left unchanged)."""
+    redactor = Redactor(literal_values=literal_values)
+    protector = LineProtector(redactor=redactor, scanner=_scanner(engine, literal_values))
+    protector.protect(_keyed_line([(name, "1") for name in KEY_NAMES]))
+    return protector
+
+
+def test_the_walk_learns_the_benign_keys_and_never_a_redacted_one() -> None:
+    protector = _taught(ENGINES[0])
+    learned = protector.benign_keys.names
+    assert {"input_tokens", "output_tokens", "cache_read_tokens", "api_key"} <= learned
+    assert DIRTY_KEY not in learned
+    # A line whose only triggers are learned keys, in key position, skips the walk.
+    line = _keyed_line([("input_tokens", "9553"), ("cache_read_tokens", "12")])
+    assert protector._unchanged(copy.deepcopy(line)) is not None
+    # Without the learned keys it would not: the anchor "token" is in the bytes.
+    assert (
+        LineProtector(redactor=protector.redactor, scanner=protector.scanner)._unchanged(
+            copy.deepcopy(line)
+        )
+        is None
+    )
+
+
+def _slips_through(
+    protector: LineProtector, line: dict[str, Any], literal_values: tuple[str, ...]
+) -> bool:
+    if protector._unchanged(copy.deepcopy(line)) is None:
+        return False
+    written, counts = _full_protect(line, literal_values)
+    return counts != {} or written != orjson.dumps(line)
+
+
+@PROPERTY
+@given(line=keyed_lines)
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_scan_without_the_learned_keys_is_clean_only_when_the_full_protect_is(
+    engine: str, line: dict[str, Any]
+) -> None:
+    for literal_values in ((), (ENV_VALUE,)):
+        protector = _taught(engine, literal_values)
+        unchanged = protector._unchanged(copy.deepcopy(line))
+        if unchanged is None:
+            continue
+        written, counts = _full_protect(line, literal_values)
+        assert written == unchanged
+        assert counts == {}
+
+
+@PROPERTY
+@given(batch=st.lists(st.one_of(keyed_lines, lines), min_size=1, max_size=6))
+def test_protect_writes_the_same_while_it_learns_keys(batch: list[dict[str, Any]]) -> None:
+    # One protector over many lines, learning as it walks: the output never differs.
+    redactor = Redactor(literal_values=(ENV_VALUE,))
+    fast = LineProtector(redactor=redactor, scanner=_scanner(ENGINES[0], (ENV_VALUE,)))
+    slow = LineProtector(redactor=Redactor(literal_values=(ENV_VALUE,)))
+    for line in batch:
+        assert fast.protect(copy.deepcopy(line)) == slow.protect(copy.deepcopy(line))
+    assert fast.totals == slow.totals
+
+
+class _StripsAnywhere(BenignKeys):
+    """Unsound on purpose: strips the learned names wherever they are, not only as keys."""
+
+    def strip(self, data: bytes) -> bytes | None:
+        current = data
+        for name in self.names:
+            current = current.replace(name.encode(), b"")
+        return None if current == data else current
+
+
+def _find_slip(protector: LineProtector) -> dict[str, Any]:
+    return find(
+        keyed_lines,
+        lambda line: _slips_through(protector, line, ()),
+        settings=settings(
+            max_examples=2000, database=None, derandomize=True, phases=[Phase.generate]
+        ),
+    )
+
+
+def test_a_key_learned_without_the_walk_lets_a_secret_through() -> None:
+    # Learning a key the walk would redact (skipping the check in ``_clean_key``) is caught.
+    protector = _taught(ENGINES[0])
+    protector.benign_keys.learn(DIRTY_KEY, protector.scanner)  # type: ignore[arg-type]
+    line = _find_slip(protector)
+    assert _full_protect(line, ())[1]
+
+
+def test_stripping_a_learned_key_outside_key_position_lets_a_secret_through() -> None:
+    # ``{"api_key": "hunter2hunter2"}`` inside a string: the value is redacted
+    # structurally; a strip that also takes the name from inside strings misses it.
+    protector = _taught(ENGINES[0])
+    names = protector.benign_keys.names
+    protector.benign_keys = _StripsAnywhere()
+    for name in names:
+        protector.benign_keys.learn(name, protector.scanner)  # type: ignore[arg-type]
+    line = _find_slip(protector)
+    assert _full_protect(line, ())[1]
