@@ -35,13 +35,19 @@ class ForwardStats:
 
 
 def redact_strings(node: Any, redactor: Redactor, counts: Counts) -> Any:
-    """Every ``stringValue`` (attributes, bodies, resources) redacted, in place."""
+    """Every ``stringValue`` (attributes, bodies, resources) redacted, in place; the whole
+    string value of an attribute whose key names a secret (``db_password``) too."""
     if isinstance(node, dict):
         for key, value in node.items():
             if key == "stringValue" and isinstance(value, str):
                 node[key] = redactor.redact_text(value, counts)
             else:
                 redact_strings(value, redactor, counts)
+        name, any_value = node.get("key"), node.get("value")
+        if isinstance(name, str) and isinstance(any_value, dict):
+            text = any_value.get("stringValue")
+            if isinstance(text, str) and text:
+                any_value["stringValue"] = redactor.secret_under_key(name, text, counts)
     elif isinstance(node, list):
         for item in node:
             redact_strings(item, redactor, counts)

@@ -18,7 +18,7 @@ import orjson
 
 from beacon.pipeline.actions import raise_severity
 from beacon.pipeline.linescan import BenignKeys
-from beacon.pipeline.redact import Counts, Redactor, merge_counts
+from beacon.pipeline.redact import Counts, Redactor, is_secret_key, merge_counts
 from beacon.pipeline.sanitize import needs_sanitizing, sanitize_text
 from beacon.pipeline.truncate import cap_line, mark_truncated, truncate_text, utf8_len
 
@@ -117,6 +117,8 @@ class LineProtector:
                         text = hit[0]
                     else:
                         text = self.clean_text(value, counts)
+                    if text and is_secret_key(clean_key):
+                        text = self.redactor.secret_under_key(clean_key, text, counts)
                     if len(text) * 4 > self.max_field_bytes:
                         text = self._truncate_field(text, f"{path}.{clean_key}", line)
                     out[clean_key] = text
@@ -141,7 +143,8 @@ class LineProtector:
         clean = self.clean_text(key, local)
         if local:
             merge_counts(counts, local)
-        elif clean == key:
+        elif clean == key and not is_secret_key(key):
+            # A key such as "db_password" changes its value: never benign.
             self.benign_keys.learn(key, self.scanner)
         return clean
 

@@ -17,6 +17,7 @@ replaces the value.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -53,6 +54,12 @@ _MAX_JSON_DEPTH = 64
 _MAX_COMPILED_COMBINATIONS = 512
 
 Counts = dict[str, int]
+
+
+@functools.lru_cache(maxsize=4096)
+def is_secret_key(key: str) -> bool:
+    """An object key whose whole string value is a secret (``api_key``, ``DB_PASSWORD``)."""
+    return _SECRET_KEY_RE.match(key) is not None
 
 
 def placeholder(family: str) -> str:
@@ -475,19 +482,28 @@ class Redactor:
             for key, item in value.items():
                 new_key = self.redact_text(key, counts) if isinstance(key, str) else key
                 redacted = self.redact_value(item, counts, depth + 1)
-                if (
-                    redacted == item
-                    and isinstance(item, str)
-                    and isinstance(key, str)
-                    and _SECRET_KEY_RE.match(key)
-                    and self._is_bare_secret_value(item)
-                ):
-                    counts["secret_assignment"] = counts.get("secret_assignment", 0) + 1
-                    redacted = placeholder("secret_assignment")
+                if redacted == item and isinstance(item, str) and isinstance(key, str):
+                    redacted = self.secret_under_key(key, item, counts)
                 out[new_key] = redacted
             return out
         if isinstance(value, list):
             return [self.redact_value(item, counts, depth + 1) for item in value]
+        return value
+
+    def secret_under_key(self, key: str, value: str, counts: Counts) -> str:
+        """``value``, or its placeholder when ``key`` names a secret (``"password": …``).
+
+        For a value already redacted as text: one that holds a placeholder is kept.
+        The same rule for an object inside JSON text, a runtime line's own objects
+        (an attribute ``db_password``) and a forwarded OTLP attribute.
+        """
+        if (
+            is_secret_key(key)
+            and _PLACEHOLDER_MARK not in value
+            and self._is_bare_secret_value(value)
+        ):
+            counts["secret_assignment"] = counts.get("secret_assignment", 0) + 1
+            return placeholder("secret_assignment")
         return value
 
     def _is_bare_secret_value(self, value: str) -> bool:

@@ -202,8 +202,9 @@ CONTEXT_RULES: tuple[SecretRule, ...] = (
     ),
 )
 
-# Attribute / JSON object keys whose whole string value is a secret.
-SECRET_KEY_PATTERN = r"(?i)^[A-Za-z0-9_.\-]*" + _SECRET_WORD + r"$"
+# Attribute / JSON object keys whose whole string value is a secret (an HTTP header
+# attribute such as ``http.request.header.authorization`` too).
+SECRET_KEY_PATTERN = r"(?i)^[A-Za-z0-9_.\-]*(?:" + _SECRET_WORD + r"|authorization)$"
 
 # Unquoted values that are code, not credentials: lower-case identifiers (``token=token``),
 # UPPER_CASE names (``password=DB_PASSWORD``), dotted attribute paths

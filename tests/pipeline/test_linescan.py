@@ -344,6 +344,8 @@ KEY_NAMES = [
     "token",
     "secret",
     "x.token_count",
+    "bearer",  # an anchor that is no secret's name: learned, yet it redacts inside text
+    "authorization",
     DIRTY_KEY,
 ]
 keys = st.one_of(
@@ -363,6 +365,7 @@ key_values = st.one_of(
         lambda k, v: json.dumps({k: v}), st.sampled_from(KEY_NAMES), st.just("hunter2hunter2")
     ),
     st.builds(lambda k, v: f"{k}={v}", st.sampled_from(KEY_NAMES), st.just("Qx12345678abc")),
+    st.builds(lambda k, v: f"{k} {v}", st.sampled_from(KEY_NAMES), st.just("Qx12345678abcdef")),
     st.sampled_from(KEY_NAMES),
     strings,
 )
@@ -390,8 +393,9 @@ def _taught(engine: str, literal_values: tuple[str, ...] = ()) -> LineProtector:
 def test_the_walk_learns_the_benign_keys_and_never_a_redacted_one() -> None:
     protector = _taught(ENGINES[0])
     learned = protector.benign_keys.names
-    assert {"input_tokens", "output_tokens", "cache_read_tokens", "api_key"} <= learned
-    assert DIRTY_KEY not in learned
+    assert {"input_tokens", "output_tokens", "cache_read_tokens"} <= learned
+    # A key that names a secret changes its value (``"api_key": "…"``): never learned.
+    assert not {"api_key", "token", "secret", "authorization", DIRTY_KEY} & learned
     # A line whose only triggers are learned keys, in key position, skips the walk.
     line = _keyed_line([("input_tokens", "9553"), ("cache_read_tokens", "12")])
     assert protector._unchanged(copy.deepcopy(line)) is not None
@@ -402,6 +406,15 @@ def test_the_walk_learns_the_benign_keys_and_never_a_redacted_one() -> None:
         )
         is None
     )
+
+
+def test_a_taught_scan_still_walks_a_line_with_a_secrets_name_as_a_key() -> None:
+    for engine in ENGINES:
+        protector = _taught(engine)
+        line = _keyed_line([("input_tokens", "9553"), ("db_password", "hunter2zz")])
+        assert protector._unchanged(copy.deepcopy(line)) is None
+        raw = orjson.loads(protector.protect(copy.deepcopy(line)))["raw"]
+        assert raw == {"input_tokens": "9553", "db_password": "[REDACTED:secret_assignment]"}
 
 
 def _slips_through(
@@ -470,8 +483,9 @@ def test_a_key_learned_without_the_walk_lets_a_secret_through() -> None:
 
 
 def test_stripping_a_learned_key_outside_key_position_lets_a_secret_through() -> None:
-    # ``{"api_key": "hunter2hunter2"}`` inside a string: the value is redacted
-    # structurally; a strip that also takes the name from inside strings misses it.
+    # "bearer Qx12345678abcdef" inside a string is redacted; "bearer" as a key is not a
+    # secret's name, so it is learned. A strip that also takes the name from inside
+    # strings leaves that token without its anchor and misses it.
     protector = _taught(ENGINES[0])
     names = protector.benign_keys.names
     protector.benign_keys = _StripsAnywhere()

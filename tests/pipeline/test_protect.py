@@ -94,3 +94,30 @@ def test_fields_that_sanitizing_empties_are_omitted_every_time() -> None:
     for line in protected_lines(requests):
         assert "session" not in line
         assert validate_line(line) is None
+
+
+def test_an_attribute_named_for_a_secret_has_its_whole_value_redacted() -> None:
+    # No family matches these values: only the attribute's name says they are secrets.
+    attributes = {
+        "tool_name": "Bash",
+        "db_password": "hunter2zz",
+        "api_key": "plainvalue123",
+        "CLIENT_SECRET": "Xyzzy9876",
+        "token": "ab",  # too short to be one
+        "input_tokens": "9553",  # not a secret's name
+        "password": "[REDACTED:github_token]",  # already redacted: kept
+    }
+    (line,) = protected_lines([log_request(attributes)])
+    raw = line["raw"]
+    written = orjson.dumps(line).decode()
+    for value in ("hunter2zz", "plainvalue123", "Xyzzy9876"):
+        assert value not in written
+    assert (
+        raw["db_password"]
+        == raw["api_key"]
+        == raw["CLIENT_SECRET"]
+        == "[REDACTED:secret_assignment]"
+    )
+    assert (raw["token"], raw["input_tokens"]) == ("ab", "9553")
+    assert raw["password"] == "[REDACTED:github_token]"
+    assert line["beacon"]["redactions"]["secret_assignment"] == 3
