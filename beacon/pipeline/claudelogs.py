@@ -32,6 +32,7 @@ from beacon.pipeline.normalize import (
     LineContext,
     _Source,
     base_line,
+    put_session,
 )
 
 # The events mapped here: what Claude Code sends over and over in a session. Their
@@ -157,14 +158,7 @@ def claude_log_line(
     line = base_line(ctx, _timestamp(ctx, record), action, ("claude_code", source.harness_version))
     if message:
         line["message"] = message
-    session: dict[str, str] = {}
-    claude_session = attrs.get("session.id") or attrs.get("conversation.id")
-    if isinstance(claude_session, str) and claude_session:
-        session["id"] = claude_session
-    if ctx.working_directory:
-        session["working_directory"] = ctx.working_directory
-    if session:
-        line["session"] = session
+    put_session(line, ctx, attrs)
     if "repository" not in line and (
         "vcs.repository.name" in attrs
         or "vcs.repository.url.full" in attrs

@@ -146,6 +146,18 @@ def base_line(
     return line
 
 
+def put_session(line: dict[str, Any], ctx: LineContext, attrs: Mapping[str, Any]) -> None:
+    """``session``: the client's own session id (its attributes) and the job's directory."""
+    session: dict[str, str] = {}
+    claude_session = attrs.get("session.id") or attrs.get("conversation.id")
+    if isinstance(claude_session, str) and claude_session:
+        session["id"] = claude_session
+    if ctx.working_directory:
+        session["working_directory"] = ctx.working_directory
+    if session:
+        line["session"] = session
+
+
 def _finish(
     line: dict[str, Any],
     ctx: LineContext,
@@ -163,14 +175,7 @@ def _finish(
         message = event_name
     if message:
         line["message"] = message
-    session: dict[str, str] = {}
-    claude_session = raw.get("session.id") or raw.get("conversation.id")
-    if isinstance(claude_session, str) and claude_session:
-        session["id"] = claude_session
-    if ctx.working_directory:
-        session["working_directory"] = ctx.working_directory
-    if session:
-        line["session"] = session
+    put_session(line, ctx, raw)
     if "repository" not in line and source.harness != BEACON_SCOPE:
         # The CI gives none: the client's own vcs attributes (Claude Code 2.1.332 with
         # OTEL_METRICS_INCLUDE_REPOSITORY) say which repository it worked in.
