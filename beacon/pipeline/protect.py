@@ -17,13 +17,12 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from beacon.pipeline.actions import raise_severity
-from beacon.pipeline.linescan import BenignKeys
 from beacon.pipeline.redact import Counts, Redactor, is_secret_key, merge_counts
 from beacon.pipeline.sanitize import needs_sanitizing, sanitize_text
 from beacon.pipeline.truncate import cap_line, mark_truncated, truncate_text, utf8_len
 
 if TYPE_CHECKING:
-    from beacon.pipeline.linescan import LineScanner
+    from beacon.pipeline.linescan import BenignKeys, LineScanner
 
 # Top-level keys whose values beacon sets itself (constants, ids, counts).
 TRUSTED_KEYS = frozenset(
@@ -59,7 +58,8 @@ class LineProtector:
     # The line scan (``linescan``): None walks every line (fast paths off, small runs).
     scanner: LineScanner | None = None
     # Keys holding a trigger that the walk left unchanged (``linescan.BenignKeys``).
-    benign_keys: BenignKeys = field(default_factory=BenignKeys, repr=False)
+    # Made with the first line the scan meets: a small run imports no line scan at all.
+    benign_keys: BenignKeys | None = field(default=None, repr=False)
     _cache: dict[str, tuple[str, Counts]] = field(default_factory=dict, repr=False)
     _emptied: bool = field(default=False, repr=False)
 
@@ -145,8 +145,15 @@ class LineProtector:
             merge_counts(counts, local)
         elif clean == key and not is_secret_key(key):
             # A key such as "db_password" changes its value: never benign.
-            self.benign_keys.learn(key, self.scanner)
+            self._benign_keys().learn(key, self.scanner)
         return clean
+
+    def _benign_keys(self) -> BenignKeys:
+        if self.benign_keys is None:
+            from beacon.pipeline.linescan import BenignKeys
+
+            self.benign_keys = BenignKeys()
+        return self.benign_keys
 
     def _truncate_field(self, text: str, path: str, line: dict[str, Any]) -> str:
         if utf8_len(text) <= self.max_field_bytes:
@@ -216,7 +223,7 @@ class LineProtector:
             return data
         # Keys such as "input_tokens" hold an anchor ("token") although the walk leaves
         # them as they are: scan again without them (``BenignKeys``: why that is sound).
-        stripped = self.benign_keys.strip(data)
+        stripped = self._benign_keys().strip(data)
         return data if stripped is not None and not scanner.hits(stripped) else None
 
     def protect_trusted_value(self, value: Any) -> Any:
