@@ -388,6 +388,7 @@ class Redactor:
             structured = self._redact_json_text(text, counts)
             if structured is not None:
                 return structured
+        result: str | None = None
         if _ESCAPED_TERMINAL_MARK in text:
             # A terminal escape ("\x1b[31m", or "\\u001b[31m" written out in a
             # value JSON-encoded twice) glues its final letter to what follows, so
@@ -399,8 +400,10 @@ class Redactor:
                 redacted = self._redact_plain(bare, found)
                 if found:
                     merge_counts(counts, found)
-                    return redacted
-        result = self._redact_plain(text, counts)
+                    result = redacted
+        if result is None:
+            result = self._redact_plain(text, counts)
+        # Percent-encoded secrets too, whichever view found the others.
         if "%" in result:
             result = self._redact_percent_decoded(result, counts)
         return result

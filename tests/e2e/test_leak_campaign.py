@@ -86,6 +86,13 @@ class Campaign:
     spec_parts: dict[str, Any] = field(default_factory=dict)
 
 
+#: The evasions beacon's redaction undoes: asserted. The others (a base64-wrapped token,
+#: halves of one token in two fields) are reported.
+UNDONE_EVASIONS = frozenset(
+    {"ansi-wrapped token", "token in a URL query", "url-encoded assignment"}
+)
+
+
 def _evasions() -> tuple[dict[str, str], dict[str, tuple[str, ...]]]:
     """(how -> what is planted in the prompt, how -> what must not be found together)."""
     ansi, query, wrapped = fake_github_token(), fake_github_token(), fake_github_token()
@@ -100,7 +107,8 @@ def _evasions() -> tuple[dict[str, str], dict[str, tuple[str, ...]]]:
     found = {
         "ansi-wrapped token": (ansi,),
         "token in a URL query": (query,),
-        "url-encoded assignment": (assignment[len("password=") :],),
+        # The secret's own characters ("!" is "%21" in the planted text).
+        "url-encoded assignment": (assignment[len("password=") : -1],),
         "base64-wrapped token": (planted_b64,),
     }
     return planted, found
@@ -352,6 +360,7 @@ async def test_no_planted_secret_reaches_any_artifact(
     lines = of_run(load_runtime(tmp_path / "beacon" / "runtime.jsonl"), result["session_id"])
     check_reached_telemetry(lines, version)
     assert not verdict.leaked, verdict.leaked
+    assert not [hit for hit in verdict.evasions_survived if hit[0] in UNDONE_EVASIONS]
 
 
 def test_the_grep_leaves_out_only_the_jobs_own_variables_in_their_own_fields() -> None:

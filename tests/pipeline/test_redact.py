@@ -67,6 +67,21 @@ def test_no_secret_survives_url_encoded(secret: tuple[str, str, str]) -> None:
 
 
 @PROPERTY
+@given(secret=any_secret)
+def test_no_secret_survives_url_encoded_beside_a_terminal_escape(
+    secret: tuple[str, str, str],
+) -> None:
+    # The ANSI view once returned as soon as it found a secret, so the percent-encoded
+    # one in the same string was never decoded (seen in the leak campaign's prompt).
+    _family, text, value = secret
+    token = "ghp_" + "Ab1" * 12
+    out, _ = redact(f"\x1b[31m{token}\x1b[0m then {quote(text, safe='')}")
+    assert token not in out
+    assert value not in out
+    assert quote(value, safe="") not in out
+
+
+@PROPERTY
 @given(secret=any_secret, before=FILLER)
 def test_redaction_is_idempotent_on_secrets(secret: tuple[str, str, str], before: str) -> None:
     _family, text, _value = secret
