@@ -23,7 +23,6 @@ from beacon.pipeline.decode import (
     any_value,
     as_float,
     as_int,
-    hex_id,
     rfc3339,
     unix_nanos,
 )
@@ -31,6 +30,7 @@ from beacon.pipeline.normalize import (
     CLAUDE_EVENT_PREFIX,
     LineContext,
     _Source,
+    _trace_fields,
     base_line,
     put_session,
 )
@@ -168,15 +168,7 @@ def claude_log_line(
         if repository:
             line["repository"] = repository
     line.update(fields)
-    trace: dict[str, str] = {}
-    trace_id = hex_id(record.get("traceId"), 16)
-    if trace_id:
-        trace["id"] = trace_id
-    span_id = hex_id(record.get("spanId"), 8)
-    if span_id:
-        trace["span_id"] = span_id
-    if trace:
-        line["trace"] = trace
+    line.update(_trace_fields(record, with_parent=False))
     line["content"] = {"redacted": False, "truncated": False}
     line["field_truncated"] = False
     line["raw"] = attrs
