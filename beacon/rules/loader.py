@@ -8,6 +8,7 @@ names the file, the rule id (when it was read) and what is wrong.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from importlib import resources
@@ -93,8 +94,8 @@ def load_rules(specs: Iterable[str | Path]) -> list[Rule]:
     rules: list[Rule] = []
     seen: dict[str, str] = {}
     for spec in specs:
-        for path in rule_files(spec):
-            rule = load_rule_file(path)
+        loaded = builtin_pack() if str(spec) == BUILTIN else _load_files(spec)
+        for path, rule in loaded:
             if rule.id in seen and seen[rule.id] != str(path):
                 raise RuleFileError(
                     f"duplicate rule id {rule.id!r} (also in {seen[rule.id]})",
@@ -105,6 +106,17 @@ def load_rules(specs: Iterable[str | Path]) -> list[Rule]:
             rules.append(rule)
     rules.sort(key=lambda r: r.id)
     return rules
+
+
+@functools.cache
+def builtin_pack() -> tuple[tuple[Path, Rule], ...]:
+    """beacon's own pack, read and compiled once per process: it ships with beacon, so
+    ``ci exec`` may load it while the child runs (``run.exec.warm_up_pipeline``)."""
+    return _load_files(BUILTIN)
+
+
+def _load_files(spec: str | Path) -> tuple[tuple[Path, Rule], ...]:
+    return tuple((path, load_rule_file(path)) for path in rule_files(spec))
 
 
 def _yaml_loader() -> Any:

@@ -42,6 +42,7 @@ from beacon.run.daemon import TOKEN_ENV
 from beacon.run.exec import (
     agent_environment,
     exec_state,
+    expects_agent_events,
     new_session_id,
     new_token,
     warm_up_pipeline,
@@ -491,8 +492,14 @@ def stop_session(
     finish_paths.check_writable()
     running = process_alive(state.pid)
     alive = running and is_ours(state)
+    harnesses = resolve_harnesses(state.harnesses)
     # Import the pipeline and compile its schema while the daemon drains.
-    threading.Thread(target=_quiet_warm_up, name="beacon-warm-up", daemon=True).start()
+    threading.Thread(
+        target=_quiet_warm_up,
+        args=(expects_agent_events(harnesses),),
+        name="beacon-warm-up",
+        daemon=True,
+    ).start()
     secrets: list[str] = []
     if alive:
         secrets = session_secrets(state, say=say)
@@ -509,7 +516,6 @@ def stop_session(
             "the secret values other steps gave the daemon died with it: only the "
             "built-in families and this step's own variables and --redact-env protect them"
         )
-    harnesses = resolve_harnesses(state.harnesses)
     own_spool = session_spool(finish_paths, state.session_id)
     recovered = recover_set_aside(
         finish_paths,
@@ -570,9 +576,9 @@ def session_spool(paths: ArtifactPaths, session_id: str) -> Path:
     return spool
 
 
-def _quiet_warm_up() -> None:
+def _quiet_warm_up(rules: bool) -> None:
     with contextlib.suppress(Exception):
-        warm_up_pipeline()
+        warm_up_pipeline(rules=rules)
 
 
 def stop_daemon(state: SessionState, *, say: Say) -> None:
