@@ -225,6 +225,7 @@ def _finish(
             environ=run.environ,
             switches=settings.switches,
             recovered=recovered,
+            say=reporter.status,
         )
     except Exception as exc:
         # The child ran; a failure while processing must not hide its exit code.

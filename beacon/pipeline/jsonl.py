@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import TracebackType
 
@@ -147,10 +147,15 @@ class LogLock:
 
     @classmethod
     def acquire(
-        cls, path: Path, *, timeout_s: float = LOCK_TIMEOUT_S, create: bool = True
+        cls,
+        path: Path,
+        *,
+        timeout_s: float = LOCK_TIMEOUT_S,
+        create: bool = True,
+        on_wait: Callable[[], None] | None = None,
     ) -> LogLock | None:
         """The lock; None when ``timeout_s`` passed first, or the file is missing and
-        ``create`` is False."""
+        ``create`` is False. ``on_wait``: called once if another run holds it."""
         deadline = time.monotonic() + timeout_s
         flags = os.O_RDWR | getattr(os, "O_CLOEXEC", 0) | (os.O_CREAT if create else 0)
         while True:
@@ -165,7 +170,8 @@ class LogLock:
             except OSError as exc:
                 raise LogWriteError(f"cannot open {path}: {exc.strerror or exc}") from exc
             try:
-                locked = lock_exclusive(fd, deadline, _LOCK_POLL_S)
+                locked = lock_exclusive(fd, deadline, _LOCK_POLL_S, on_wait=on_wait)
+                on_wait = None
             except OSError as exc:
                 os.close(fd)
                 raise LogWriteError(f"cannot lock {path}: {exc.strerror or exc}") from exc

@@ -146,11 +146,12 @@ def pipeline_validation(
     spool_path: Path | None = None,
     secret_values: Sequence[str] = (),
     may_keep: bool = True,
+    say: Callable[[str], None] | None = None,
 ) -> Processed:
     """Run the pipeline over the spool, bracketed by the ledger (``beacon.run.ledger``).
 
     ``may_keep``: False for a leftover spool, which goes once processed whatever
-    its verdict.
+    its verdict. ``say``: told when the run waits for another run's write.
     """
     from beacon.pipeline import PipelineOptions, run_pipeline
     from beacon.pipeline.content import withheld_attributes
@@ -169,7 +170,7 @@ def pipeline_validation(
         require_actions=settings.require_actions,
         withheld=withheld_attributes(prompts=switches.prompts, tool_details=switches.tool_details),
     )
-    with processing(paths, outcome.session_id) as run:
+    with processing(paths, outcome.session_id, say=say) as run:
         result = run_pipeline(spool_path or paths.spool_path, options)
         validation: dict[str, Any] = result.validation.to_dict()
         run.kept = may_keep and keeps_spool(validation.get("status"), settings)
@@ -256,9 +257,11 @@ def finish_run(
     spool_path: Path | None = None,
     recovered: list[dict[str, Any]] | None = None,
     secret_values: Sequence[str] = (),
+    say: Callable[[str], None] | None = None,
 ) -> RunResult:
     """``spool_path``: the run's spool when not ``paths.spool_path`` (a session's spool
-    an exec set aside); ``recovered``: other runs' spools processed first (leftovers)."""
+    an exec set aside); ``recovered``: other runs' spools processed first (leftovers);
+    ``say``: live status (a wait for another run's write to the log)."""
     spool = spool_path or paths.spool_path
     processed = written_before(
         paths=paths, outcome=outcome, harnesses=harnesses, settings=settings
@@ -271,6 +274,7 @@ def finish_run(
         switches=switches,
         spool_path=spool,
         secret_values=secret_values,
+        say=say,
     )
     validation, events, log_start = (
         processed.validation,

@@ -25,7 +25,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -164,16 +164,28 @@ class Processing:
 
 @contextlib.contextmanager
 def processing(
-    paths: ArtifactPaths, session_id: str, *, timeout_s: float = LOCK_TIMEOUT_S
+    paths: ArtifactPaths,
+    session_id: str,
+    *,
+    timeout_s: float = LOCK_TIMEOUT_S,
+    say: Callable[[str], None] | None = None,
 ) -> Iterator[Processing]:
     """Bracket ``session_id``'s append to ``paths.log_path`` with the ledger's records.
 
     An exception inside takes this run's lines back out at once (recorded
     ``rolled_back``, so its spool is processed again); a kill leaves that to
-    the next run.
+    the next run. ``say`` hears that the run waits for another run's write.
     """
     log_path = paths.log_path.resolve()
-    lock = LogLock.acquire(log_path, timeout_s=timeout_s)
+
+    def waiting() -> None:
+        if say is not None:
+            say(
+                f"waiting for another beacon run to finish writing {log_path} "
+                f"(at most {timeout_s:g}s)"
+            )
+
+    lock = LogLock.acquire(log_path, timeout_s=timeout_s, on_wait=waiting)
     if lock is None:
         raise LogWriteError(
             f"{log_path} is being written by another beacon run for over {timeout_s:g}s",

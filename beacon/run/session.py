@@ -538,6 +538,7 @@ def stop_session(
         switches=state.switches(),
         spool_path=own_spool,
         recovered=recovered,
+        say=say,
         secret_values=secrets,
     )
     remove_state(paths)
