@@ -111,9 +111,8 @@ def agent_environment(
 #: What the finish imports on first use (the pipeline, its chunk worker, the rules
 #: stage, the report and its formats, the CI provider table): ~0.05 s of imports and
 #: rule tables on a quiet 2-core runner, after the child has exited unless warmed.
-#: tests/cli/test_exec.py checks that a run imports nothing of beacon's after the child.
+#: tests/cli/test_warm_up.py checks that a run imports nothing of beacon's after the child.
 FINISH_MODULES = (
-    "beacon.pipeline.validate",
     "beacon.pipeline.runner",
     "beacon.pipeline.worker",
     "beacon.rules.stage",
