@@ -114,8 +114,11 @@ def summary_line(
 # Spool bytes per chunk: large enough that passing a chunk costs little, small enough
 # that the chunks in flight stay a few MB.
 CHUNK_BYTES = 256 << 10
-# Chunks processed here that wait for an earlier chunk of the worker (bounds memory).
-_MAX_WAITING = 4
+# Chunks processed here that wait for an earlier chunk of the worker (bounds memory:
+# ~0.6 MB each, spool and lines). The worker starts late and runs a little slower than
+# this process; with 4 this process stood idle ~8 % of a 100k-event run waiting for it,
+# with 12 under 1 % (docs/performance.md).
+_MAX_WAITING = 12
 
 
 def _spool_chunks(spool: IO[bytes]) -> Iterator[tuple[bytes, bool]]:
