@@ -168,9 +168,10 @@ def floor(spool: Path) -> dict[str, object]:
 
 def stages(spool: Path, limit: int) -> dict[str, object]:
     """CPU µs per event of each stage in one process, over the first ``limit`` events:
-    spool parse, normalize, protect (redact/sanitize/truncate + serialize), the check of
-    each written line. Fast paths as ``BEACON_FAST_PATHS`` says (built regardless of the
-    spool's size). The timers add ~1 µs per stage and event."""
+    spool parse (into structs where ``claudespool`` takes the line), normalize, protect
+    (redact/sanitize/truncate + serialize), the check of each written line. Fast paths
+    as ``BEACON_FAST_PATHS`` says (built regardless of the spool's size). The timers add
+    ~1 µs per stage and event."""
     import gc
 
     from beacon.otlp import parse_spool_line
@@ -200,21 +201,24 @@ def stages(spool: Path, limit: int) -> dict[str, object]:
     clock = time.process_time
     spent = dict.fromkeys(("parse", "normalize", "protect", "check"), 0.0)
     events = 0
+    fast_logs = processor.fast_logs
+    if fast:
+        from beacon.pipeline.claudespool import claude_request_lines, decode_claude_request
     gc.disable()  # as the chunk loop runs (gctune.paused_gc)
     with spool.open("rb") as data:
         for chunk, _last in _spool_chunks(data):
             check = LogScan.part("bench", options.harnesses, processor.typed)
             for piece in chunk.split(b"\n")[:-1]:
                 start = clock()
-                request = parse_spool_line(piece)
+                structs = decode_claude_request(piece) if fast else None
+                request = parse_spool_line(piece) if structs is None else None
                 parsed = clock()
-                lines = (
-                    list(
-                        normalize((request,), ctx, NormalizeStats(), fast_logs=processor.fast_logs)
-                    )
-                    if request
-                    else []
-                )
+                taken = claude_request_lines(structs, ctx, NormalizeStats()) if structs else None
+                if structs is not None and taken is None:
+                    request = parse_spool_line(piece)  # declined: the general path's turn
+                lines = taken if taken is not None else []
+                if request is not None:
+                    lines = list(normalize((request,), ctx, NormalizeStats(), fast_logs=fast_logs))
                 normalized = clock()
                 written = [processor.protector.protect(line) for line in lines]
                 protected = clock()

@@ -12,7 +12,7 @@ the worker (``worker.py``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -127,6 +127,25 @@ def make_protector(
     )
 
 
+# Claude Code's log requests straight from spool bytes (``claudespool``): the lines, or
+# None for a spool line the general path must read.
+ClaudeSpool = Callable[[bytes, LineContext, NormalizeStats], "list[dict[str, Any]] | None"]
+
+
+def claude_spool() -> ClaudeSpool | None:
+    """``claudespool``'s decode and mapping in one call, or None without msgspec."""
+    try:
+        from beacon.pipeline.claudespool import claude_request_lines, decode_claude_request
+    except ImportError:
+        return None
+
+    def lines(piece: bytes, ctx: LineContext, stats: NormalizeStats) -> list[dict[str, Any]] | None:
+        request = decode_claude_request(piece)
+        return None if request is None else claude_request_lines(request, ctx, stats)
+
+    return lines
+
+
 def typed_check() -> Callable[[bytes], LineFacts | None] | None:
     """The typed line check (``typedcheck``), or None without msgspec or for a schema it
     cannot express: then every line gets the usual check."""
@@ -151,6 +170,7 @@ class ChunkProcessor:
         )
         self.typed: Callable[[bytes], LineFacts | None] | None = None
         self.fast_logs: FastLogLine | None = None
+        self.claude_spool: ClaudeSpool | None = None
         if settings.fast_paths:
             from beacon.pipeline.claudelogs import claude_log_line
             from beacon.pipeline.linescan import scanner_for
@@ -158,6 +178,7 @@ class ChunkProcessor:
             self.protector.scanner = scanner_for(self.protector.redactor)
             self.typed = typed_check()
             self.fast_logs = claude_log_line
+            self.claude_spool = claude_spool()
 
     def process(self, chunk: bytes, *, last: bool) -> ChunkResult:
         """``last``: the chunk ends the spool (its last line may be a writer's partial line)."""
@@ -179,15 +200,20 @@ class ChunkProcessor:
         out: list[bytes] = []
         check = LogScan.part(settings.ctx.session_id, settings.harnesses, self.typed)
         final_index = len(pieces) - 1 if last and not truncated_tail else -1
+        claude_spool = self.claude_spool
         for index, piece in enumerate(pieces):
-            request = parse_spool_line(piece)
-            if request is None:
-                if index == final_index:
-                    truncated_tail = True  # the last line did not parse: a writer stopped
-                else:
-                    bad_lines += 1
-                continue
-            for line in normalize((request,), settings.ctx, stats, fast_logs=self.fast_logs):
+            lines: Iterable[dict[str, Any]] | None
+            lines = claude_spool(piece, settings.ctx, stats) if claude_spool else None
+            if lines is None:
+                request = parse_spool_line(piece)
+                if request is None:
+                    if index == final_index:
+                        truncated_tail = True  # the last line did not parse: a writer stopped
+                    else:
+                        bad_lines += 1
+                    continue
+                lines = normalize((request,), settings.ctx, stats, fast_logs=self.fast_logs)
+            for line in lines:
                 action = line["event"]["action"]
                 actions[action] = actions.get(action, 0) + 1
                 data = protector.protect(line)

@@ -30,9 +30,9 @@ from beacon.pipeline.normalize import (
     CLAUDE_EVENT_PREFIX,
     LineContext,
     _Source,
-    _trace_fields,
     base_line,
     put_session,
+    trace_fields,
 )
 
 # The events mapped here: what Claude Code sends over and over in a session. Their
@@ -127,10 +127,10 @@ def _api_request(attrs: Mapping[str, Any]) -> dict[str, Any]:
     return fields
 
 
-def _timestamp(ctx: LineContext, record: Mapping[str, Any]) -> str:
-    nanos = unix_nanos(record.get("timeUnixNano"))
+def _timestamp(ctx: LineContext, time_nanos: Any, observed_nanos: Any) -> str:
+    nanos = unix_nanos(time_nanos)
     if nanos is None:
-        nanos = unix_nanos(record.get("observedTimeUnixNano"))
+        nanos = unix_nanos(observed_nanos)
     return rfc3339(ctx.now_nanos if nanos is None else nanos)
 
 
@@ -139,7 +139,34 @@ def claude_log_line(
 ) -> dict[str, Any] | None:
     """The runtime line of a Claude Code log record, or None: the general path decides."""
     attrs = _attributes(record.get("attributes"))
-    if attrs is None or (ctx.withheld and not ctx.withheld.isdisjoint(attrs)):
+    if attrs is None:
+        return None
+    body = record.get("body")
+    return claude_line(
+        ctx,
+        source,
+        attrs,
+        body.get("stringValue") if type(body) is dict else None,
+        record.get("timeUnixNano"),
+        record.get("observedTimeUnixNano"),
+        record.get("traceId"),
+        record.get("spanId"),
+    )
+
+
+def claude_line(
+    ctx: LineContext,
+    source: _Source,
+    attrs: dict[str, Any],
+    body_text: Any,
+    time_nanos: Any,
+    observed_nanos: Any,
+    trace_id: Any,
+    span_id: Any,
+) -> dict[str, Any] | None:
+    """The line of a record read into its parts (``claude_log_line``; ``claudespool`` reads
+    them from typed structs instead), or None: the general path decides."""
+    if ctx.withheld and not ctx.withheld.isdisjoint(attrs):
         return None
     name = attrs.get("event.name")
     if type(name) is not str or name not in EVENTS:
@@ -151,11 +178,13 @@ def claude_log_line(
     if not _LINE_KEYS.isdisjoint(fields):
         return None
     qualified = CLAUDE_EVENT_PREFIX + name
-    body = record.get("body")
-    message = body.get("stringValue") if type(body) is dict else None
-    if not isinstance(message, str):
-        message = qualified
-    line = base_line(ctx, _timestamp(ctx, record), action, ("claude_code", source.harness_version))
+    message = body_text if isinstance(body_text, str) else qualified
+    line = base_line(
+        ctx,
+        _timestamp(ctx, time_nanos, observed_nanos),
+        action,
+        ("claude_code", source.harness_version),
+    )
     if message:
         line["message"] = message
     put_session(line, ctx, attrs)
@@ -168,7 +197,7 @@ def claude_log_line(
         if repository:
             line["repository"] = repository
     line.update(fields)
-    line.update(_trace_fields(record, with_parent=False))
+    line.update(trace_fields(trace_id, span_id))
     line["content"] = {"redacted": False, "truncated": False}
     line["field_truncated"] = False
     line["raw"] = attrs

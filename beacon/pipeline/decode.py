@@ -114,8 +114,7 @@ def any_value(value: Any, depth: int = 0) -> Json:
     if "boolValue" in value:
         return as_bool(value["boolValue"])
     if "intValue" in value:
-        number = as_int(value["intValue"])
-        return number if number is not None else as_str(value["intValue"])
+        return int_value(value["intValue"])
     if "doubleValue" in value:
         raw = value["doubleValue"]
         if isinstance(raw, str) and raw in ("NaN", "Infinity", "-Infinity"):
@@ -139,6 +138,12 @@ def any_value(value: Any, depth: int = 0) -> Json:
         items = kvlist.get("values") if isinstance(kvlist, dict) else None
         return attributes(items, depth + 1)
     return None
+
+
+def int_value(raw: Any) -> int | str | None:
+    """An ``AnyValue``'s ``intValue``: an int when it reads as one, else the text sent."""
+    number = as_int(raw)
+    return number if number is not None else as_str(raw)
 
 
 def attributes(items: Any, depth: int = 0) -> dict[str, Json]:

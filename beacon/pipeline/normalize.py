@@ -212,17 +212,25 @@ def _timestamp(ctx: LineContext, *candidates: Any) -> str:
 
 
 def _trace_fields(record: Mapping[str, Any], *, with_parent: bool) -> dict[str, Any]:
+    return trace_fields(
+        record.get("traceId"),
+        record.get("spanId"),
+        record.get("parentSpanId") if with_parent else None,
+    )
+
+
+def trace_fields(trace_id: Any, span_id: Any, parent_span_id: Any = None) -> dict[str, Any]:
+    """``trace`` of a record or span from its raw ids (absent or unreadable ones left out)."""
     trace: dict[str, Any] = {}
-    trace_id = hex_id(record.get("traceId"), 16)
-    if trace_id:
-        trace["id"] = trace_id
-    span_id = hex_id(record.get("spanId"), 8)
-    if span_id:
-        trace["span_id"] = span_id
-    if with_parent:
-        parent = hex_id(record.get("parentSpanId"), 8)
-        if parent:
-            trace["parent_span_id"] = parent
+    trace_hex = hex_id(trace_id, 16)
+    if trace_hex:
+        trace["id"] = trace_hex
+    span_hex = hex_id(span_id, 8)
+    if span_hex:
+        trace["span_id"] = span_hex
+    parent_hex = hex_id(parent_span_id, 8)
+    if parent_hex:
+        trace["parent_span_id"] = parent_hex
     return {"trace": trace} if trace else {}
 
 
