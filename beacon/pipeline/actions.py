@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Callable, Mapping
-from functools import cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -99,17 +98,20 @@ def raise_severity(current: str, at_least: str) -> str:
 
 def put(fields: Fields, dotted: str, value: Any) -> None:
     """Set a nested field; absent values (None, "") are never written."""
-    if value is None or value == "":
+    # A few calls per record: written for the interpreter (one dict lookup for the split
+    # name, no comparison of a number with "").
+    if value is None or (isinstance(value, str) and not value):
         return
-    *parents, name = _parts(dotted)
+    path = _PATHS.get(dotted)
+    if path is None:
+        path = _path(dotted)
     node = fields
-    for part in parents:
+    for part in path[0]:
         child = node.get(part)
         if not isinstance(child, dict):
-            child = {}
-            node[part] = child
+            child = node[part] = {}
         node = child
-    node[name] = value
+    node[path[1]] = value
 
 
 def put_token_counts(fields: Fields, attrs: Mapping[str, Any], names: Mapping[str, str]) -> None:
@@ -121,10 +123,16 @@ def put_token_counts(fields: Fields, attrs: Mapping[str, Any], names: Mapping[st
         put(fields, field, as_int(attrs.get(attribute)))
 
 
-@cache
-def _parts(dotted: str) -> tuple[str, ...]:
-    # The dotted names are the module's constants: a few dozen, split once.
-    return tuple(dotted.split("."))
+# The dotted names are the modules' constants: a few dozen, each split once.
+_PATHS: dict[str, tuple[tuple[str, ...], str]] = {}
+
+
+def _path(dotted: str) -> tuple[tuple[str, ...], str]:
+    *parents, name = dotted.split(".")
+    path = (tuple(parents), name)
+    if len(_PATHS) < 1024:
+        _PATHS[dotted] = path
+    return path
 
 
 def as_text(value: Any) -> str | None:

@@ -160,6 +160,21 @@ def typed_check() -> Callable[[bytes], LineFacts | None] | None:
         return None
 
 
+def split_lines(data: bytes) -> list[bytes]:
+    """``data.split(b"\\n")``, in a fifth of the instructions for long lines: ``split``
+    compares byte by byte, ``find`` runs memchr (a spool line is ~100 kB)."""
+    pieces = []
+    find = data.find
+    start = 0
+    end = find(b"\n")
+    while end != -1:
+        pieces.append(data[start:end])
+        start = end + 1
+        end = find(b"\n", start)
+    pieces.append(data[start:])
+    return pieces
+
+
 class ChunkProcessor:
     """Turns chunks into checked runtime lines; one per process, reused for every chunk."""
 
@@ -186,7 +201,7 @@ class ChunkProcessor:
             return self._process(chunk, last=last)
 
     def _process(self, chunk: bytes, *, last: bool) -> ChunkResult:
-        pieces = chunk.split(b"\n")
+        pieces = split_lines(chunk)
         # A chunk ends with a newline unless the spool's last line lacks it: that line is
         # a partial one, never read (``SpoolReader``: truncated tail).
         tail = pieces.pop()

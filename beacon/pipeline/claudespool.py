@@ -122,12 +122,22 @@ def decode_claude_request(piece: bytes) -> LogsRequest | None:
 
 
 def _value(value: AnyValue) -> Any:
-    """``any_value`` of a value without ``stringValue``: booleans and ints answered here,
-    in its order of precedence, the rest by ``any_value`` of the fields given."""
+    """``any_value`` of a value without ``stringValue``: booleans, ints and finite doubles
+    answered here, in its order of precedence, the rest by ``any_value`` of the fields
+    given."""
     if value.boolValue is not UNSET:
         return value.boolValue
-    if value.intValue is not UNSET:
-        return int_value(value.intValue)
+    raw = value.intValue
+    if raw is not UNSET:
+        if type(raw) is str and len(raw) <= 18 and raw.isdigit():
+            try:
+                return int(raw)  # below 10**18: as_int's answer, without its checks
+            except ValueError:  # a digit int() does not read (superscripts): as_int decides
+                pass
+        return int_value(raw)
+    double = value.doubleValue
+    if type(double) is float and double - double == 0.0:  # finite: as_float gives it back
+        return double
     return any_value(
         {name: field for name in _VALUE_FIELDS if (field := getattr(value, name)) is not UNSET}
     )

@@ -169,6 +169,15 @@ def hex_id(value: Any, size: int) -> str | None:
 
     All-zero ids mean "absent" in OTLP and give None.
     """
+    if type(value) is str and len(value) == size * 2:
+        # The spool's own encoding, first: 2 * size characters give size bytes only when
+        # every one is a hex digit, so this answers as the general path below would.
+        try:
+            raw = bytes.fromhex(value)
+        except ValueError:
+            raw = b""
+        if len(raw) == size:
+            return raw.hex() if any(raw) else None
     if not isinstance(value, str) or not value:
         return None
     text = value.strip()

@@ -228,9 +228,10 @@ def trace_fields(trace_id: Any, span_id: Any, parent_span_id: Any = None) -> dic
     span_hex = hex_id(span_id, 8)
     if span_hex:
         trace["span_id"] = span_hex
-    parent_hex = hex_id(parent_span_id, 8)
-    if parent_hex:
-        trace["parent_span_id"] = parent_hex
+    if parent_span_id is not None:
+        parent_hex = hex_id(parent_span_id, 8)
+        if parent_hex:
+            trace["parent_span_id"] = parent_hex
     return {"trace": trace} if trace else {}
 
 

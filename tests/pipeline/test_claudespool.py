@@ -123,6 +123,8 @@ EDITS: list[tuple[bytes, bytes]] = [
     (b'"stringValue":"', b'"stringValue":"\\ud800'),
     (b'"stringValue":"', b'"stringValue":"\\u00e9\\/\\t'),
     (b'"intValue":"', b'"intValue":"99999999999999999999999'),
+    (b'"intValue":"', b'"intValue":"\\u00b2'),  # a digit to isdigit, not to int()
+    (b'"intValue":"', b'"intValue":"\\u0661'),  # an Arabic-Indic digit, which int() reads
     (b'"key":"', b'"key":"\\u0000'),
     (b'"scope":{', b'"scope":{"attributes":[],'),
     (b'"resource":{', b'"resource":{"droppedAttributesCount":2,'),

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from beacon.pipeline import PipelineOptions, RedactionSettings, SpoolHealth, run_pipeline, runner
 from beacon.pipeline import validate_log as read_and_validate
-from beacon.pipeline.chunks import ChunkProcessor, ChunkSettings
+from beacon.pipeline.chunks import ChunkProcessor, ChunkSettings, split_lines
 from beacon.pipeline.worker import Worker
 
 from .helpers import context, fixture_requests, log_request, write_spool
@@ -276,3 +276,12 @@ def test_spool_chunks_are_whole_lines_that_add_up_to_the_spool(
     assert all(chunk for chunk, _ in chunks)
     assert [last for _, last in chunks] == [False] * (len(chunks) - 1) + [True] * bool(chunks)
     assert all(chunk.endswith(b"\n") for chunk, _ in chunks[:-1])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    data=st.binary(max_size=64)
+    | st.lists(st.sampled_from([b"\n", b"ab", b"", b"{}"])).map(b"".join)
+)
+def test_chunks_are_cut_into_lines_as_bytes_split_cuts_them(data: bytes) -> None:
+    assert split_lines(data) == data.split(b"\n")
