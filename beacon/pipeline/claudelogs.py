@@ -64,6 +64,7 @@ _LINE_KEYS = frozenset(
     }
 )
 _STR = frozenset({str})
+_QUALIFIED = {name: CLAUDE_EVENT_PREFIX + name for name in EVENTS}
 
 
 def _attributes(items: Any) -> dict[str, Any] | None:
@@ -128,6 +129,15 @@ def _api_request(attrs: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _timestamp(ctx: LineContext, time_nanos: Any, observed_nanos: Any) -> str:
+    if (
+        type(time_nanos) is str
+        and len(time_nanos) == 19
+        and time_nanos.isascii()
+        and time_nanos.isdigit()
+        and time_nanos[0] != "0"
+    ):
+        # The spool's form (19 ASCII digits, 2001-2286): ``unix_nanos``' answer in one step.
+        return rfc3339(int(time_nanos))
     nanos = unix_nanos(time_nanos)
     if nanos is None:
         nanos = unix_nanos(observed_nanos)
@@ -177,7 +187,7 @@ def claude_line(
         action, fields = actions.claude_event(name, attrs)
     if not _LINE_KEYS.isdisjoint(fields):
         return None
-    qualified = CLAUDE_EVENT_PREFIX + name
+    qualified = _QUALIFIED[name]
     message = body_text if isinstance(body_text, str) else qualified
     line = base_line(
         ctx,
@@ -187,7 +197,16 @@ def claude_line(
     )
     if message:
         line["message"] = message
-    put_session(line, ctx, attrs)
+    # ``put_session``, in place (the same keys, the same tests).
+    claude_session = attrs.get("session.id") or attrs.get("conversation.id")
+    if isinstance(claude_session, str) and claude_session:
+        line["session"] = (
+            {"id": claude_session, "working_directory": ctx.working_directory}
+            if ctx.working_directory
+            else {"id": claude_session}
+        )
+    else:
+        put_session(line, ctx, attrs)
     if "repository" not in line and (
         "vcs.repository.name" in attrs
         or "vcs.repository.url.full" in attrs

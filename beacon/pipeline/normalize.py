@@ -116,22 +116,31 @@ class _Source:
         return self.scope_version or "unknown"
 
 
+# An action's category and severity, worked out once per action (a few dozen names).
+_ACTIONS: dict[str, tuple[str, str]] = {}
+
+
+def _action_facts(action: str) -> tuple[str, str]:
+    facts = (action.split(".", 1)[0], actions.severity_for(action))
+    if len(_ACTIONS) < 1024:
+        _ACTIONS[action] = facts
+    return facts
+
+
 def base_line(
     ctx: LineContext, timestamp: str, action: str, harness: tuple[str, str]
 ) -> dict[str, Any]:
     """The fields every runtime line has, in the documented key order."""
+    known = _ACTIONS.get(action)
+    category, severity = known if known is not None else _action_facts(action)
     line: dict[str, Any] = {
         "timestamp": timestamp,
         "vendor": "beacon",
         "product": "endpoint-agent",
         "schema_version": SCHEMA_VERSION,
         "origin": "ci",
-        "event": {
-            "kind": "agent_runtime",
-            "action": action,
-            "category": action.split(".", 1)[0],
-        },
-        "severity": actions.severity_for(action),
+        "event": {"kind": "agent_runtime", "action": action, "category": category},
+        "severity": severity,
         "endpoint": {"hostname": ctx.hostname, "os": ctx.os, "agent_version": ctx.agent_version},
         "harness": {"name": harness[0], "version": harness[1]},
     }
