@@ -115,7 +115,7 @@ def summary_line(
 # that the chunks in flight stay a few MB.
 CHUNK_BYTES = 256 << 10
 # Chunks processed here that wait for an earlier chunk of the worker (bounds memory:
-# ~0.6 MB each, spool and lines). The worker starts late and runs a little slower than
+# ~0.35 MB of lines each). The worker starts late and runs a little slower than
 # this process; with 4 this process stood idle ~8 % of a 100k-event run waiting for it,
 # with 12 under 1 % (docs/performance.md).
 _MAX_WAITING = 12

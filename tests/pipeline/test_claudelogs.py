@@ -62,24 +62,24 @@ def _both(requests: Iterable[Request], ctx: LineContext) -> tuple[int, int]:
     return len(general), mapped[0]
 
 
-@pytest.mark.parametrize(
-    ("directory", "protocol", "suffix"),
-    [
-        *((CLAUDE, protocol, "") for protocol in PROTOCOLS),
-        (CLAUDE, "http-protobuf", ".write-tool"),
-        (CLAUDE_2_1_332, "grpc", ""),
-        (CLAUDE_2_1_332, "http-protobuf", ""),
-        (CLAUDE_2_1_332, "http-protobuf", ".include-repo-host"),
-    ],
-)
-@pytest.mark.parametrize(
-    "ctx",
-    [
-        context(),
-        context(working_directory="/w", run={"repository": "o/r", "branch": "main"}),
-        context(withheld=withheld_attributes(prompts=False, tool_details=False)),
-    ],
-)
+# The recorded Claude Code runs (fixture directory, protocol, suffix) and the contexts
+# they are mapped in (tests/pipeline/test_claudespool.py uses them too).
+RECORDED_RUNS = [
+    *((CLAUDE, protocol, "") for protocol in PROTOCOLS),
+    (CLAUDE, "http-protobuf", ".write-tool"),
+    (CLAUDE_2_1_332, "grpc", ""),
+    (CLAUDE_2_1_332, "http-protobuf", ""),
+    (CLAUDE_2_1_332, "http-protobuf", ".include-repo-host"),
+]
+RECORDED_CONTEXTS = [
+    context(),
+    context(working_directory="/w", run={"repository": "o/r", "branch": "main"}),
+    context(withheld=withheld_attributes(prompts=False, tool_details=False)),
+]
+
+
+@pytest.mark.parametrize(("directory", "protocol", "suffix"), RECORDED_RUNS)
+@pytest.mark.parametrize("ctx", RECORDED_CONTEXTS)
 def test_the_recorded_claude_runs_map_the_same(
     directory: Any, protocol: str, suffix: str, ctx: LineContext
 ) -> None:

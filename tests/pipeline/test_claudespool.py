@@ -24,11 +24,10 @@ from hypothesis import strategies as st
 from beacon.otlp import parse_spool_line
 from beacon.pipeline.claudelogs import claude_log_line
 from beacon.pipeline.claudespool import claude_request_lines, decode_claude_request
-from beacon.pipeline.content import withheld_attributes
 from beacon.pipeline.normalize import LineContext, NormalizeStats, normalize
 
-from .helpers import CLAUDE, CLAUDE_2_1_332, PROTOCOLS, context, fixture_requests
-from .test_claudelogs import CONTEXTS
+from .helpers import context, fixture_requests
+from .test_claudelogs import CONTEXTS, RECORDED_CONTEXTS, RECORDED_RUNS
 from .test_claudelogs import requests as claude_requests
 
 EXAMPLES = int(os.environ.get("BEACON_FUZZ_EXAMPLES", "150"))
@@ -67,23 +66,8 @@ def _agree(piece: bytes, ctx: LineContext) -> bool:
     return True
 
 
-@pytest.mark.parametrize(
-    ("directory", "protocol", "suffix"),
-    [
-        *((CLAUDE, protocol, "") for protocol in PROTOCOLS),
-        (CLAUDE, "http-protobuf", ".write-tool"),
-        (CLAUDE_2_1_332, "grpc", ""),
-        (CLAUDE_2_1_332, "http-protobuf", ".include-repo-host"),
-    ],
-)
-@pytest.mark.parametrize(
-    "ctx",
-    [
-        context(),
-        context(working_directory="/w", run={"repository": "o/r", "branch": "main"}),
-        context(withheld=withheld_attributes(prompts=False, tool_details=False)),
-    ],
-)
+@pytest.mark.parametrize(("directory", "protocol", "suffix"), RECORDED_RUNS)
+@pytest.mark.parametrize("ctx", RECORDED_CONTEXTS)
 def test_the_recorded_claude_runs_give_the_same_lines(
     directory: Any, protocol: str, suffix: str, ctx: LineContext
 ) -> None:
