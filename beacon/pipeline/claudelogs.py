@@ -197,16 +197,7 @@ def claude_line(
     )
     if message:
         line["message"] = message
-    # ``put_session``, in place (the same keys, the same tests).
-    claude_session = attrs.get("session.id") or attrs.get("conversation.id")
-    if isinstance(claude_session, str) and claude_session:
-        line["session"] = (
-            {"id": claude_session, "working_directory": ctx.working_directory}
-            if ctx.working_directory
-            else {"id": claude_session}
-        )
-    else:
-        put_session(line, ctx, attrs)
+    put_session(line, ctx, attrs)
     if "repository" not in line and (
         "vcs.repository.name" in attrs
         or "vcs.repository.url.full" in attrs
