@@ -143,25 +143,21 @@ def _value(value: AnyValue) -> Any:
     )
 
 
-def _attributes(items: list[KeyValue]) -> dict[str, Any] | None:
-    """``claudelogs._attributes`` of the same items: None for keys given twice."""
-    if len(items) > MAX_ITEMS:
-        return None
-    result = {
-        item.key: text if (text := item.value.stringValue) is not UNSET else _value(item.value)
-        for item in items
-    }
-    return result if len(result) == len(items) else None
-
-
 def _resource_attributes(items: list[KeyValue]) -> dict[str, Any] | None:
-    """``decode.attributes`` of the resource's items (later duplicates win)."""
+    """``decode.attributes`` of the items (later duplicates win); None past ``MAX_ITEMS``,
+    where the general path would cut the list."""
     if len(items) > MAX_ITEMS:
         return None
     return {
         item.key: text if (text := item.value.stringValue) is not UNSET else _value(item.value)
         for item in items
     }
+
+
+def _attributes(items: list[KeyValue]) -> dict[str, Any] | None:
+    """``claudelogs._attributes`` of the same items: None for keys given twice too."""
+    result = _resource_attributes(items)
+    return result if result is not None and len(result) == len(items) else None
 
 
 def claude_request_lines(
